@@ -1,0 +1,52 @@
+"""One delivery of the ThriveCart log: what arrived, what each attempt did, and replay."""
+
+import json
+
+from flask import abort, flash, redirect, render_template, url_for
+
+from ..extensions import db
+from ..services.deliveries import delivery_for_event, outcomes_for_event
+from ..services.provisioning import run_delivery
+from . import bp
+from .access import organisers_only
+from .integrations import THRIVECART
+
+DELIVERY = THRIVECART + "/deliveries/<int:delivery_id>/"
+
+
+def _delivery_or_404(event, delivery_id):
+    delivery = delivery_for_event(db.session, delivery_id, event.id)
+    if delivery is None:
+        abort(404)
+    return delivery
+
+
+@bp.route(DELIVERY)
+@organisers_only
+def delivery(event, delivery_id):
+    """Show a delivery: its envelope, every attempt's outcomes here, and its payload."""
+    found = _delivery_or_404(event, delivery_id)
+    attempts = {}
+    for outcome in outcomes_for_event(db.session, found.id, event.id):
+        attempts.setdefault(outcome.attempt, []).append(outcome)
+    payload = json.dumps(found.payload, indent=2, ensure_ascii=False) if found.payload else None
+    return render_template("admin/delivery.html", event=event, delivery=found,
+                           attempts=sorted(attempts.items(), reverse=True), payload=payload)
+
+
+@bp.route(DELIVERY + "replay", methods=["POST"])
+@organisers_only
+def replay_delivery(event, delivery_id):
+    """Process a delivery again for this event (idempotent; the history is kept)."""
+    found = _delivery_or_404(event, delivery_id)
+    if found.payload is None:
+        flash("This delivery's payload was pruned, so it cannot be replayed.", "error")
+        return redirect(url_for("admin.delivery", event_id=event.id, delivery_id=found.id))
+    result = run_delivery(db.session, found.id, found.payload, [event.id])
+    changed = sum(outcome.outcome in ("paid", "refunded") for outcome in result.outcomes)
+    if result.status == "failed":
+        flash(f"Replay failed: {result.error}", "error")
+    else:
+        flash(f"Replayed: {result.status}, {changed} purchase"
+              f"{'s' if changed != 1 else ''} changed.", "success")
+    return redirect(url_for("admin.delivery", event_id=event.id, delivery_id=found.id))

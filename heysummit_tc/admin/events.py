@@ -1,0 +1,46 @@
+"""The user's events, creating one, and an event's dashboard."""
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from ..extensions import db
+from ..services import ServiceError
+from ..services.events import create_event, dashboard_counts, events_of
+from ..services.integrations import integration_of
+from . import bp
+from .access import apply_service_error, members
+from .forms import EventForm
+
+
+@bp.route("/events/")
+@login_required
+def events():
+    """List the events the user belongs to."""
+    return render_template("admin/events.html", rows=events_of(db.session, current_user.id))
+
+
+@bp.route("/events/new", methods=["GET", "POST"])
+@login_required
+def new_event():
+    """Create an event; its creator becomes its organiser."""
+    form = EventForm()
+    if form.validate_on_submit():
+        try:
+            event = create_event(db.session, form.name.data, form.currency.data, current_user)
+        except ServiceError as error:
+            apply_service_error(form, error, flash)
+        else:
+            db.session.commit()
+            flash(f"Event “{event.name}” created. Next: add its tickets.", "success")
+            return redirect(url_for("admin.dashboard", event_id=event.id))
+    return render_template("admin/event_new.html", form=form)
+
+
+@bp.route("/events/<int:event_id>/")
+@members
+def dashboard(event):
+    """Show the event's counts and where its set-up stands."""
+    return render_template(
+        "admin/dashboard.html", event=event, counts=dashboard_counts(db.session, event.id),
+        integration=integration_of(db.session, event.id),
+    )

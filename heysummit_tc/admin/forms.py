@@ -1,0 +1,73 @@
+"""Forms of the organiser pages; every one carries a CSRF token."""
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from ..models import Role
+from ..thrivecart.items import ACCEPTED_FORMATS
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class EventForm(FlaskForm):
+    name = StringField("Event name", validators=[DataRequired(), Length(max=200)])
+    currency = StringField(
+        "Currency", default="USD", validators=[DataRequired(), Length(min=3, max=3)],
+        description="ISO 4217 code of the currency tickets are sold in, e.g. USD, EUR, GBP.",
+    )
+
+
+class MemberForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    role = SelectField("Role", choices=[(role.value, role.label) for role in Role])
+
+
+class TicketForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    external_id = StringField(
+        "External ID",
+        validators=[Optional(), Length(max=40)],
+        description=(
+            f"The ThriveCart item this ticket stands for: {ACCEPTED_FORMATS}. In ThriveCart, "
+            "open the product (or its bump, upsell or downsell): the number at the end of the "
+            "editor's URL is the id. Leave empty if ThriveCart does not sell this ticket."
+        ),
+    )
+    active = BooleanField(
+        "Active", default=True,
+        description="Inactive tickets are not granted by ThriveCart orders.",
+    )
+
+
+class PriceForm(FlaskForm):
+    amount = StringField(
+        "Amount", validators=[DataRequired(), Length(max=20)],
+        description="In major units, e.g. 97.00.",
+    )
+    currency = StringField("Currency", validators=[DataRequired(), Length(min=3, max=3)])
+
+
+class SecretWordForm(FlaskForm):
+    secret_word = PasswordField(
+        "Secret Word",
+        validators=[Optional(), Length(max=200)],
+        description=(
+            "In ThriveCart: Settings > API & Webhooks > ThriveCart order validation. "
+            "Copy the Secret Word and paste it here."
+        ),
+    )
+
+
+class AttendeeSearchForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = StringField("Search by email", validators=[Optional(), Length(max=254)])

@@ -1,0 +1,100 @@
+"""Revenue > Tickets: tickets, their External IDs and prices."""
+
+from flask import flash, redirect, render_template, url_for
+
+from ..extensions import db
+from ..models import Ticket
+from ..services import ServiceError
+from ..services.tickets import add_price, create_ticket, remove_price, tickets_of, update_ticket
+from . import bp
+from .access import apply_service_error, members, owned_or_404
+from .forms import PriceForm, TicketForm
+
+
+@bp.route("/events/<int:event_id>/revenue/tickets/")
+@members
+def tickets(event):
+    """List the event's tickets with their prices, External IDs and purchases."""
+    rows = tickets_of(db.session, event.id)
+    linked = sum(1 for ticket, _purchases in rows if ticket.external_id)
+    return render_template("admin/tickets.html", event=event, rows=rows, linked=linked)
+
+
+@bp.route("/events/<int:event_id>/revenue/tickets/new", methods=["GET", "POST"])
+@members
+def new_ticket(event):
+    """Create a ticket."""
+    form = TicketForm()
+    if form.validate_on_submit():
+        try:
+            ticket = create_ticket(db.session, event, form.name.data, form.external_id.data,
+                                   form.active.data)
+        except ServiceError as error:
+            apply_service_error(form, error, flash)
+        else:
+            db.session.commit()
+            flash(f"Ticket “{ticket.name}” created. Add its price below.", "success")
+            return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))
+    return render_template("admin/ticket_form.html", event=event, form=form, ticket=None)
+
+
+@bp.route("/events/<int:event_id>/revenue/tickets/<int:ticket_id>/", methods=["GET", "POST"])
+@members
+def ticket(event, ticket_id):
+    """Edit a ticket's name, External ID and availability, and list its prices."""
+    ticket = owned_or_404(Ticket, ticket_id, event.id)
+    form = TicketForm(obj=ticket)
+    if form.validate_on_submit():
+        try:
+            update_ticket(db.session, ticket, form.name.data, form.external_id.data,
+                          form.active.data)
+        except ServiceError as error:
+            db.session.rollback()
+            apply_service_error(form, error, flash)
+        else:
+            db.session.commit()
+            flash(f"Ticket “{ticket.name}” saved.", "success")
+            return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))
+    price_form = PriceForm(formdata=None, prefix="price", currency=event.currency)
+    status = 400 if form.errors else 200
+    return render_template("admin/ticket_form.html", event=event, form=form, ticket=ticket,
+                           price_form=price_form), status
+
+
+@bp.route("/events/<int:event_id>/revenue/tickets/<int:ticket_id>/prices", methods=["POST"])
+@members
+def add_ticket_price(event, ticket_id):
+    """Add a price to a ticket."""
+    ticket = owned_or_404(Ticket, ticket_id, event.id)
+    price_form = PriceForm(prefix="price")
+    if price_form.validate_on_submit():
+        try:
+            add_price(db.session, ticket, price_form.amount.data, price_form.currency.data)
+        except ServiceError as error:
+            db.session.rollback()
+            apply_service_error(price_form, error, flash)
+        else:
+            db.session.commit()
+            flash("Price added.", "success")
+            return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))
+    form = TicketForm(formdata=None, obj=ticket)
+    return render_template("admin/ticket_form.html", event=event, form=form, ticket=ticket,
+                           price_form=price_form), 400
+
+
+@bp.route(
+    "/events/<int:event_id>/revenue/tickets/<int:ticket_id>/prices/<int:price_id>/delete",
+    methods=["POST"],
+)
+@members
+def delete_ticket_price(event, ticket_id, price_id):
+    """Remove a price from a ticket."""
+    ticket = owned_or_404(Ticket, ticket_id, event.id)
+    try:
+        remove_price(db.session, ticket, price_id)
+    except ServiceError as error:
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash("Price removed.", "success")
+    return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))

@@ -1,0 +1,156 @@
+"""``flask`` commands: each calls services and commits once."""
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Event, Role, User, WebhookDelivery
+from .services import ServiceError
+from .services.accounts import create_user, generate_password
+from .services.deliveries import event_ids_of
+from .services.events import add_member, create_event
+from .services.provisioning import run_delivery
+from .services.tickets import create_ticket
+
+users = AppGroup("users", help="Manage user accounts.")
+events = AppGroup("events", help="Manage events and their members.")
+tickets = AppGroup("tickets", help="Manage tickets.")
+thrivecart = AppGroup("thrivecart", help="Work with ThriveCart deliveries.")
+
+
+def _fail(error):
+    db.session.rollback()
+    raise click.ClickException(error.message)
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--password", is_flag=True, help="Prompt for the password instead of generating one.")
+def create_user_command(email, password):
+    """Create a user; prompts for a password, or generates and prints one."""
+    secret = (click.prompt("Password", hide_input=True, confirmation_prompt=True)
+              if password else generate_password())
+    try:
+        user = create_user(db.session, email, secret)
+    except ServiceError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"Created user {user.email} (id {user.id}).")
+    if not password:
+        click.echo(f"Password: {secret}")
+
+
+@events.command("create")
+@click.argument("name")
+@click.option("--organiser", "organiser_email", required=True, help="Email of an existing user.")
+@click.option("--currency", default="USD", show_default=True)
+def create_event_command(name, organiser_email, currency):
+    """Create an event with an organiser."""
+    organiser = db.session.scalar(
+        select(User).where(User.email == organiser_email.strip().lower())
+    )
+    if organiser is None:
+        raise click.ClickException(f"No user has the email {organiser_email}.")
+    try:
+        event = create_event(db.session, name, currency, organiser)
+    except ServiceError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"Created event {event.id}: {event.name} ({event.currency}).")
+
+
+@events.command("add-member")
+@click.argument("event_id", type=int)
+@click.argument("email")
+@click.option("--role", type=click.Choice(["organiser", "ticket-editor"]), required=True)
+def add_member_command(event_id, email, role):
+    """Give a user a role on an event."""
+    event = db.session.get(Event, event_id)
+    if event is None:
+        raise click.ClickException(f"No event has the id {event_id}.")
+    try:
+        membership = add_member(db.session, event, email, role.replace("-", "_"))
+    except ServiceError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"{membership.user.email} is now {Role(membership.role).label.lower()} "
+               f"of event {event.id}.")
+
+
+@tickets.command("create")
+@click.argument("event_id", type=int)
+@click.argument("name")
+@click.option("--external-id", help="ThriveCart item id, e.g. product-2.")
+@click.option("--price", "prices", multiple=True, help="Amount such as 97.00; repeatable.")
+@click.option("--currency", help="Currency of the prices (default: the event's).")
+@click.option("--inactive", is_flag=True, help="Create the ticket inactive.")
+def create_ticket_command(event_id, name, external_id, prices, currency, inactive):
+    """Create a ticket with optional External ID and prices."""
+    event = db.session.get(Event, event_id)
+    if event is None:
+        raise click.ClickException(f"No event has the id {event_id}.")
+    try:
+        ticket = create_ticket(db.session, event, name, external_id, not inactive,
+                               [(price, currency or event.currency) for price in prices])
+    except ServiceError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"Created ticket {ticket.id}: {ticket.name}"
+               + (f" [{ticket.external_id}]" if ticket.external_id else ""))
+
+
+@thrivecart.command("replay")
+@click.argument("delivery_id", type=int, required=False)
+@click.option("--failed", is_flag=True, help="Replay every delivery whose last attempt failed.")
+def replay_command(delivery_id, failed):
+    """Process a recorded delivery again (idempotent), or all failed ones."""
+    if (delivery_id is None) == (not failed):
+        raise click.UsageError("Give a DELIVERY_ID or --failed (not both).")
+    if failed:
+        ids = list(db.session.scalars(
+            select(WebhookDelivery.id).where(WebhookDelivery.status == "failed",
+                                             WebhookDelivery.payload.is_not(None))
+            .order_by(WebhookDelivery.id)
+        ))
+    else:
+        ids = [delivery_id]
+    if not ids:
+        click.echo("No failed deliveries to replay.")
+    problems = 0
+    for current in ids:
+        delivery = db.session.get(WebhookDelivery, current)
+        if delivery is None:
+            raise click.ClickException(f"No delivery has the id {current}.")
+        if delivery.payload is None:
+            raise click.ClickException(f"Delivery {current} was pruned; it cannot be replayed.")
+        payload, event_ids = delivery.payload, event_ids_of(db.session, current)
+        result = run_delivery(db.session, current, payload, event_ids)
+        problems += result.status == "failed"
+        summary = ", ".join(f"{o.item or '-'}: {o.outcome}" for o in result.outcomes)
+        click.echo(f"Delivery {current}: {result.status} ({result.http_status})"
+                   + (f" {summary}" if summary else "")
+                   + (f" {result.error}" if result.error else ""))
+    if problems:
+        raise click.ClickException(f"{problems} of {len(ids)} replays failed.")
+
+
+@click.command("demo")
+@click.option("--if-empty", is_flag=True, help="Seed only when the database has no user yet.")
+def demo_command(if_empty):
+    """Seed a demo organiser and event with tickets, and print the login."""
+    from .demo import demo_login, seed_demo
+
+    if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
+        if (Path(current_app.instance_path) / "demo-login.txt").exists():
+            click.echo(demo_login(current_app.instance_path))
+        return
+    login = seed_demo(db.session, current_app.instance_path)
+    db.session.commit()
+    click.echo(login)
+
+
+commands = [users, events, tickets, thrivecart, demo_command]

@@ -1,0 +1,91 @@
+"""Configuration: defaults, then the environment, then explicit overrides."""
+
+import os
+import secrets
+from pathlib import Path
+
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+
+# Bodies ThriveCart sends are a few kilobytes; anything near this limit is not an order.
+DEFAULT_MAX_CONTENT_LENGTH = 256 * 1024
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run safely."""
+
+
+def load_config(app, overrides=None):
+    """Fill app.config from defaults, the environment and overrides, and check it."""
+    overrides = dict(overrides or {})
+    env = os.environ
+    app_env = overrides.get("APP_ENV") or env.get("APP_ENV", PRODUCTION)
+    instance = Path(app.instance_path)
+
+    config = app.config
+    config.update(
+        APP_ENV=app_env,
+        SQLALCHEMY_DATABASE_URI=env.get("DATABASE_URL")
+        or f"sqlite:///{instance / 'heysummit.db'}",
+        SECRET_KEY=env.get("SECRET_KEY"),
+        SECRET_WORD_KEY=env.get("SECRET_WORD_KEY"),
+        PUBLIC_BASE_URL=env.get("PUBLIC_BASE_URL"),
+        RATELIMIT_STORAGE_URI=env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        RATELIMIT_HEADERS_ENABLED=True,
+        LOGIN_RATE_LIMIT=env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        WEBHOOK_WRONG_SECRET_RATE_LIMIT=env.get("WEBHOOK_WRONG_SECRET_RATE_LIMIT", "30 per minute"),
+        LOG_LEVEL=env.get("LOG_LEVEL", "INFO"),
+        LOG_FORMAT=env.get("LOG_FORMAT", "text"),
+        MAX_CONTENT_LENGTH=int(env.get("MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH)),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app_env != DEVELOPMENT,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=app_env != DEVELOPMENT,
+        WTF_CSRF_TIME_LIMIT=None,
+        HELD_DELIVERY_DAYS=14,
+        HELD_DELIVERIES_PER_ACCOUNT=int(env.get("HELD_DELIVERIES_PER_ACCOUNT", 200)),
+        HELD_DELIVERIES_TOTAL=int(env.get("HELD_DELIVERIES_TOTAL", 5000)),
+        PAGE_SIZE=50,
+    )
+    config.update(overrides)
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **engine_options(config["SQLALCHEMY_DATABASE_URI"]),
+        **config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+    }
+
+    if app_env == DEVELOPMENT:
+        for name in ("SECRET_KEY", "SECRET_WORD_KEY"):
+            if not config.get(name):
+                config[name] = _instance_key(instance, name.lower())
+    else:
+        missing = [name for name in ("SECRET_KEY", "SECRET_WORD_KEY") if not config.get(name)]
+        if missing:
+            raise ConfigError(
+                f"{' and '.join(missing)} must be set outside development "
+                f"(APP_ENV={app_env}); refusing to start with a guessable key."
+            )
+        config["DEBUG"] = False
+
+
+def engine_options(database_url):
+    """Return engine options suited to the database behind the URL."""
+    if database_url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {
+        # A connection killed by the server or a restart is replaced, not handed out.
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+        "connect_args": {"connect_timeout": 5},
+    }
+
+
+def _instance_key(instance, name):
+    """Read a development key from instance/, generating it the first time."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,72 @@
+"""Users, passwords and sign-in."""
+
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from ..models import User
+from . import ServiceError
+
+# OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, 1 degree of parallelism.
+password_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# Verifying against this keeps a sign-in for an unknown email as slow as a wrong password.
+_DUMMY_HASH = password_hasher.hash(secrets.token_urlsafe(16))
+MIN_PASSWORD_LENGTH = 10
+
+
+def normalize_email(email):
+    """Return the email as stored: trimmed and lower-cased."""
+    return (email or "").strip().lower()
+
+
+def generate_password():
+    """Return a random password that is easy to copy."""
+    return secrets.token_urlsafe(12)
+
+
+def create_user(session, email, password):
+    """Create a user with a hashed password."""
+    email = normalize_email(email)
+    if not email or "@" not in email:
+        raise ServiceError("Enter an email address.", field="email")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ServiceError(
+            f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.", field="password"
+        )
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise ServiceError(f"A user with the email {email} already exists.", field="email")
+    user = User(
+        email=email,
+        password_hash=password_hasher.hash(password),
+        session_token=secrets.token_hex(16),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session, email, password):
+    """Return the user with this email and password, or None."""
+    user = session.scalar(select(User).where(User.email == normalize_email(email)))
+    try:
+        password_hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None:
+        return None
+    if password_hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = password_hasher.hash(password)
+    return user
+
+
+def load_user(session, user_id):
+    """Return the user a session cookie names, if its token is still current."""
+    user_part, _, token = (user_id or "").partition(":")
+    if not user_part.isdigit() or not token:
+        return None
+    user = session.get(User, int(user_part))
+    if user is None or not secrets.compare_digest(user.session_token, token):
+        return None
+    return user

@@ -1,0 +1,86 @@
+"""Events and who may work on them."""
+
+from sqlalchemy import func, select
+
+from ..models import (
+    Attendee,
+    Event,
+    EventMember,
+    PurchaseStatus,
+    Role,
+    Ticket,
+    TicketPurchase,
+    User,
+)
+from . import ServiceError
+from .accounts import normalize_email
+from .deliveries import last_delivery
+from .money import normalize_currency
+
+
+def create_event(session, name, currency, organiser):
+    """Create an event with ``organiser`` as its first organiser."""
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("Give the event a name.", field="name")
+    event = Event(name=name[:200], currency=normalize_currency(currency))
+    event.members.append(EventMember(user=organiser, role=Role.ORGANISER))
+    session.add(event)
+    session.flush()
+    return event
+
+
+def add_member(session, event, email, role):
+    """Give the user with ``email`` a role on ``event`` (replacing any role they had)."""
+    user = session.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        raise ServiceError(f"No user has the email {normalize_email(email)}.", field="email")
+    role = Role(role)
+    membership = session.get(EventMember, (event.id, user.id))
+    if membership is None:
+        membership = EventMember(event_id=event.id, user_id=user.id, role=role)
+        session.add(membership)
+    else:
+        membership.role = role
+    session.flush()
+    return membership
+
+
+def membership_of(session, user_id, event_id):
+    """Return the user's membership of the event, or None."""
+    return session.get(EventMember, (event_id, user_id))
+
+
+def events_of(session, user_id):
+    """Return (event, role) pairs for the events the user belongs to, newest first."""
+    return session.execute(
+        select(Event, EventMember.role)
+        .join(EventMember, EventMember.event_id == Event.id)
+        .where(EventMember.user_id == user_id)
+        .order_by(Event.id.desc())
+    ).all()
+
+
+def dashboard_counts(session, event_id):
+    """Return the counts the event dashboard shows."""
+    tickets, linked = session.execute(
+        select(func.count(Ticket.id), func.count(Ticket.external_id)).where(
+            Ticket.event_id == event_id
+        )
+    ).one()
+    attendees = session.scalar(
+        select(func.count(Attendee.id)).where(Attendee.event_id == event_id)
+    )
+    paid = session.scalar(
+        select(func.count(TicketPurchase.id))
+        .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
+        .where(Ticket.event_id == event_id, TicketPurchase.status == PurchaseStatus.PAID)
+    )
+    return {
+        "tickets": tickets,
+        "linked_tickets": linked,
+        "attendees": attendees,
+        "paid_purchases": paid,
+        "last_delivery": last_delivery(session, event_id),
+    }
+

@@ -1,0 +1,52 @@
+"""Deliveries whose secret matched no integration, kept so that no order is lost."""
+
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+
+from ..models import HeldDelivery, utcnow
+from ..thrivecart.order import read_order
+from ..thrivecart.payload import redact
+
+HELD_DAYS = 14
+
+
+def hold_delivery(session, payload, digest, *, client_address, per_account, total, now=None):
+    """Keep a rejected delivery, redacted, under the digest of the secret it presented.
+
+    The oldest held deliveries go first once the account's or the overall cap is passed.
+    """
+    order = read_order(payload)
+    held = HeldDelivery(
+        received_at=now or utcnow(),
+        thrivecart_account=order.account,
+        secret_digest=digest,
+        event_type=order.event_type[:64],
+        order_id=order.order_id and order.order_id[:40],
+        customer_email=order.buyer.email,
+        client_address=client_address[:64],
+        payload=redact(payload),
+    )
+    session.add(held)
+    session.flush()
+    _drop_beyond(session, per_account, HeldDelivery.thrivecart_account == order.account)
+    _drop_beyond(session, total)
+    return held.id
+
+
+def _drop_beyond(session, cap, *criteria):
+    keep = (
+        select(HeldDelivery.id)
+        .where(HeldDelivery.released_at.is_(None), *criteria)
+        .order_by(HeldDelivery.id.desc())
+        .offset(cap)
+    )
+    session.execute(
+        delete(HeldDelivery).where(HeldDelivery.id.in_(keep))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def held_cutoff(now=None):
+    """Return the receipt time before which held deliveries are no longer kept."""
+    return (now or utcnow()) - timedelta(days=HELD_DAYS)

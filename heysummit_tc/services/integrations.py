@@ -1,0 +1,70 @@
+"""The ThriveCart Checkout integration of an event: its Secret Word, kept only as a digest."""
+
+import hashlib
+import hmac
+
+from sqlalchemy import select
+
+from ..models import ThriveCartIntegration, utcnow
+from . import ServiceError
+
+MIN_SECRET_LENGTH = 6
+MAX_SECRET_LENGTH = 200
+
+
+def secret_digest(key, secret_word):
+    """Return the keyed digest under which a Secret Word is stored and looked up."""
+    message = secret_word.strip().encode("utf-8", "surrogatepass")
+    return hmac.new(key.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def integration_of(session, event_id):
+    """Return the event's ThriveCart integration, or None."""
+    return session.scalar(
+        select(ThriveCartIntegration).where(ThriveCartIntegration.event_id == event_id)
+    )
+
+
+def set_secret_word(session, event, secret_word, key, user=None, now=None):
+    """Save the event's Secret Word (as a digest and its last three characters)."""
+    secret_word = (secret_word or "").strip()
+    if not MIN_SECRET_LENGTH <= len(secret_word) <= MAX_SECRET_LENGTH or any(
+        character.isspace() for character in secret_word
+    ):
+        raise ServiceError(
+            "Paste the Secret Word exactly as ThriveCart shows it under Settings > API & "
+            "Webhooks > ThriveCart order validation (letters and digits, no spaces).",
+            field="secret_word",
+        )
+    integration = integration_of(session, event.id)
+    if integration is None:
+        integration = ThriveCartIntegration(event_id=event.id)
+        session.add(integration)
+    integration.secret_digest = secret_digest(key, secret_word)
+    integration.secret_last3 = secret_word[-3:]
+    integration.set_by_id = user.id if user is not None else None
+    integration.set_at = now or utcnow()
+    session.flush()
+    return integration
+
+
+def disconnect(session, event):
+    """Forget the event's Secret Word; deliveries stop provisioning it."""
+    integration = integration_of(session, event.id)
+    if integration is not None:
+        session.delete(integration)
+        session.flush()
+
+
+def find_event_ids(session, key, secret_word):
+    """Return the ids of every event whose integration holds this Secret Word."""
+    digest = secret_digest(key, secret_word)
+    rows = session.execute(
+        select(ThriveCartIntegration.event_id, ThriveCartIntegration.secret_digest).where(
+            ThriveCartIntegration.secret_digest == digest
+        )
+    ).all()
+    # The index finds candidates; the comparison that decides is constant-time.
+    return sorted(
+        event_id for event_id, stored in rows if hmac.compare_digest(stored, digest)
+    )

@@ -1,0 +1,43 @@
+"""Amounts in integer minor units, typed and shown in major units."""
+
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import get_currency_precision, list_currencies
+
+from . import ServiceError
+
+_CURRENCIES = frozenset(list_currencies())
+
+
+def normalize_currency(code):
+    """Return the upper-case ISO 4217 code, or raise ServiceError."""
+    code = (code or "").strip().upper()
+    if code not in _CURRENCIES or len(code) != 3:
+        raise ServiceError(f"{code or 'That'} is not an ISO 4217 currency code (e.g. USD).",
+                           field="currency")
+    return code
+
+
+def parse_amount(text, currency):
+    """Return ``97.00`` as 9700 minor units of ``currency``, or raise ServiceError."""
+    precision = get_currency_precision(currency)
+    try:
+        value = Decimal((text or "").strip().replace(",", ""))
+    except InvalidOperation:
+        raise ServiceError("Enter an amount such as 97.00.", field="amount") from None
+    if not value.is_finite() or value < 0:
+        raise ServiceError("Enter an amount of zero or more, such as 97.00.", field="amount")
+    minor = value.scaleb(precision)
+    if minor != minor.to_integral_value():
+        raise ServiceError(
+            f"{currency} amounts have {precision} decimal places at most.", field="amount"
+        )
+    if minor > 2**31 - 1:
+        raise ServiceError("That amount is too large.", field="amount")
+    return int(minor)
+
+
+def format_amount(minor_units, currency):
+    """Return 9700 USD as ``97.00``."""
+    precision = get_currency_precision(currency)
+    return f"{Decimal(minor_units).scaleb(-precision):.{precision}f}"

@@ -1,0 +1,103 @@
+"""Tickets, their External IDs and prices."""
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from ..models import Ticket, TicketPrice, TicketPurchase
+from ..thrivecart.items import ACCEPTED_FORMATS, normalize_item_key
+from . import ServiceError
+from .money import normalize_currency, parse_amount
+
+
+def normalize_external_id(value):
+    """Return the stored form of an External ID (None when empty), or raise ServiceError."""
+    if value is None or not value.strip():
+        return None
+    key = normalize_item_key(value)
+    if key is None:
+        raise ServiceError(
+            f"“{value.strip()}” is not a ThriveCart item id. Use {ACCEPTED_FORMATS}: "
+            "the item type and the number at the end of the item's ThriveCart URL.",
+            field="external_id",
+        )
+    return key
+
+
+def _check_external_id_free(session, event_id, external_id, ticket_id=None):
+    if external_id is None:
+        return
+    holder = session.scalar(
+        select(Ticket).where(Ticket.event_id == event_id, Ticket.external_id == external_id)
+    )
+    if holder is not None and holder.id != ticket_id:
+        raise ServiceError(
+            f"{external_id} is already the External ID of the ticket “{holder.name}”. "
+            "Each ThriveCart item can unlock one ticket per event.",
+            field="external_id",
+        )
+
+
+def create_ticket(session, event, name, external_id=None, active=True, prices=()):
+    """Create a ticket; ``prices`` are (amount text, currency) pairs."""
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("Give the ticket a name.", field="name")
+    external_id = normalize_external_id(external_id)
+    _check_external_id_free(session, event.id, external_id)
+    ticket = Ticket(event_id=event.id, name=name[:200], external_id=external_id, active=active)
+    session.add(ticket)
+    session.flush()
+    for amount, currency in prices:
+        add_price(session, ticket, amount, currency or event.currency)
+    return ticket
+
+
+def update_ticket(session, ticket, name, external_id, active):
+    """Change a ticket's name, External ID and availability."""
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("Give the ticket a name.", field="name")
+    external_id = normalize_external_id(external_id)
+    _check_external_id_free(session, ticket.event_id, external_id, ticket.id)
+    ticket.name = name[:200]
+    ticket.external_id = external_id
+    ticket.active = active
+    session.flush()
+    return ticket
+
+
+def add_price(session, ticket, amount, currency):
+    """Add a price typed as ``97.00`` in ``currency`` to the ticket."""
+    currency = normalize_currency(currency)
+    price = TicketPrice(ticket_id=ticket.id, amount=parse_amount(amount, currency),
+                        currency=currency)
+    session.add(price)
+    session.flush()
+    return price
+
+
+def remove_price(session, ticket, price_id):
+    """Remove one of the ticket's prices."""
+    price = session.get(TicketPrice, price_id)
+    if price is None or price.ticket_id != ticket.id:
+        raise ServiceError("That price is not on this ticket.")
+    session.delete(price)
+    session.flush()
+
+
+def tickets_of(session, event_id):
+    """Return (ticket, purchase count) pairs for the event, prices loaded."""
+    purchases = (
+        select(TicketPurchase.ticket_id, func.count().label("count"))
+        .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
+        .where(Ticket.event_id == event_id)
+        .group_by(TicketPurchase.ticket_id)
+        .subquery()
+    )
+    return session.execute(
+        select(Ticket, func.coalesce(purchases.c.count, 0))
+        .outerjoin(purchases, purchases.c.ticket_id == Ticket.id)
+        .where(Ticket.event_id == event_id)
+        .options(selectinload(Ticket.prices))
+        .order_by(Ticket.id)
+    ).all()

@@ -1,0 +1,1 @@
+"""What ThriveCart sends, read into plain Python: payload parsing, item keys, orders."""

@@ -1,0 +1,78 @@
+"""``/api/webhooks/thrivecart/``: authenticate, record, apply, answer."""
+
+import logging
+
+from flask import current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..extensions import db
+from ..security import wrong_secrets
+from ..services.held import hold_delivery
+from ..services.integrations import find_event_ids, secret_digest
+from ..services.provisioning import record_delivery, run_delivery
+from ..thrivecart.payload import SECRET_FIELD, PayloadError, parse_payload
+from . import bp
+
+log = logging.getLogger(__name__)
+
+
+@bp.route("/thrivecart/", methods=["GET", "HEAD", "POST"], strict_slashes=False)
+def thrivecart():
+    """Answer ThriveCart's set-up pings and apply the orders it posts."""
+    if request.method != "POST":
+        return jsonify(status="ok", hint="POST ThriveCart webhook notifications here")
+    try:
+        payload = parse_payload(request.get_data(cache=False))
+    except RequestEntityTooLarge:
+        return _too_large()
+    except PayloadError as error:
+        return jsonify(status="malformed", error=str(error)), 400
+    secret_word = payload.pop(SECRET_FIELD, None)
+    if secret_word is None or secret_word == "":
+        return jsonify(status="ping")
+    if not isinstance(secret_word, str):
+        return jsonify(status="malformed", error=f"{SECRET_FIELD} must be text"), 400
+    try:
+        return _receive(payload, secret_word)
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        log.warning("webhook answered 503: %s", type(error).__name__)
+        return jsonify(status="unavailable",
+                       error="the database is unavailable; nothing was applied, try again"), 503
+
+
+def _receive(payload, secret_word):
+    config = current_app.config
+    client = request.remote_addr or "-"
+    event_ids = find_event_ids(db.session, config["SECRET_WORD_KEY"], secret_word)
+    if not event_ids:
+        if not wrong_secrets.record_failure(current_app, client):
+            return jsonify(status="rate_limited",
+                           error="too many posts with a wrong secret word"), 429
+        held_id = hold_delivery(
+            db.session, payload, secret_digest(config["SECRET_WORD_KEY"], secret_word),
+            client_address=client, per_account=config["HELD_DELIVERIES_PER_ACCOUNT"],
+            total=config["HELD_DELIVERIES_TOTAL"],
+        )
+        db.session.commit()
+        log.info("webhook rejected: secret word matches no integration (held as %s)", held_id)
+        return jsonify(status="rejected",
+                       error="thrivecart_secret matches no configured ThriveCart integration"), 403
+
+    delivery_id = record_delivery(db.session, payload, event_ids)
+    db.session.commit()
+    result = run_delivery(db.session, delivery_id, payload, event_ids)
+    log.info(
+        "delivery %s %s: %s (%s) for events %s", delivery_id, payload.get("event"),
+        result.status, result.http_status, ",".join(map(str, event_ids)),
+        extra={"fields": {"delivery_id": delivery_id, "delivery_status": result.status,
+                          "http_status": result.http_status}},
+    )
+    return jsonify(result.as_json()), result.http_status
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(error=None):
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    return jsonify(status="too_large", error=f"body is larger than {limit} bytes"), 413

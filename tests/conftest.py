@@ -1,0 +1,226 @@
+"""Fixtures: every database test runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
+
+Each backend gets a fresh database for the run, built by the real migrations; each test
+starts from empty tables. ``REQUIRE_POSTGRES=1`` (set by .ci/run) turns a missing
+PostgreSQL into a failure instead of a skip.
+"""
+
+import os
+import uuid
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, make_url, text
+
+from heysummit_tc import create_app
+from heysummit_tc.extensions import db
+from heysummit_tc.models import Base, Role
+from heysummit_tc.services.accounts import create_user
+from heysummit_tc.services.events import add_member, create_event
+from heysummit_tc.services.integrations import set_secret_word
+from heysummit_tc.services.tickets import create_ticket
+
+from helpers import FIXTURE_SECRET, PASSWORD
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def base_config(database_url, **overrides):
+    """Return the configuration tests run the app with."""
+    return {
+        "APP_ENV": "testing",
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret-key",
+        "SECRET_WORD_KEY": "test-secret-word-key",
+        "WTF_CSRF_ENABLED": False,
+        "SESSION_COOKIE_SECURE": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        "WEBHOOK_WRONG_SECRET_RATE_LIMIT": "1000 per minute",
+        **overrides,
+    }
+
+
+def _create_postgres_database():
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    required = os.environ.get("REQUIRE_POSTGRES") == "1"
+    if not server_url:
+        if required:
+            pytest.fail("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
+        pytest.skip("TEST_DATABASE_URL not set: PostgreSQL tests skipped")
+    name = f"heysummit_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # noqa: BLE001 - any failure to reach the server
+        if required:
+            pytest.fail(f"PostgreSQL is required but unreachable: {error}")
+        pytest.skip(f"PostgreSQL unreachable: {error}")
+    finally:
+        admin.dispose()
+    url = make_url(server_url).set(database=name)
+    return url.render_as_string(hide_password=False), server_url, name
+
+
+def _drop_postgres_database(server_url, name):
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory):
+    """A freshly migrated database of each backend, for the whole run."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
+        cleanup = None
+    else:
+        url, server_url, name = _create_postgres_database()
+        cleanup = (server_url, name)
+    app = create_app(base_config(url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    yield url
+    if cleanup:
+        _drop_postgres_database(*cleanup)
+
+
+def empty_tables(engine):
+    """Delete every row, so that each test starts from an empty, migrated schema."""
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def make_app(database_url):
+    """Return a factory of apps on this test's database; each is cleaned up afterwards."""
+    apps = []
+
+    def make(**overrides):
+        app = create_app(base_config(database_url, **overrides))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    """The app, on empty tables."""
+    app = make_app()
+    with app.app_context():
+        empty_tables(db.engine)
+    return app
+
+
+@pytest.fixture
+def backend(app):
+    """The name of the database the test runs on."""
+    with app.app_context():
+        return db.engine.dialect.name
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app):
+    """A database session inside an app context."""
+    with app.app_context():
+        yield db.session
+
+
+@pytest.fixture
+def make_user(app):
+    """Create users: make_user("ada@example.com") -> user id."""
+
+    def make(email=None, password=PASSWORD):
+        with app.app_context():
+            user = create_user(db.session, email or f"user-{uuid.uuid4().hex[:8]}@example.com",
+                               password)
+            db.session.commit()
+            return user.id
+
+    return make
+
+
+@pytest.fixture
+def make_event(app, make_user):
+    """Create events: make_event(name, currency, organiser=user id) -> event id."""
+
+    def make(name="Growth Summit", currency="USD", organiser=None, editors=()):
+        with app.app_context():
+            from heysummit_tc.models import User
+
+            owner = db.session.get(User, organiser or make_user())
+            event = create_event(db.session, name, currency, owner)
+            for editor in editors:
+                add_member(db.session, event, db.session.get(User, editor).email,
+                           Role.TICKET_EDITOR)
+            db.session.commit()
+            return event.id
+
+    return make
+
+
+@pytest.fixture
+def make_ticket(app):
+    """Create tickets: make_ticket(event_id, name, external_id, prices=[("97.00", "USD")])."""
+
+    def make(event_id, name="Ticket", external_id=None, prices=(), active=True):
+        with app.app_context():
+            from heysummit_tc.models import Event
+
+            event = db.session.get(Event, event_id)
+            ticket = create_ticket(db.session, event, name, external_id, active, prices)
+            db.session.commit()
+            return ticket.id
+
+    return make
+
+
+@pytest.fixture
+def connect(app):
+    """Save a Secret Word on an event: connect(event_id, secret=FIXTURE_SECRET)."""
+
+    def save(event_id, secret=FIXTURE_SECRET):
+        with app.app_context():
+            from heysummit_tc.models import Event
+
+            set_secret_word(db.session, db.session.get(Event, event_id), secret,
+                            app.config["SECRET_WORD_KEY"])
+            db.session.commit()
+
+    return save
+
+
+@pytest.fixture
+def login(client):
+    """Sign the test client in as a user (by email)."""
+
+    def sign_in(email, password=PASSWORD):
+        response = client.post("/login", data={"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return response
+
+    return sign_in

@@ -1,0 +1,99 @@
+"""Every event URL refuses outsiders (404) and ticket editors where organisers only belong (403)."""
+
+import pytest
+
+from heysummit_tc.models import Role
+
+from helpers import FIXTURE_SECRET, fixture_bytes, post_webhook
+
+
+@pytest.fixture
+def world(app, client, make_user, make_event, make_ticket, connect):
+    """An event with a ticket, a price, an attendee and a delivery, and three outsiders."""
+    owner = make_user("owner@example.com")
+    editor = make_user("editor@example.com")
+    make_user("stranger@example.com")
+    event_id = make_event("Owner's summit", organiser=owner, editors=[editor])
+    ticket_id = make_ticket(event_id, "All access", "product-12", [("97.00", "USD")])
+    connect(event_id, FIXTURE_SECRET)
+    response = post_webhook(client, fixture_bytes("order-success.form"))
+    assert response.status_code == 200
+    with app.app_context():
+        from heysummit_tc.extensions import db
+        from heysummit_tc.models import Attendee, TicketPrice
+
+        attendee_id = db.session.query(Attendee.id).scalar()
+        price_id = db.session.query(TicketPrice.id).scalar()
+    return {"event_id": event_id, "ticket_id": ticket_id, "attendee_id": attendee_id,
+            "delivery_id": response.json["delivery_id"], "price_id": price_id}
+
+
+def event_routes(app, ids):
+    """Yield (method, url, allowed roles) for every route under /events/<event_id>/."""
+    for rule in app.url_map.iter_rules():
+        if "event_id" not in rule.arguments:
+            continue
+        view = app.view_functions[rule.endpoint]
+        with app.test_request_context():
+            url = app.url_for(rule.endpoint, **{name: ids[name] for name in rule.arguments})
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield method, url, view.allowed_roles
+
+
+def test_every_event_route_checks_membership(app):
+    for rule in app.url_map.iter_rules():
+        if "event_id" in rule.arguments:
+            assert hasattr(app.view_functions[rule.endpoint], "allowed_roles"), rule.rule
+
+
+def test_non_members_get_404_everywhere(app, client, world, login):
+    login("stranger@example.com")
+    routes = list(event_routes(app, world))
+    assert len(routes) >= 12
+    for method, url, _roles in routes:
+        response = client.open(url, method=method)
+        assert response.status_code == 404, (method, url, response.status_code)
+        assert "Owner" not in response.get_data(as_text=True)
+
+
+def test_ticket_editors_get_403_on_organiser_pages_only(app, client, world, login):
+    login("editor@example.com")
+    organiser_only = 0
+    for method, url, roles in event_routes(app, world):
+        if method != "GET":
+            continue
+        response = client.get(url)
+        if Role.TICKET_EDITOR in roles:
+            assert response.status_code == 200, (url, response.status_code)
+        else:
+            organiser_only += 1
+            assert response.status_code == 403, (url, response.status_code)
+    assert organiser_only >= 6
+    for method, url, roles in event_routes(app, world):
+        if method == "POST" and Role.TICKET_EDITOR not in roles:
+            assert client.post(url).status_code == 403, url
+
+
+def test_organisers_open_every_page(app, client, world, login):
+    login("owner@example.com")
+    for method, url, _roles in event_routes(app, world):
+        if method == "GET":
+            assert client.get(url).status_code == 200, url
+
+
+def test_editors_do_not_see_organiser_navigation(client, world, login):
+    login("editor@example.com")
+    page = client.get(f"/events/{world['event_id']}/").get_data(as_text=True)
+    assert "Revenue ›</span> Tickets" in page
+    event_id = world["event_id"]
+    assert f'href="/events/{event_id}/setup/integrations/"' not in page
+    assert f'href="/events/{event_id}/attendees/"' not in page
+
+
+def test_objects_of_another_event_are_not_found(client, world, login, make_user, make_event):
+    mine = make_event("Mine", organiser=make_user("other@example.com"))
+    login("other@example.com")
+    for path in (f"revenue/tickets/{world['ticket_id']}/",
+                 f"attendees/{world['attendee_id']}/",
+                 f"setup/integrations/thrivecart/deliveries/{world['delivery_id']}/"):
+        assert client.get(f"/events/{mine}/{path}").status_code == 404, path

@@ -1,0 +1,49 @@
+"""Signing in and out."""
+
+from heysummit_tc.models import User
+from heysummit_tc.services.accounts import password_hasher
+
+
+def test_login_reaches_events_and_logout_ends_the_session(client, make_user, make_event):
+    user = make_user("ada@example.com")
+    make_event("Growth Summit", organiser=user)
+    response = client.post("/login", data={"email": " ADA@example.com ",
+                                           "password": "correct horse battery"})
+    assert response.status_code == 302 and response.location.endswith("/events/")
+    assert "Growth Summit" in client.get("/events/").get_data(as_text=True)
+
+    assert client.post("/logout").status_code == 302
+    response = client.get("/events/")
+    assert response.status_code == 302 and "/login" in response.location
+
+
+def test_wrong_password_and_unknown_email_say_the_same(client, make_user):
+    make_user("ada@example.com")
+    wrong = client.post("/login", data={"email": "ada@example.com", "password": "nope nope"})
+    unknown = client.post("/login", data={"email": "who@example.com", "password": "nope nope"})
+    for response in (wrong, unknown):
+        assert response.status_code == 401
+        assert "Email or password is wrong." in response.get_data(as_text=True)
+    assert client.get("/events/").status_code == 302
+
+
+def test_login_only_follows_local_next_urls(client, make_user):
+    make_user("ada@example.com")
+    response = client.post("/login?next=https://evil.example/", data={
+        "email": "ada@example.com", "password": "correct horse battery"})
+    assert response.location.endswith("/events/")
+
+
+def test_anonymous_users_are_sent_to_login(client, make_event):
+    event_id = make_event()
+    response = client.get(f"/events/{event_id}/")
+    assert response.status_code == 302 and "/login" in response.location
+
+
+def test_passwords_are_hashed_with_argon2id_at_owasp_cost(app, make_user, session):
+    user = session.get(User, make_user("ada@example.com"))
+    assert user.password_hash.startswith("$argon2id$")
+    parameters = password_hasher.check_needs_rehash  # same hasher verifies and hashes
+    assert not parameters(user.password_hash)
+    assert "m=19456,t=2,p=1" in user.password_hash
+    assert "correct horse battery" not in user.password_hash

@@ -1,0 +1,175 @@
+"""Revenue > Tickets: External IDs, uniqueness and prices."""
+
+import html
+import re
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from heysummit_tc.models import Ticket, TicketPrice
+from heysummit_tc.services import ServiceError
+from heysummit_tc.services.money import format_amount, parse_amount
+from heysummit_tc.services.tickets import normalize_external_id
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("product-2", "product-2"),
+        ("upsell-2", "upsell-2"),
+        ("downsell-2", "downsell-2"),
+        ("bump-2", "bump-2"),
+        ("  Product-12  ", "product-12"),
+        ("PRODUCT-7", "product-7"),
+        ("product_12", "product-12"),
+        ("bump_3", "bump-3"),
+        ("upsell-0042", "upsell-42"),
+        ("", None),
+        ("   ", None),
+        (None, None),
+    ],
+)
+def test_external_id_is_accepted_and_normalised(typed, stored):
+    assert normalize_external_id(typed) == stored
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["product", "product-", "product-0", "product-x", "product 2", "product--2", "products-2",
+     "subscription-2", "2", "-2", "product-2a", "product-1.5", "product-−2", "product-٣",
+     "https://acme.thrivecart.com/product-2", "product-2,bump-2"],
+)
+def test_external_id_is_rejected_with_the_accepted_formats(typed):
+    with pytest.raises(ServiceError) as caught:
+        normalize_external_id(typed)
+    assert caught.value.field == "external_id"
+    assert "product-2, upsell-2, downsell-2 or bump-2" in caught.value.message
+
+
+def test_ticket_form_saves_normalised_external_id(client, login, make_user, make_event, session):
+    user = make_user("ed@example.com")
+    event_id = make_event(organiser=user)
+    login("ed@example.com")
+    response = client.post(f"/events/{event_id}/revenue/tickets/new",
+                           data={"name": "All access", "external_id": " Product_12 ",
+                                 "active": "y"})
+    assert response.status_code == 302
+    ticket = session.scalar(select(Ticket).where(Ticket.event_id == event_id))
+    assert (ticket.name, ticket.external_id, ticket.active) == ("All access", "product-12", True)
+
+
+def test_ticket_form_shows_formats_next_to_a_wrong_external_id(
+    client, login, make_user, make_event, make_ticket, session
+):
+    user = make_user("ed@example.com")
+    event_id = make_event(organiser=user)
+    ticket_id = make_ticket(event_id, "VIP", "upsell-3")
+    login("ed@example.com")
+    response = client.post(f"/events/{event_id}/revenue/tickets/{ticket_id}/",
+                           data={"name": "VIP", "external_id": "upsell 3"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'id="external_id-error"' in page and 'aria-invalid="true"' in page
+    assert "product-2, upsell-2, downsell-2 or bump-2" in page
+    assert session.get(Ticket, ticket_id).external_id == "upsell-3"
+
+
+def test_external_id_clash_names_the_ticket_holding_it(
+    client, login, make_user, make_event, make_ticket, session
+):
+    user = make_user("ed@example.com")
+    event_id = make_event(organiser=user)
+    make_ticket(event_id, "All-Access Pass", "product-2")
+    login("ed@example.com")
+    response = client.post(f"/events/{event_id}/revenue/tickets/new",
+                           data={"name": "Copy", "external_id": "PRODUCT_2"})
+    page = response.get_data(as_text=True)
+    assert "already the External ID of the ticket “All-Access Pass”" in page
+    assert session.scalar(select(Ticket).where(Ticket.name == "Copy")) is None
+
+
+def test_same_external_id_is_fine_in_another_event(make_event, make_ticket, session):
+    first, second = make_event(), make_event()
+    make_ticket(first, "A", "product-2")
+    make_ticket(second, "B", "product-2")
+    assert len(session.scalars(select(Ticket).where(Ticket.external_id == "product-2")).all()) == 2
+
+
+def test_database_refuses_a_duplicate_external_id(make_event, make_ticket, session):
+    event_id = make_event()
+    make_ticket(event_id, "A", "bump-2")
+    session.add(Ticket(event_id=event_id, name="B", external_id="bump-2"))
+    with pytest.raises(IntegrityError):
+        session.flush()
+    session.rollback()
+    # Tickets without an External ID never clash.
+    session.add_all([Ticket(event_id=event_id, name="C"), Ticket(event_id=event_id, name="D")])
+    session.flush()
+
+
+@pytest.mark.parametrize(
+    ("typed", "currency", "minor", "shown"),
+    [("97.00", "USD", 9700, "97.00"), ("97", "USD", 9700, "97.00"), ("0.5", "EUR", 50, "0.50"),
+     ("1,497.00", "USD", 149700, "1497.00"), ("5000", "JPY", 5000, "5000"),
+     ("1.250", "KWD", 1250, "1.250"), ("0", "GBP", 0, "0.00")],
+)
+def test_prices_round_trip_between_major_and_minor_units(typed, currency, minor, shown):
+    assert parse_amount(typed, currency) == minor
+    assert format_amount(minor, currency) == shown
+
+
+@pytest.mark.parametrize("typed", ["", "abc", "-1.00", "97.001", "NaN", "Infinity", "1e400"])
+def test_bad_amounts_say_what_to_type(typed):
+    with pytest.raises(ServiceError) as caught:
+        parse_amount(typed, "USD")
+    assert caught.value.field == "amount"
+
+
+def test_price_form_stores_minor_units_and_shows_major(
+    client, login, make_user, make_event, make_ticket, session
+):
+    user = make_user("ed@example.com")
+    event_id = make_event(organiser=user, currency="EUR")
+    ticket_id = make_ticket(event_id, "General")
+    login("ed@example.com")
+    url = f"/events/{event_id}/revenue/tickets/{ticket_id}/"
+    response = client.post(url + "prices", data={"price-amount": "97.00",
+                                                 "price-currency": "eur"})
+    assert response.status_code == 302
+    price = session.scalar(select(TicketPrice).where(TicketPrice.ticket_id == ticket_id))
+    assert (price.amount, price.currency) == (9700, "EUR")
+    assert "97.00 EUR" in client.get(url).get_data(as_text=True)
+    assert "97.00 EUR" in client.get(f"/events/{event_id}/revenue/tickets/").get_data(as_text=True)
+
+    response = client.post(url + "prices", data={"price-amount": "ninety",
+                                                 "price-currency": "EUR"})
+    assert response.status_code == 400
+    assert "Enter an amount such as 97.00." in response.get_data(as_text=True)
+
+    response = client.post(url + f"prices/{price.id}/delete")
+    assert response.status_code == 302
+    session.expire_all()
+    assert session.scalar(select(TicketPrice).where(TicketPrice.ticket_id == ticket_id)) is None
+
+
+def test_price_currency_defaults_to_the_events(client, login, make_user, make_event, make_ticket):
+    user = make_user("ed@example.com")
+    event_id = make_event(organiser=user, currency="GBP")
+    ticket_id = make_ticket(event_id, "General")
+    login("ed@example.com")
+    page = client.get(f"/events/{event_id}/revenue/tickets/{ticket_id}/").get_data(as_text=True)
+    currency_input = re.search(r'<input[^>]*name="price-currency"[^>]*>', page).group(0)
+    assert 'value="GBP"' in currency_input
+
+
+def test_ticket_help_text_says_where_thrivecart_shows_the_id(
+    client, login, make_user, make_event
+):
+    user = make_user("ed@example.com")
+    event_id = make_event(organiser=user)
+    login("ed@example.com")
+    page = html.unescape(
+        client.get(f"/events/{event_id}/revenue/tickets/new").get_data(as_text=True))
+    assert "External ID" in page
+    assert "the number at the end of the editor's URL is the id" in page
