@@ -41,9 +41,11 @@ def register_extensions(app):
 def register_blueprints(app):
     """Mount the organiser pages and the webhook."""
     from .admin import bp as admin_bp
+    from .health import bp as health_bp
     from .webhooks import bp as webhooks_bp
 
     app.register_blueprint(admin_bp)
+    app.register_blueprint(health_bp)
     app.register_blueprint(webhooks_bp)
     csrf.exempt(webhooks_bp)
 

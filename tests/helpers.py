@@ -35,3 +35,86 @@ def post_webhook(client, body, content_type="application/x-www-form-urlencoded",
     return client.post(path or "/api/webhooks/thrivecart/", data=body,
                        content_type=content_type)
 
+
+
+def free_port():
+    """Return a TCP port on the loopback interface that nothing listens on now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Gunicorn:
+    """A real gunicorn serving the app on a loopback port, for tests over HTTP."""
+
+    def __init__(self, database_url, workers=2, threads=1, env=None, log_path=None):
+        self.database_url = database_url
+        self.workers = workers
+        self.threads = threads
+        self.env = env or {}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.process = None
+
+    def __enter__(self):
+        import os
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        env = {
+            **os.environ,
+            "APP_ENV": "production",
+            "DATABASE_URL": self.database_url,
+            "SECRET_KEY": "test-secret-key",
+            "SECRET_WORD_KEY": "test-secret-word-key",
+            "LOG_LEVEL": "INFO",
+            **self.env,
+        }
+        self.log = open(self.log_path, "w+b") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(self.workers), "--threads", str(self.threads),
+             "--graceful-timeout", "5", "--timeout", "60", "wsgi:app"],
+            cwd=Path(__file__).parent.parent, env=env, stdout=self.log, stderr=self.log,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        self.__exit__()
+        raise RuntimeError("gunicorn did not become healthy within 30 s")
+
+    def __exit__(self, *exc):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except Exception:  # noqa: BLE001
+                self.process.kill()
+                self.process.wait()
+        if self.log_path and self.log:
+            self.log.close()
+
+    def post(self, path, body, content_type="application/x-www-form-urlencoded", timeout=30):
+        """POST bytes; return (status, body bytes) even for error statuses."""
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(self.url + path, data=body, method="POST",
+                                         headers={"Content-Type": content_type})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()

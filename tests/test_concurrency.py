@@ -1,0 +1,78 @@
+"""Exactly once under duplicate and concurrent deliveries, on threads and on processes."""
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from heysummit_tc.models import Attendee, TicketPurchase, WebhookDelivery
+
+from helpers import Gunicorn, fixture_bytes, form_body, load_fixture, post_webhook
+
+THREADS = 32
+
+
+def totals(session):
+    session.expire_all()
+    return tuple(session.scalar(select(func.count()).select_from(model))
+                 for model in (Attendee, TicketPurchase, WebhookDelivery))
+
+
+@pytest.fixture
+def linked_event(make_event, make_ticket, connect):
+    event_id = make_event("Growth Summit")
+    make_ticket(event_id, "All-Access", "product-12", [("4997.00", "USD")])
+    connect(event_id)
+    return event_id
+
+
+def test_32_threads_posting_the_same_delivery_at_once(make_app, app, linked_event, session):
+    threaded = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": THREADS, "max_overflow": 0})
+    body = fixture_bytes("order-success.form")
+    start = threading.Barrier(THREADS)
+
+    def deliver(_):
+        client = threaded.test_client()
+        start.wait()
+        response = post_webhook(client, body)
+        return response.status_code, response.json
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        results = list(pool.map(deliver, range(THREADS)))
+
+    statuses = [status for status, _body in results]
+    outcomes = sorted(body["outcomes"][0]["outcome"] for _status, body in results)
+    print(f"\n{THREADS} concurrent duplicates: statuses {set(statuses)}, "
+          f"outcomes paid={outcomes.count('paid')} already_paid={outcomes.count('already_paid')}")
+    assert statuses == [200] * THREADS
+    assert outcomes == ["already_paid"] * (THREADS - 1) + ["paid"]
+    assert totals(session) == (1, 1, THREADS)
+
+
+def test_several_processes_on_one_database(app, database_url, linked_event, session, tmp_path):
+    """Four gunicorn workers, 32 clients: duplicates at the same instant and distinct buyers."""
+    base = load_fixture("order-success.json")
+    bodies = []
+    for buyer in range(16):
+        payload = json.loads(json.dumps(base))
+        payload["customer"]["email"] = f"buyer{buyer}@example.com"
+        payload["order_id"] = payload["order"]["id"] = str(5000 + buyer)
+        # Every buyer's order arrives twice, both copies in the same burst.
+        bodies += [form_body(payload)] * 2
+    start = threading.Barrier(len(bodies))
+    log = tmp_path / "gunicorn.log"
+    with Gunicorn(database_url, workers=4, log_path=log) as server:
+        def deliver(body):
+            start.wait()
+            return server.post("/api/webhooks/thrivecart/", body)
+
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            results = list(pool.map(deliver, bodies))
+    statuses = [status for status, _ in results]
+    print(f"\n{len(bodies)} deliveries over 4 workers: statuses "
+          f"{ {s: statuses.count(s) for s in set(statuses)} }")
+    assert statuses == [200] * len(bodies), [body[:200] for _s, body in results]
+    assert totals(session) == (16, 16, 32)
+    assert b"database is locked" not in log.read_bytes()

@@ -1,0 +1,140 @@
+"""Reading what ThriveCart posts: one structure from form or JSON, bounded, and the order in it."""
+
+import pytest
+
+from heysummit_tc.thrivecart.order import charged_amounts, item_keys, read_buyer, read_order
+from heysummit_tc.thrivecart.payload import PayloadError, parse_payload, redact
+
+from helpers import fixture_bytes, form_body, json_body, load_fixture
+
+
+@pytest.mark.parametrize(("json_name", "form_name"), [
+    ("order-success.json", "order-success.form"),
+])
+def test_form_and_json_fixtures_parse_to_the_same_structure(json_name, form_name):
+    assert parse_payload(fixture_bytes(json_name)) == parse_payload(fixture_bytes(form_name))
+
+
+def test_brackets_may_arrive_literal_or_percent_encoded():
+    payload = load_fixture("order-success.json")
+    encoded = parse_payload(form_body(payload, encode_brackets=True))
+    literal = parse_payload(form_body(payload, encode_brackets=False))
+    assert b"%5B" in form_body(payload, encode_brackets=True)
+    assert b"[" in form_body(payload, encode_brackets=False)
+    assert encoded == literal == parse_payload(json_body(payload))
+
+
+def test_strings_null_true_false_are_coerced_and_ids_stay_strings():
+    data = parse_payload(fixture_bytes("order-success.form"))
+    assert data["affiliate"] is None
+    assert data["customer"]["checkbox_confirmation"] is False
+    assert data["order"]["charges"][0]["related_to_recur"] is True
+    assert data["customer_id"] == "429583657727489355"
+    # A JSON number, should one ever arrive, keeps every digit.
+    assert parse_payload(b'{"customer_id": 429583657727489355}')["customer_id"] == \
+        "429583657727489355"
+
+
+@pytest.mark.parametrize("body", [
+    b"a[b][c][d][e][f][g]=1",
+    b"purchase_map[99999999]=x",
+    b"&".join(b"f%d=1" % index for index in range(10_000)),
+    b'{"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}}',
+    b"[" * 100_000,
+    b'{"purchase_map": [' + b",".join([b'"x"'] * 500) + b"]}",
+    b"\xff\xfe=1",
+    b"name=%FF",
+    b"name=%00",
+    b'{"name": "\\ud800"}',
+    b"{not json",
+    b"[1, 2]",
+])
+def test_hostile_bodies_are_refused_with_a_reason(body):
+    with pytest.raises(PayloadError) as caught:
+        parse_payload(body)
+    assert str(caught.value)
+
+
+def test_redact_removes_only_the_secret():
+    data = parse_payload(fixture_bytes("order-success.form"))
+    redacted = redact(data)
+    assert "thrivecart_secret" not in redacted
+    assert set(data) - set(redacted) == {"thrivecart_secret"}
+
+
+def test_items_are_the_union_of_purchase_map_flat_and_charges_without_duplicates():
+    payload = {
+        "purchase_map": ["product-2", "bump-2"],
+        "purchase_map_flat": "product-2, upsell-3 ,downsell-5",
+        "order": {"charges": [
+            {"item_type": "product", "reference": "2"},
+            {"item_identifier": "bump_9"},
+            {"item_type": "upsell", "reference": "3"},
+        ]},
+    }
+    assert item_keys(payload) == ["product-2", "bump-2", "upsell-3", "downsell-5", "bump-9"]
+
+
+def test_item_keys_are_matched_exactly_not_by_prefix():
+    assert item_keys({"purchase_map": ["product-12"]}) == ["product-12"]
+    assert "product-1" not in item_keys({"purchase_map_flat": "product-12,product-123"})
+
+
+def test_old_payloads_without_item_type_still_list_their_items():
+    payload = {"purchase_map": {"0": "product-7"},
+               "order": {"charges": [{"reference": "7", "amount": "5900", "type": "single"}]}}
+    assert item_keys(payload) == ["product-7"]
+
+
+def test_charged_amount_counts_single_rows_only():
+    order = {"charges": [
+        {"item_type": "product", "reference": "12", "amount": "499700", "type": "single"},
+        {"item_type": "product", "reference": "12", "amount": "499700", "type": "recurring"},
+        {"item_type": "bump", "reference": "12", "amount": "1900", "type": "single"},
+    ]}
+    assert charged_amounts(order) == {"product-12": 499700, "bump-12": 1900}
+
+
+@pytest.mark.parametrize(("customer", "expected"), [
+    ({"email": " Ada@Example.COM ", "first_name": "Ada", "last_name": "Lovelace"},
+     ("ada@example.com", "Ada", "Lovelace")),
+    ({"email": "a@example.com", "firstname": "Old", "lastname": "Style"},
+     ("a@example.com", "Old", "Style")),
+    ({"email": "a@example.com", "name": "Grace Brewster Hopper"},
+     ("a@example.com", "Grace", "Brewster Hopper")),
+    ({"email": "a@example.com", "name": " ", "first_name": "", "last_name": ""},
+     ("a@example.com", "", "")),
+    ({"email": "a@example.com", "first_name": "Ren&eacute;e", "last_name": "O&#39;Brien &amp; Co"},
+     ("a@example.com", "Renée", "O'Brien & Co")),
+])
+def test_buyer_names_follow_the_rules(customer, expected):
+    buyer = read_buyer(customer)
+    assert (buyer.email, buyer.first_name, buyer.last_name) == expected
+
+
+@pytest.mark.parametrize("email", [None, "", "   ", "not-an-email", "a@b", ["a@example.com"]])
+def test_unusable_emails_are_a_problem_with_a_reason(email):
+    buyer = read_buyer({"email": email})
+    assert buyer.email is None and buyer.problem
+
+
+def test_read_order_from_the_fixture():
+    order = read_order(parse_payload(fixture_bytes("order-success.form")))
+    assert order.event_type == "order.success"
+    assert order.test is True and order.mode == "test"
+    assert order.order_id == "23370556" and order.currency == "USD"
+    assert order.item_keys == ["product-12"]
+    assert order.charged == {"product-12": 499700}
+    assert order.paid_at.isoformat() == "2023-11-08T23:48:20+00:00"
+
+
+def test_read_refund_from_the_fixture():
+    order = read_order(parse_payload(fixture_bytes("order-refund.json")))
+    assert (order.event_type, order.refund_key, order.refund_amount, order.test) == (
+        "order.refund", "product-7", 5900, False)
+
+
+def test_odd_shapes_never_raise():
+    order = read_order({"event": ["x"], "customer": "nope", "order": {"charges": "x"},
+                        "purchase_map": 5, "refund": {"type": None}})
+    assert order.item_keys == [] and order.buyer.email is None

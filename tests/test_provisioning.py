@@ -1,0 +1,316 @@
+"""Orders become attendees and paid purchases: the rules of SPEC 3, asserted on the database."""
+
+import copy
+
+import pytest
+from sqlalchemy import func, select, text
+
+from heysummit_tc.models import (
+    Attendee,
+    DeliveryOutcome,
+    PurchaseStatus,
+    Ticket,
+    TicketPurchase,
+    WebhookDelivery,
+)
+
+from helpers import fixture_bytes, form_body, json_body, load_fixture, post_webhook
+
+MULTI_KEYS = ["product-2", "bump-2", "upsell-3", "downsell-5"]
+
+
+def multi_payload():
+    from heysummit_tc.thrivecart.payload import parse_payload
+
+    return parse_payload(fixture_bytes("order-success-multi.form"))
+
+
+def purchases(session, event_id=None):
+    """Return {(email, external id): purchase} for every purchase (of one event)."""
+    session.expire_all()
+    statement = (select(Attendee.email, Ticket.external_id, TicketPurchase)
+                 .join(TicketPurchase, TicketPurchase.attendee_id == Attendee.id)
+                 .join(Ticket, Ticket.id == TicketPurchase.ticket_id))
+    if event_id:
+        statement = statement.where(Attendee.event_id == event_id)
+    return {(email, key): purchase for email, key, purchase in session.execute(statement)}
+
+
+def attendees(session, event_id=None):
+    session.expire_all()
+    statement = select(Attendee).order_by(Attendee.id)
+    if event_id:
+        statement = statement.where(Attendee.event_id == event_id)
+    return session.scalars(statement).all()
+
+
+@pytest.fixture
+def event(make_event, make_ticket, connect):
+    event_id = make_event("Growth Summit", "USD")
+    make_ticket(event_id, "All-Access", "product-12", [("4997.00", "USD"), ("97.00", "USD")])
+    connect(event_id)
+    return event_id
+
+
+@pytest.mark.parametrize("encoding", ["json", "form-encoded-brackets", "form-literal-brackets",
+                                      "fixture-form"])
+def test_each_encoding_of_the_fixture_gives_the_same_attendee_and_purchase(
+    client, event, session, encoding
+):
+    payload = load_fixture("order-success.json")
+    body = {"json": lambda: json_body(payload),
+            "form-encoded-brackets": lambda: form_body(payload),
+            "form-literal-brackets": lambda: form_body(payload, encode_brackets=False),
+            "fixture-form": lambda: fixture_bytes("order-success.form")}[encoding]()
+    # JSON arrives whatever the Content-Type says.
+    assert post_webhook(client, body, content_type="application/x-www-form-urlencoded"
+                        ).status_code == 200
+    [person] = attendees(session)
+    assert (person.email, person.first_name, person.last_name) == (
+        "ada.lovelace@example.com", "Ada", "Lovelace")
+    purchase = purchases(session)[("ada.lovelace@example.com", "product-12")]
+    assert purchase.status == PurchaseStatus.PAID
+    assert (purchase.amount, purchase.currency, purchase.charged_amount) == (499700, "USD", 499700)
+    assert (purchase.thrivecart_order_id, purchase.thrivecart_item_key) == ("23370556",
+                                                                             "product-12")
+    assert purchase.test is True and purchase.source == "thrivecart"
+    assert purchase.paid_at.isoformat() == "2023-11-08T23:48:20+00:00"
+    assert purchase.refunded_at is None
+
+
+@pytest.mark.parametrize("state", ["linked", "unlinked", "inactive"])
+@pytest.mark.parametrize("key", MULTI_KEYS)
+def test_multi_item_order_each_item_linked_unlinked_or_inactive(
+    client, make_event, make_ticket, connect, session, key, state
+):
+    event_id = make_event("Remote Work Summit", "GBP")
+    for other in MULTI_KEYS:
+        if other != key:
+            make_ticket(event_id, other, other, [("10.00", "GBP")])
+    if state != "unlinked":
+        make_ticket(event_id, "Under test", key, [("10.00", "GBP")], active=state == "linked")
+    connect(event_id)
+    response = post_webhook(client, fixture_bytes("order-success-multi.form"))
+    assert response.status_code == 200
+    outcomes = {o["item"]: o["outcome"] for o in response.json["outcomes"]}
+    expected = {"linked": "paid", "unlinked": "unlinked", "inactive": "ticket_inactive"}[state]
+    assert outcomes == {k: ("paid" if k != key else expected) for k in MULTI_KEYS}
+    held = {k for (_email, k), p in purchases(session).items() if p.status == PurchaseStatus.PAID}
+    assert held == ({*MULTI_KEYS} if state == "linked" else {*MULTI_KEYS} - {key})
+    [person] = attendees(session)
+    assert person.email == "katherine.johnson@example.com"
+
+
+def test_order_with_only_unlinked_items_creates_no_attendee(client, make_event, connect, session):
+    event_id = make_event()
+    connect(event_id)
+    response = post_webhook(client, fixture_bytes("order-success-multi.form"))
+    assert response.status_code == 200
+    assert {o["outcome"] for o in response.json["outcomes"]} == {"unlinked"}
+    assert attendees(session) == []
+
+
+def test_two_events_sharing_a_secret_each_provision_their_own_tickets(
+    client, make_event, make_ticket, connect, session
+):
+    first, second = make_event("First", "GBP"), make_event("Second", "GBP")
+    make_ticket(first, "Main", "product-2", [("97.00", "GBP")])
+    make_ticket(second, "VIP", "upsell-3", [("147.00", "GBP")])
+    make_ticket(second, "Replays", "downsell-5", [("33.00", "GBP")])
+    connect(first)
+    connect(second)
+    response = post_webhook(client, fixture_bytes("order-success-multi.form"))
+    assert response.status_code == 200
+    by_event = {}
+    for outcome in response.json["outcomes"]:
+        by_event.setdefault(outcome["event_id"], {})[outcome["item"]] = outcome["outcome"]
+    assert by_event[first] == {"product-2": "paid", "bump-2": "unlinked",
+                               "upsell-3": "unlinked", "downsell-5": "unlinked"}
+    assert by_event[second] == {"product-2": "unlinked", "bump-2": "unlinked",
+                                "upsell-3": "paid", "downsell-5": "paid"}
+    assert set(purchases(session, first)) == {("katherine.johnson@example.com", "product-2")}
+    assert set(purchases(session, second)) == {("katherine.johnson@example.com", "upsell-3"),
+                                               ("katherine.johnson@example.com", "downsell-5")}
+    assert len(attendees(session)) == 2  # one per event
+
+
+@pytest.mark.parametrize(("prices", "order_currency", "expected"), [
+    ([("97.00", "USD"), ("197.00", "USD"), ("147.00", "USD")], "USD", (19700, "USD")),
+    ([("97.00", "USD"), ("90.00", "GBP"), ("80.00", "GBP"), ("500.00", "EUR")], "GBP",
+     (9000, "GBP")),
+    ([("97.00", "USD"), ("120.00", "EUR")], "GBP", (12000, "EUR")),
+    ([], "GBP", (0, "USD")),
+    ([("5000", "JPY")], "JPY", (5000, "JPY")),
+])
+def test_purchase_records_the_tickets_highest_price(
+    client, make_event, make_ticket, connect, session, prices, order_currency, expected
+):
+    event_id = make_event(currency="USD")
+    make_ticket(event_id, "Ticket", "product-12", prices)
+    connect(event_id)
+    payload = load_fixture("order-success.json") | {"currency": order_currency}
+    assert post_webhook(client, form_body(payload)).status_code == 200
+    purchase = purchases(session)[("ada.lovelace@example.com", "product-12")]
+    assert (purchase.amount, purchase.currency) == expected
+
+
+def test_email_case_and_spaces_are_one_attendee_and_email_only_keeps_names(
+    client, event, session
+):
+    payload = load_fixture("order-success.json")
+    assert post_webhook(client, form_body(payload)).status_code == 200
+    again = copy.deepcopy(payload)
+    again["order_id"] = again["order"]["id"] = "999"
+    again["customer"] |= {"email": "  ADA.Lovelace@Example.COM ", "name": " ",
+                          "first_name": "", "last_name": ""}
+    assert post_webhook(client, form_body(again)).status_code == 200
+    [person] = attendees(session)
+    assert (person.email, person.first_name, person.last_name) == (
+        "ada.lovelace@example.com", "Ada", "Lovelace")
+    renamed = copy.deepcopy(payload)
+    renamed["customer"] |= {"first_name": "Augusta", "last_name": ""}
+    post_webhook(client, form_body(renamed))
+    [person] = attendees(session)
+    assert (person.first_name, person.last_name) == ("Augusta", "Lovelace")
+
+
+def test_html_entities_in_names_are_decoded(client, event, session):
+    payload = load_fixture("order-success.json")
+    payload["customer"] |= {"first_name": "Ren&eacute;e", "last_name": "O&#39;Neil &amp; Co"}
+    post_webhook(client, form_body(payload))
+    [person] = attendees(session)
+    assert (person.first_name, person.last_name) == ("Renée", "O'Neil & Co")
+
+
+def test_same_delivery_twice_gives_one_attendee_and_one_purchase(client, event, session):
+    first = post_webhook(client, fixture_bytes("order-success.form"))
+    second = post_webhook(client, fixture_bytes("order-success.form"))
+    assert [o["outcome"] for o in first.json["outcomes"]] == ["paid"]
+    assert [o["outcome"] for o in second.json["outcomes"]] == ["already_paid"]
+    assert len(attendees(session)) == 1 and len(purchases(session)) == 1
+    assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 2
+
+
+def refund_payload(order_id="23370556", item=("product", "12"), amount="499700"):
+    payload = load_fixture("order-refund.json")
+    payload.update(order_id=order_id, customer=load_fixture("order-success.json")["customer"])
+    payload["refund"].update(type=item[0], id=item[1], amount=amount)
+    return payload
+
+
+def test_full_refund_revokes_the_ticket(client, event, session):
+    post_webhook(client, fixture_bytes("order-success.form"))
+    response = post_webhook(client, json_body(refund_payload()), content_type="application/json")
+    assert response.status_code == 200
+    assert [o["outcome"] for o in response.json["outcomes"]] == ["refunded"]
+    purchase = purchases(session)[("ada.lovelace@example.com", "product-12")]
+    assert purchase.status == PurchaseStatus.REFUNDED and purchase.refunded_at is not None
+    # The same refund again changes nothing more.
+    again = post_webhook(client, json_body(refund_payload()), content_type="application/json")
+    assert [o["outcome"] for o in again.json["outcomes"]] == ["already_refunded"]
+
+
+def test_partial_refund_is_recorded_and_changes_nothing(client, event, session):
+    post_webhook(client, fixture_bytes("order-success.form"))
+    response = post_webhook(client, json_body(refund_payload(amount="100000")))
+    assert [o["outcome"] for o in response.json["outcomes"]] == ["partial_refund"]
+    assert purchases(session)[("ada.lovelace@example.com", "product-12")].status == \
+        PurchaseStatus.PAID
+    delivery = session.get(WebhookDelivery, response.json["delivery_id"])
+    assert delivery.status == "processed"
+    assert "less than" in delivery.outcomes[0].detail
+
+
+def test_refund_of_another_order_or_item_changes_nothing(client, event, session):
+    post_webhook(client, fixture_bytes("order-success.form"))
+    other_order = post_webhook(client, json_body(refund_payload(order_id="1")))
+    other_item = post_webhook(client, json_body(refund_payload(item=("product", "1"))))
+    assert [o["outcome"] for o in other_order.json["outcomes"]] == ["not_found"]
+    assert [o["outcome"] for o in other_item.json["outcomes"]] == ["unlinked"]
+    assert purchases(session)[("ada.lovelace@example.com", "product-12")].status == \
+        PurchaseStatus.PAID
+
+
+def test_purchase_paid_again_after_a_refund(client, event, session):
+    post_webhook(client, fixture_bytes("order-success.form"))
+    post_webhook(client, json_body(refund_payload()))
+    response = post_webhook(client, fixture_bytes("order-success.form"))
+    assert [o["outcome"] for o in response.json["outcomes"]] == ["paid"]
+    purchase = purchases(session)[("ada.lovelace@example.com", "product-12")]
+    assert purchase.status == PurchaseStatus.PAID and purchase.refunded_at is None
+
+
+@pytest.mark.parametrize("event_type", ["order.subscription_payment", "cart.abandoned"])
+def test_rebills_and_abandoned_carts_create_nothing(client, event, session, event_type):
+    payload = load_fixture("order-success.json") | {"event": event_type,
+                                                    "invoice_id": "000001382-2"}
+    response = post_webhook(client, form_body(payload))
+    assert response.json["status"] == "ignored"
+    assert attendees(session) == [] and purchases(session) == {}
+
+
+def test_live_mode_purchases_are_not_marked_test(client, make_event, make_ticket, connect,
+                                                 session):
+    event_id = make_event(currency="GBP")
+    make_ticket(event_id, "Main", "product-2", [("97.00", "GBP")])
+    connect(event_id)
+    post_webhook(client, fixture_bytes("order-success-multi.form"))
+    purchase = purchases(session)[("katherine.johnson@example.com", "product-2")]
+    assert purchase.test is False and purchase.charged_amount == 9700
+
+
+def _install_failing_trigger(session, backend):
+    """Make the database refuse purchase inserts, after the attendee insert succeeded."""
+    if backend == "postgresql":
+        session.execute(text(
+            "CREATE FUNCTION refuse_purchase() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql"))
+        session.execute(text(
+            "CREATE TRIGGER refuse_purchase BEFORE INSERT ON ticket_purchases "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_purchase()"))
+    else:
+        session.execute(text(
+            "CREATE TRIGGER refuse_purchase BEFORE INSERT ON ticket_purchases "
+            "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"))
+    session.commit()
+
+
+def _remove_failing_trigger(session, backend):
+    session.rollback()
+    if backend == "postgresql":
+        session.execute(text("DROP TRIGGER refuse_purchase ON ticket_purchases"))
+        session.execute(text("DROP FUNCTION refuse_purchase()"))
+    else:
+        session.execute(text("DROP TRIGGER refuse_purchase"))
+    session.commit()
+
+
+def test_error_between_two_writes_applies_nothing_and_records_the_failure(
+    client, event, session, backend
+):
+    _install_failing_trigger(session, backend)
+    try:
+        response = post_webhook(client, fixture_bytes("order-success.form"))
+    finally:
+        _remove_failing_trigger(session, backend)
+    assert response.status_code == 503
+    assert attendees(session) == []  # the attendee insert before the failure was rolled back
+    delivery = session.get(WebhookDelivery, response.json["delivery_id"])
+    assert (delivery.status, delivery.http_status) == ("failed", 503)
+    assert "injected failure" in delivery.error
+    assert [o.outcome for o in delivery.outcomes] == ["failed"]
+    # ThriveCart (or the organiser) sending it again applies it once.
+    retry = post_webhook(client, fixture_bytes("order-success.form"))
+    assert retry.status_code == 200
+    assert len(attendees(session)) == 1 and len(purchases(session)) == 1
+
+
+def test_each_attempt_is_recorded_with_its_outcomes(client, event, session):
+    response = post_webhook(client, fixture_bytes("order-success.form"))
+    outcomes = session.scalars(select(DeliveryOutcome).where(
+        DeliveryOutcome.delivery_id == response.json["delivery_id"])).all()
+    assert [(o.attempt, o.item_key, o.outcome, o.event_id) for o in outcomes] == [
+        (1, "product-12", "paid", event)]
+    assert outcomes[0].attendee_id == attendees(session)[0].id
+    assert outcomes[0].purchase_id == purchases(session)[
+        ("ada.lovelace@example.com", "product-12")].id

@@ -1,0 +1,140 @@
+"""The webhook answers exactly SPEC 3's response table, asserted on the database too."""
+
+import pytest
+from sqlalchemy import func, select
+
+from heysummit_tc.models import Attendee, HeldDelivery, TicketPurchase, WebhookDelivery
+
+from helpers import fixture_bytes, form_body, json_body, load_fixture, post_webhook
+
+
+def count(session, model):
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def connected(make_event, make_ticket, connect):
+    """An event with the fixture's secret and a ticket for product-12."""
+    event_id = make_event("Growth Summit")
+    make_ticket(event_id, "All-Access", "product-12", [("4997.00", "USD")])
+    connect(event_id)
+    return event_id
+
+
+@pytest.mark.parametrize("path", ["/api/webhooks/thrivecart/", "/api/webhooks/thrivecart"])
+@pytest.mark.parametrize("method", ["HEAD", "GET"])
+def test_setup_pings_get_200_without_redirect(client, method, path):
+    assert client.open(path, method=method).status_code == 200
+
+
+def test_post_without_trailing_slash_is_served_not_redirected(client, connected, session):
+    response = post_webhook(client, fixture_bytes("order-success.form"),
+                            path="/api/webhooks/thrivecart")
+    assert response.status_code == 200
+    assert count(session, Attendee) == 1
+
+
+@pytest.mark.parametrize("body", [b"", b"event=order.success", b"{}", b"thrivecart_secret="])
+def test_post_without_secret_is_a_ping_and_writes_nothing(client, session, body):
+    response = post_webhook(client, body)
+    assert response.status_code == 200 and response.json == {"status": "ping"}
+    assert count(session, WebhookDelivery) == 0 and count(session, HeldDelivery) == 0
+
+
+@pytest.mark.parametrize("secret", ["WRONGWRONG12", "K7Q2M9X4TZ1b", "ÄÖÜ-秘密-🔑", "x" * 5000])
+def test_wrong_secret_is_403_and_nothing_is_applied(client, connected, session, secret):
+    payload = load_fixture("order-success.json") | {"thrivecart_secret": secret}
+    response = post_webhook(client, form_body(payload))
+    assert response.status_code == 403
+    assert "matches no configured ThriveCart integration" in response.json["error"]
+    assert count(session, Attendee) == 0 and count(session, WebhookDelivery) == 0
+    held = session.scalars(select(HeldDelivery)).one()
+    assert "thrivecart_secret" not in held.payload and secret not in str(held.payload)
+
+
+@pytest.mark.parametrize("event_type", [
+    "order.subscription_payment", "order.subscription_cancelled", "order.rebill_failed",
+    "cart.abandoned", "affiliate.commission_earned", "customer_updated", "something.new",
+])
+def test_events_not_acted_on_are_recorded_as_ignored(client, connected, session, event_type):
+    payload = load_fixture("order-success.json") | {"event": event_type}
+    response = post_webhook(client, json_body(payload), content_type="application/json")
+    assert response.status_code == 200
+    assert response.json["status"] == "ignored"
+    delivery = session.get(WebhookDelivery, response.json["delivery_id"])
+    assert (delivery.status, delivery.http_status, delivery.event_type) == (
+        "ignored", 200, event_type)
+    assert [o.outcome for o in delivery.outcomes] == ["ignored"]
+    assert count(session, Attendee) == 0 and count(session, TicketPurchase) == 0
+
+
+@pytest.mark.parametrize("email", [None, "", "  ", "not an email"])
+def test_order_without_usable_email_is_422_and_recorded_failed(client, connected, session, email):
+    payload = load_fixture("order-success.json")
+    if email is None:
+        del payload["customer"]["email"]
+    else:
+        payload["customer"]["email"] = email
+    response = post_webhook(client, form_body(payload))
+    assert response.status_code == 422
+    assert "email" in response.json["error"]
+    delivery = session.get(WebhookDelivery, response.json["delivery_id"])
+    assert (delivery.status, delivery.http_status) == ("failed", 422)
+    assert "email" in delivery.error
+    assert count(session, Attendee) == 0
+
+
+def test_processed_order_answers_its_outcomes(client, connected, session):
+    response = post_webhook(client, fixture_bytes("order-success.form"))
+    assert response.status_code == 200
+    body = response.json
+    assert body["status"] == "processed"
+    assert [(o["item"], o["outcome"], o["event_id"]) for o in body["outcomes"]] == [
+        ("product-12", "paid", connected)]
+    delivery = session.get(WebhookDelivery, body["delivery_id"])
+    assert (delivery.status, delivery.http_status, delivery.order_id, delivery.test) == (
+        "processed", 200, "23370556", True)
+    assert "thrivecart_secret" not in delivery.payload
+    assert delivery.payload["customer"]["email"] == "ada.lovelace@example.com"
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (b"{bad json", "application/json"),
+    (b"[1, 2, 3]", "application/json"),
+    (b"thrivecart_secret=K7Q2M9X4TZ1B&a[b][c][d][e][f][g]=1", "application/x-www-form-urlencoded"),
+    (b"thrivecart_secret=K7Q2M9X4TZ1B&name=%FF%FE", "application/x-www-form-urlencoded"),
+    (b"\xff\xfe\x00garbage", "text/plain"),
+    (b"thrivecart_secret[x]=K7Q2M9X4TZ1B", "application/x-www-form-urlencoded"),
+])
+def test_malformed_bodies_are_400_and_write_nothing(client, connected, session, body,
+                                                      content_type):
+    response = post_webhook(client, body, content_type=content_type)
+    assert response.status_code == 400
+    assert response.json["status"] == "malformed" and response.json["error"]
+    assert count(session, WebhookDelivery) == 0 and count(session, HeldDelivery) == 0
+
+
+def test_body_over_the_limit_is_413(client, connected, session, app):
+    body = b"thrivecart_secret=K7Q2M9X4TZ1B&pad=" + b"x" * app.config["MAX_CONTENT_LENGTH"]
+    response = post_webhook(client, body)
+    assert response.status_code == 413
+    assert response.json["status"] == "too_large"
+    assert count(session, WebhookDelivery) == 0
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql+psycopg://postgres@127.0.0.1:9/unreachable",
+    "sqlite:////nonexistent-directory/heysummit.db",
+])
+def test_database_unavailable_is_503(make_app, url, backend):
+    app = make_app(SQLALCHEMY_DATABASE_URI=url)
+    response = post_webhook(app.test_client(), fixture_bytes("order-success.form"))
+    assert response.status_code == 503
+    assert response.json["status"] == "unavailable"
+    assert app.test_client().get("/healthz").status_code == 503
+
+
+def test_healthz_is_200_when_the_database_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json["database"] == "ok"
