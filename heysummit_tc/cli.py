@@ -13,13 +13,16 @@ from .services import ServiceError
 from .services.accounts import create_user, generate_password
 from .services.deliveries import event_ids_of
 from .services.events import add_member, create_event
+from .services.held import HELD_DAYS, prune_held
 from .services.provisioning import run_delivery
+from .services.releases import prune_payloads
 from .services.tickets import create_ticket
 
 users = AppGroup("users", help="Manage user accounts.")
 events = AppGroup("events", help="Manage events and their members.")
 tickets = AppGroup("tickets", help="Manage tickets.")
 thrivecart = AppGroup("thrivecart", help="Work with ThriveCart deliveries.")
+deliveries = AppGroup("deliveries", help="Retention of recorded deliveries.")
 
 
 def _fail(error):
@@ -138,6 +141,18 @@ def replay_command(delivery_id, failed):
         raise click.ClickException(f"{problems} of {len(ids)} replays failed.")
 
 
+@deliveries.command("prune")
+@click.option("--older-than", "days", type=click.IntRange(min=0), required=True,
+              help="Remove the payloads of deliveries older than this many days.")
+def prune_command(days):
+    """Remove old delivery payloads (outcomes stay) and held deliveries past 14 days."""
+    pruned = prune_payloads(db.session, days)
+    dropped = prune_held(db.session)
+    db.session.commit()
+    click.echo(f"Removed the payloads of {pruned} deliveries older than {days} days; "
+               f"dropped {dropped} held deliveries older than {HELD_DAYS} days.")
+
+
 @click.command("demo")
 @click.option("--if-empty", is_flag=True, help="Seed only when the database has no user yet.")
 def demo_command(if_empty):
@@ -153,4 +168,4 @@ def demo_command(if_empty):
     click.echo(login)
 
 
-commands = [users, events, tickets, thrivecart, demo_command]
+commands = [users, events, tickets, thrivecart, deliveries, demo_command]

@@ -71,3 +71,13 @@ class AttendeeSearchForm(FlaskForm):
         csrf = False
 
     q = StringField("Search by email", validators=[Optional(), Length(max=254)])
+
+
+class TestPurchaseForm(FlaskForm):
+    ticket_id = SelectField("Ticket", coerce=int,
+                            description="Only tickets with an External ID can be bought in "
+                                        "ThriveCart.")
+    email = EmailField("Buyer email", validators=[DataRequired(), Email(), Length(max=254)],
+                       description="Use an address you can check, as for a real test order.")
+    first_name = StringField("First name", validators=[Optional(), Length(max=200)])
+    last_name = StringField("Last name", validators=[Optional(), Length(max=200)])

@@ -6,11 +6,13 @@ from flask_login import current_user
 from ..extensions import db
 from ..services import ServiceError
 from ..services.deliveries import STATUSES, deliveries_of, last_delivery, setup_warnings
+from ..services.held import held_for_digest
 from ..services.integrations import disconnect, integration_of, set_secret_word
+from ..services.releases import release_held, send_test_purchase
 from ..services.tickets import tickets_of
 from . import bp
 from .access import apply_service_error, organisers_only
-from .forms import SecretWordForm
+from .forms import SecretWordForm, TestPurchaseForm
 
 THRIVECART = "/events/<int:event_id>/setup/integrations/thrivecart"
 
@@ -39,10 +41,13 @@ def thrivecart(event):
     query = request.args.get("q", "").strip()
     before = request.args.get("before", type=int)
     tickets = [ticket for ticket, _count in tickets_of(db.session, event.id)]
+    integration = integration_of(db.session, event.id)
+    held = held_for_digest(db.session, integration.secret_digest) if integration else []
     return render_template(
         "admin/thrivecart.html",
         event=event,
-        integration=integration_of(db.session, event.id),
+        integration=integration,
+        held=held,
         webhook_url=webhook_url(),
         linked=[ticket for ticket in tickets if ticket.external_id],
         last=last_delivery(db.session, event.id),
@@ -89,3 +94,41 @@ def disconnect_thrivecart(event):
     db.session.commit()
     flash("ThriveCart disconnected: orders are no longer accepted for this event.", "success")
     return redirect(url_for("admin.thrivecart", event_id=event.id))
+
+
+@bp.route(THRIVECART + "/held/process", methods=["POST"])
+@organisers_only
+def process_held(event):
+    """Process the orders that arrived before this event's Secret Word was saved."""
+    integration = integration_of(db.session, event.id)
+    if integration is None:
+        flash("Save the Secret Word first.", "error")
+        return redirect(url_for("admin.configure_thrivecart", event_id=event.id))
+    results = release_held(db.session, integration.secret_digest)
+    failed = sum(result.status == "failed" for result in results)
+    flash(f"Processed {len(results)} held order{'s' if len(results) != 1 else ''}"
+          + (f"; {failed} failed, see the log" if failed else "") + ".",
+          "error" if failed else "success")
+    return redirect(url_for("admin.thrivecart", event_id=event.id) + "#deliveries")
+
+
+@bp.route(THRIVECART + "/test-purchase", methods=["GET", "POST"])
+@organisers_only
+def test_purchase(event):
+    """Run a made-up test-mode order through the real processing, to check the set-up."""
+    linked = [ticket for ticket, _count in tickets_of(db.session, event.id) if ticket.external_id]
+    form = TestPurchaseForm(email=current_user.email)
+    form.ticket_id.choices = [(ticket.id, f"{ticket.name} ({ticket.external_id})"
+                               + ("" if ticket.active else ", inactive")) for ticket in linked]
+    if form.validate_on_submit():
+        ticket = next(ticket for ticket in linked if ticket.id == form.ticket_id.data)
+        result = send_test_purchase(db.session, event, ticket, form.email.data,
+                                    form.first_name.data or "", form.last_name.data or "")
+        outcome = result.outcomes[0].outcome if result.outcomes else result.status
+        flash(f"Test purchase sent: {outcome.replace('_', ' ')}.",
+              "success" if outcome in ("paid", "already_paid") else "error")
+        return redirect(url_for("admin.delivery", event_id=event.id,
+                                delivery_id=result.delivery_id))
+    status = 400 if form.errors else 200
+    return render_template("admin/test_purchase.html", event=event, form=form,
+                           linked=linked), status

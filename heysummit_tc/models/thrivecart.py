@@ -47,7 +47,7 @@ class WebhookDelivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # The parsed body without thrivecart_secret; None once pruned.
-    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     payload_pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     events: Mapped[list["DeliveryEvent"]] = relationship(
@@ -121,7 +121,7 @@ class HeldDelivery(Base):
     order_id: Mapped[str | None] = mapped_column(String(40))
     customer_email: Mapped[str | None] = mapped_column(String(254))
     client_address: Mapped[str | None] = mapped_column(String(64))
-    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivery_id: Mapped[int | None] = mapped_column(
         ForeignKey("webhook_deliveries.id", ondelete="SET NULL")

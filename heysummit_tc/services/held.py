@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from ..models import HeldDelivery, utcnow
 from ..thrivecart.order import read_order
@@ -50,3 +50,31 @@ def _drop_beyond(session, cap, *criteria):
 def held_cutoff(now=None):
     """Return the receipt time before which held deliveries are no longer kept."""
     return (now or utcnow()) - timedelta(days=HELD_DAYS)
+
+
+def held_for_digest(session, digest, now=None):
+    """Return the unreleased held deliveries a Secret Word with ``digest`` would have accepted."""
+    return list(session.scalars(
+        select(HeldDelivery)
+        .where(HeldDelivery.secret_digest == digest, HeldDelivery.released_at.is_(None),
+               HeldDelivery.received_at >= held_cutoff(now))
+        .order_by(HeldDelivery.id)
+    ))
+
+
+def claim_held(session, held_id, now=None):
+    """Mark a held delivery released; return False if someone else released it first."""
+    return session.execute(
+        update(HeldDelivery)
+        .where(HeldDelivery.id == held_id, HeldDelivery.released_at.is_(None))
+        .values(released_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+
+
+def prune_held(session, now=None):
+    """Delete held deliveries past their 14 days; return how many went."""
+    return session.execute(
+        delete(HeldDelivery).where(HeldDelivery.received_at < held_cutoff(now))
+        .execution_options(synchronize_session=False)
+    ).rowcount

@@ -58,7 +58,11 @@ def disconnect(session, event):
 
 def find_event_ids(session, key, secret_word):
     """Return the ids of every event whose integration holds this Secret Word."""
-    digest = secret_digest(key, secret_word)
+    return find_event_ids_by_digest(session, secret_digest(key, secret_word))
+
+
+def find_event_ids_by_digest(session, digest):
+    """Return the ids of every event whose integration holds the Secret Word of ``digest``."""
     rows = session.execute(
         select(ThriveCartIntegration.event_id, ThriveCartIntegration.secret_digest).where(
             ThriveCartIntegration.secret_digest == digest

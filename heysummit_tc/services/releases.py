@@ -1,0 +1,118 @@
+"""Doors into the processing service besides the webhook: held deliveries, test purchases
+and retention.
+
+Like :func:`provisioning.run_delivery`, which they call, these own their transactions: each
+delivery is recorded, then applied, in transactions of its own.
+"""
+
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from ..models import HeldDelivery, WebhookDelivery, utcnow
+from . import ServiceError
+from .held import claim_held, held_for_digest
+from .integrations import find_event_ids_by_digest
+from .provisioning import record_delivery, run_delivery
+
+TEST_ACCOUNT = "test-purchase"
+
+
+def release_held(session, digest, now=None):
+    """Process every held delivery the Secret Word with ``digest`` would have accepted.
+
+    Each goes to every event whose integration now holds that Secret Word, exactly as the
+    webhook would have sent it had the word been saved in time. Returns the results.
+    """
+    now = now or utcnow()
+    event_ids = find_event_ids_by_digest(session, digest)
+    results = []
+    if not event_ids:
+        return results
+    for held in held_for_digest(session, digest, now):
+        payload, received_at, held_id = held.payload, held.received_at, held.id
+        if not claim_held(session, held_id, now):
+            continue  # released by a concurrent confirmation
+        delivery_id = record_delivery(session, payload, event_ids, source="held",
+                                      now=received_at)
+        session.execute(update(HeldDelivery).where(HeldDelivery.id == held_id)
+                        .values(delivery_id=delivery_id)
+                        .execution_options(synchronize_session=False))
+        session.commit()
+        results.append(run_delivery(session, delivery_id, payload, event_ids, now=now))
+    return results
+
+
+def test_purchase_payload(ticket, email, first_name="", last_name="", now=None):
+    """Build a realistic test-mode ``order.success`` for one ticket, as ThriveCart would send."""
+    if not ticket.external_id:
+        raise ServiceError("Pick a ticket that has an External ID.", field="ticket_id")
+    now = now or utcnow()
+    item_type, reference = ticket.external_id.split("-")
+    prices = sorted(ticket.prices, key=lambda price: price.amount, reverse=True)
+    amount, currency = (prices[0].amount, prices[0].currency) if prices else (
+        0, ticket.event.currency)
+    order_id = f"TEST-{secrets.token_hex(4).upper()}"
+    stamp = str(int(now.timestamp()))
+    return {
+        "event": "order.success",
+        "mode": "test",
+        "mode_int": "1",
+        "thrivecart_account": TEST_ACCOUNT,
+        "base_product": reference,
+        "base_product_name": ticket.name,
+        "order_id": order_id,
+        "invoice_id": order_id,
+        "order_date": now.strftime("%Y-%m-%d %H:%M:%S"),
+        "order_timestamp": stamp,
+        "currency": currency,
+        "customer": {
+            "email": email,
+            "first_name": first_name,
+            "last_name": last_name,
+            "name": f"{first_name} {last_name}".strip() or " ",
+        },
+        "order": {
+            "id": order_id,
+            "invoice_id": order_id,
+            "processor": "test",
+            "total": str(amount),
+            "date_unix": stamp,
+            "charges": [{
+                "name": ticket.name,
+                "reference": reference,
+                "item_type": item_type,
+                "item_identifier": f"{item_type}_{reference}",
+                "amount": str(amount),
+                "type": "single",
+                "quantity": "1",
+            }],
+        },
+        "purchases": [ticket.name],
+        "purchase_map": [ticket.external_id],
+        "purchase_map_flat": ticket.external_id,
+    }
+
+
+def send_test_purchase(session, event, ticket, email, first_name="", last_name="", now=None):
+    """Run a made-up test-mode order for ``ticket`` through the real processing."""
+    payload = test_purchase_payload(ticket, email, first_name, last_name, now)
+    delivery_id = record_delivery(session, payload, [event.id], source="test_purchase", now=now)
+    session.commit()
+    return run_delivery(session, delivery_id, payload, [event.id], source="test_purchase",
+                        now=now)
+
+
+def prune_payloads(session, older_than_days, now=None):
+    """Drop the payloads of deliveries older than ``older_than_days``; keep their outcomes."""
+    if older_than_days < 0:
+        raise ServiceError("Give a number of days of zero or more.")
+    now = now or utcnow()
+    return session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.received_at < now - timedelta(days=older_than_days),
+               WebhookDelivery.payload.is_not(None))
+        .values(payload=None, payload_pruned_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount

@@ -1,0 +1,261 @@
+"""The delivery log, replay, held deliveries, test purchases and retention."""
+
+import html
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from heysummit_tc.models import (
+    Attendee,
+    DeliveryOutcome,
+    HeldDelivery,
+    Ticket,
+    TicketPurchase,
+    WebhookDelivery,
+    utcnow,
+)
+
+from helpers import fixture_bytes, form_body, load_fixture, post_webhook
+
+
+def text_of(response):
+    assert response.status_code == 200, response.status_code
+    return html.unescape(response.get_data(as_text=True))
+
+
+def delivery_links(page):
+    return [int(n) for n in re.findall(r"/thrivecart/deliveries/(\d+)/", page)]
+
+
+def order(number, email=None, event="order.success"):
+    payload = load_fixture("order-success.json")
+    payload["order_id"] = payload["order"]["id"] = str(number)
+    payload["event"] = event
+    if email:
+        payload["customer"]["email"] = email
+    return form_body(payload)
+
+
+@pytest.fixture
+def organiser(client, login, make_user, make_event, make_ticket, connect):
+    user = make_user("ada@example.com")
+    event_id = make_event("Growth Summit", organiser=user)
+    make_ticket(event_id, "All-Access", "product-12", [("4997.00", "USD")])
+    connect(event_id)
+    login("ada@example.com")
+    return event_id
+
+
+def log_url(event_id, **query):
+    params = "&".join(f"{key}={value}" for key, value in query.items())
+    return f"/events/{event_id}/setup/integrations/thrivecart/?{params}"
+
+
+def test_log_lists_only_the_events_deliveries_each_with_its_own_outcomes(
+    client, organiser, make_user, make_event, make_ticket, connect, login
+):
+    other = make_event("Other", organiser=make_user("bob@example.com"))
+    make_ticket(other, "Other ticket", "product-99")
+    connect(other, "OTHERSECRET1")
+    shared_with = make_event("Shared", organiser=make_user("cy@example.com"))
+    connect(shared_with)  # same secret as organiser's event, no tickets
+    mine = post_webhook(client, order(1)).json["delivery_id"]
+    payload = load_fixture("order-success.json") | {"thrivecart_secret": "OTHERSECRET1"}
+    theirs = post_webhook(client, form_body(payload)).json["delivery_id"]
+
+    page = text_of(client.get(log_url(organiser)))
+    assert delivery_links(page) == [mine]
+    assert theirs not in delivery_links(page)
+    detail = text_of(client.get(f"/events/{organiser}/setup/integrations/thrivecart/"
+                                f"deliveries/{mine}/"))
+    assert "paid" in detail and ">All-Access</a>" in detail and "unlinked" not in detail
+    assert client.get(f"/events/{organiser}/setup/integrations/thrivecart/deliveries/"
+                      f"{theirs}/").status_code == 404
+
+    login("cy@example.com")
+    shared_page = text_of(client.get(f"/events/{shared_with}/setup/integrations/thrivecart/"
+                                     f"deliveries/{mine}/"))
+    assert "unlinked" in shared_page
+    assert not re.search(r"/revenue/tickets/\d+/", shared_page)
+
+
+def test_log_filters_by_status_order_and_email_and_pages_newest_first(client, organiser):
+    ids = [post_webhook(client, order(1000 + n, f"buyer{n}@example.com")).json["delivery_id"]
+           for n in range(27)]
+    ignored = post_webhook(client, order(2000, event="cart.abandoned")).json["delivery_id"]
+    first = text_of(client.get(log_url(organiser)))
+    assert delivery_links(first) == [ignored, *ids[::-1]][:25]
+    older = re.search(r'href="([^"]*before=\d+[^"]*)"', first).group(1)
+    second = text_of(client.get(html.unescape(older)))
+    assert delivery_links(second) == ids[::-1][24:]
+    assert delivery_links(text_of(client.get(log_url(organiser, status="ignored")))) == [ignored]
+    assert delivery_links(text_of(client.get(log_url(organiser, q="1005")))) == [ids[5]]
+    assert delivery_links(text_of(client.get(log_url(organiser, q="BUYER7@example.com")))) == [
+        ids[7]]
+    assert "No delivery matches" in text_of(client.get(log_url(organiser, q="nobody")))
+
+
+def test_replay_after_adding_the_external_id_provisions_and_again_changes_nothing(
+    client, organiser, make_ticket, session
+):
+    body = fixture_bytes("order-success-multi.form")
+    # The multi fixture's secret is the same; its items are not linked yet.
+    delivery_id = post_webhook(client, body).json["delivery_id"]
+    assert session.scalar(select(func.count()).select_from(Attendee)) == 0
+    ticket_id = make_ticket(organiser, "Main", "product-2", [("97.00", "GBP")])
+    url = f"/events/{organiser}/setup/integrations/thrivecart/deliveries/{delivery_id}/"
+    response = client.post(url + "replay", follow_redirects=True)
+    assert "Replayed: processed, 1 purchase changed." in text_of(response)
+    session.expire_all()
+    purchase = session.scalars(select(TicketPurchase)).one()
+    assert purchase.ticket_id == ticket_id
+    again = client.post(url + "replay", follow_redirects=True)
+    assert "Replayed: processed, 0 purchases changed." in text_of(again)
+    assert session.scalar(select(func.count()).select_from(TicketPurchase)) == 1
+    attempts = session.scalars(select(DeliveryOutcome.attempt).where(
+        DeliveryOutcome.delivery_id == delivery_id, DeliveryOutcome.item_key == "product-2")
+    ).all()
+    assert attempts == [1, 2, 3]
+    page = text_of(client.get(url))
+    assert "Attempt 3" in page and "Attempt 1" in page and "already paid" in page
+
+
+def test_cli_replays_one_delivery_or_only_the_failed_ones(client, organiser, runner, session):
+    ok = post_webhook(client, order(1)).json["delivery_id"]
+    failed = post_webhook(client, order(2, email="not-an-email")).json["delivery_id"]
+    session.execute(update(WebhookDelivery).where(WebhookDelivery.id == failed)
+                    .values(payload=load_fixture("order-success.json") | {"order_id": "2"}))
+    session.commit()
+    result = runner.invoke(args=["thrivecart", "replay", "--failed"])
+    assert result.exit_code == 0, result.output
+    assert f"Delivery {failed}: processed (200)" in result.output
+    assert f"Delivery {ok}:" not in result.output
+    result = runner.invoke(args=["thrivecart", "replay", str(ok)])
+    assert f"Delivery {ok}: processed (200) product-12: already_paid" in result.output
+    assert runner.invoke(args=["thrivecart", "replay", "--failed"]).output.strip() == \
+        "No failed deliveries to replay."
+    assert runner.invoke(args=["thrivecart", "replay", "999"]).exit_code != 0
+    session.expire_all()
+    assert session.get(WebhookDelivery, ok).attempts == 2
+
+
+def test_delivery_before_the_secret_is_held_offered_and_processed_once(
+    client, login, make_user, make_event, make_ticket, connect, session
+):
+    user = make_user("ada@example.com")
+    event_id = make_event("Growth Summit", organiser=user)
+    make_ticket(event_id, "All-Access", "product-12", [("4997.00", "USD")])
+    stranger = make_event("Stranger", organiser=make_user("bob@example.com"))
+    connect(stranger, "DIFFERENTSECRET")
+    assert post_webhook(client, fixture_bytes("order-success.form")).status_code == 403
+    held = session.scalars(select(HeldDelivery)).one()
+    assert "thrivecart_secret" not in held.payload
+
+    login("bob@example.com")
+    assert "arrived before" not in text_of(client.get(log_url(stranger)))
+
+    login("ada@example.com")
+    url = f"/events/{event_id}/setup/integrations/thrivecart/"
+    assert "arrived before" not in text_of(client.get(url))
+    client.post(url + "configure", data={"secret_word": "K7Q2M9X4TZ1B"})
+    page = text_of(client.get(url))
+    assert "1 order arrived before this Secret Word was saved." in page
+    assert "ada.lovelace@example.com" in page
+    assert session.scalar(select(func.count()).select_from(Attendee)) == 0  # not before asked
+
+    response = client.post(url + "held/process", follow_redirects=True)
+    assert "Processed 1 held order." in text_of(response)
+    assert "arrived before" not in text_of(client.get(url))
+    session.expire_all()
+    person = session.scalars(select(Attendee)).one()
+    assert person.event_id == event_id
+    delivery = session.scalars(select(WebhookDelivery)).one()
+    assert (delivery.source, delivery.status, delivery.received_at) == (
+        "held", "processed", held.received_at)
+    assert session.get(HeldDelivery, held.id).delivery_id == delivery.id
+    # Confirming again processes nothing more.
+    client.post(url + "held/process")
+    assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
+    assert delivery.id in delivery_links(text_of(client.get(url)))
+
+
+def test_held_deliveries_are_capped_oldest_first(make_app, app, make_event, session):
+    capped = make_app(HELD_DELIVERIES_PER_ACCOUNT=3, HELD_DELIVERIES_TOTAL=5)
+    client = capped.test_client()
+
+    def post(account, number):
+        payload = load_fixture("order-success.json") | {
+            "thrivecart_account": account, "order_id": str(number),
+            "thrivecart_secret": "NOBODYSSECRET"}
+        assert post_webhook(client, form_body(payload)).status_code == 403
+
+    for number in range(1, 6):
+        post("alpha", number)
+    kept = session.scalars(select(HeldDelivery.order_id).order_by(HeldDelivery.id)).all()
+    assert kept == ["3", "4", "5"]
+    for number in range(6, 10):
+        post("beta", number)
+    session.expire_all()
+    kept = session.scalars(select(HeldDelivery.order_id).order_by(HeldDelivery.id)).all()
+    # Order 8 pushed the total past 5 (3 went); order 9 pushed beta past 3 (beta's 6 went).
+    assert kept == ["4", "5", "7", "8", "9"]
+
+
+def test_wrong_secret_from_a_known_account_warns_about_regeneration(client, organiser):
+    post_webhook(client, fixture_bytes("order-success.form"))
+    payload = load_fixture("order-success.json") | {"thrivecart_secret": "REGENERATED1"}
+    post_webhook(client, form_body(payload))
+    page = text_of(client.get(log_url(organiser)))
+    assert "1 deliveries from the ThriveCart account “examplesummits” were rejected" in page
+    assert "Did you regenerate your Secret Word in ThriveCart?" in page
+
+
+def test_send_test_purchase_creates_a_test_marked_purchase(client, organiser, session):
+    ticket = session.scalars(select(Ticket)).one()
+    url = f"/events/{organiser}/setup/integrations/thrivecart/test-purchase"
+    form = text_of(client.get(url))
+    assert "All-Access (product-12)" in form
+    response = client.post(url, data={"ticket_id": ticket.id, "email": "Me@Example.com",
+                                      "first_name": "Test", "last_name": "Buyer"},
+                           follow_redirects=True)
+    assert "Test purchase sent: paid." in text_of(response)
+    session.expire_all()
+    purchase = session.scalars(select(TicketPurchase)).one()
+    assert (purchase.test, purchase.source, purchase.amount, purchase.currency) == (
+        True, "test_purchase", 499700, "USD")
+    assert purchase.attendee.email == "me@example.com"
+    delivery = session.scalars(select(WebhookDelivery)).one()
+    assert (delivery.source, delivery.test, delivery.mode) == ("test_purchase", True, "test")
+    assert "test" in text_of(client.get(log_url(organiser)))
+    bad = client.post(url, data={"ticket_id": ticket.id, "email": "nope"})
+    assert bad.status_code == 400
+
+
+def test_prune_removes_payloads_and_keeps_outcomes(client, organiser, runner, session):
+    old = post_webhook(client, order(1)).json["delivery_id"]
+    new = post_webhook(client, order(2)).json["delivery_id"]
+    session.execute(update(WebhookDelivery).where(WebhookDelivery.id == old)
+                    .values(received_at=utcnow() - timedelta(days=40)))
+    held_payload = load_fixture("order-success.json") | {"thrivecart_secret": "NOPE-NOPE"}
+    post_webhook(client, form_body(held_payload))
+    post_webhook(client, form_body(held_payload))
+    session.execute(update(HeldDelivery).where(HeldDelivery.id == session.scalar(
+        select(func.min(HeldDelivery.id)))).values(received_at=utcnow() - timedelta(days=15)))
+    session.commit()
+    result = runner.invoke(args=["deliveries", "prune", "--older-than", "30"])
+    assert result.exit_code == 0, result.output
+    assert "payloads of 1 deliveries" in result.output and "dropped 1 held" in result.output
+    session.expire_all()
+    pruned, kept = session.get(WebhookDelivery, old), session.get(WebhookDelivery, new)
+    assert pruned.payload is None and pruned.payload_pruned_at is not None
+    assert [o.outcome for o in pruned.outcomes] == ["paid"]
+    assert kept.payload is not None
+    assert session.scalar(select(func.count()).select_from(HeldDelivery)) == 1
+    page = text_of(client.get(f"/events/{organiser}/setup/integrations/thrivecart/"
+                              f"deliveries/{old}/"))
+    assert "Pruned" in page and "paid" in page
+    replay = client.post(f"/events/{organiser}/setup/integrations/thrivecart/deliveries/"
+                         f"{old}/replay", follow_redirects=True)
+    assert "cannot be replayed" in text_of(replay)
