@@ -1,9 +1,11 @@
 """Security headers, sign-in sessions and rate limits."""
 
-from flask import request
+from flask import current_app, request
 from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
-from .extensions import db, limiter, login_manager
+from .extensions import db, login_manager
 from .services.accounts import load_user
 
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -27,6 +29,9 @@ def register(app):
     login_manager.session_protection = "basic"
     login_manager.user_loader(lambda user_id: load_user(db.session, user_id))
     app.after_request(_set_security_headers)
+    # Counters live where RATELIMIT_STORAGE_URI says (Redis for several servers).
+    storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
+    app.extensions["failure_limiter"] = MovingWindowRateLimiter(storage)
 
 
 def _set_security_headers(response):
@@ -47,23 +52,27 @@ class FailureLimit:
     """A rate limit that counts only failures (wrong passwords, wrong secret words).
 
     Successes are never counted or refused, so a client that shares an address with an
-    attacker (ThriveCart's servers post for every account) keeps getting through.
+    attacker (ThriveCart's servers post for every account) keeps getting through. This is
+    why these limits use the ``limits`` library directly: a per-route limit would refuse
+    the good requests too once the bad ones used it up.
     """
 
     def __init__(self, name, config_key):
         self.name = name
         self.config_key = config_key
 
-    def _item(self, app):
-        return parse(app.config[self.config_key])
+    def _limit(self):
+        return parse(current_app.config[self.config_key])
 
-    def exceeded(self, app, client):
+    def exceeded(self, client):
         """Tell whether ``client`` has used up its failures."""
-        return not limiter.limiter.test(self._item(app), self.name, client)
+        limiter = current_app.extensions["failure_limiter"]
+        return not limiter.test(self._limit(), self.name, client)
 
-    def record_failure(self, app, client):
+    def record_failure(self, client):
         """Count one failure for ``client``; return False when it is over the limit."""
-        return limiter.limiter.hit(self._item(app), self.name, client)
+        limiter = current_app.extensions["failure_limiter"]
+        return limiter.hit(self._limit(), self.name, client)
 
 
 login_failures = FailureLimit("login", "LOGIN_RATE_LIMIT")

@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import db
@@ -27,7 +27,7 @@ def login():
     status = 200
     if form.validate_on_submit():
         client = request.remote_addr or "-"
-        if login_failures.exceeded(current_app, client):
+        if login_failures.exceeded(client):
             form.password.errors = ["Too many failed sign-ins. Wait a minute and try again."]
             return render_template("admin/login.html", form=form), 429
         user = authenticate(db.session, form.email.data, form.password.data)
@@ -38,7 +38,7 @@ def login():
             db.session.commit()
             flash("Signed in.", "success")
             return redirect(_safe_next(request.args.get("next")) or url_for("admin.events"))
-        login_failures.record_failure(current_app, client)
+        login_failures.record_failure(client)
         form.password.errors = [WRONG_LOGIN]
         status = 401
     return render_template("admin/login.html", form=form), status

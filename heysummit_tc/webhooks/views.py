@@ -47,7 +47,7 @@ def _receive(payload, secret_word):
     client = request.remote_addr or "-"
     event_ids = find_event_ids(db.session, config["SECRET_WORD_KEY"], secret_word)
     if not event_ids:
-        if not wrong_secrets.record_failure(current_app, client):
+        if not wrong_secrets.record_failure(client):
             return jsonify(status="rate_limited",
                            error="too many posts with a wrong secret word"), 429
         held_id = hold_delivery(
