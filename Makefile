@@ -6,7 +6,7 @@ PORT ?= 8000
 WORKERS ?= 2
 DEV := APP_ENV=development
 
-.PHONY: run test lint bench screenshots clean
+.PHONY: run test lint audit bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,20 @@ run: $(VENV)/.installed-app ## set up and serve on http://127.0.0.1:$(PORT) with
 
 test: $(VENV)/.installed-test ## install test dependencies and run the whole suite
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/bandit -q -r heysummit_tc
+
+# Known vulnerabilities in the pinned dependencies. pip-audit reads PyPI's JSON API; where the
+# network offers only the package index, say so instead of passing silently.
+audit: $(VENV)/.installed-test
+	$(BIN)/pip freeze --exclude-editable > $(VENV)/requirements.audit
+	@if $(BIN)/pip-audit --strict --progress-spinner off --no-deps --disable-pip \
+			-r $(VENV)/requirements.audit; then \
+		echo "pip-audit: no known vulnerabilities"; \
+	elif ! $(BIN)/python -c "import urllib.request as r; r.urlopen('https://pypi.org/pypi/flask/3.1.3/json', timeout=10)" 2>/dev/null; then \
+		echo "pip-audit: PyPI's vulnerability data is unreachable from this network; dependencies NOT audited"; \
+	else \
+		exit 1; \
+	fi
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check heysummit_tc tests

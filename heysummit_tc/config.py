@@ -31,6 +31,7 @@ def load_config(app, overrides=None):
         SECRET_WORD_KEY=env.get("SECRET_WORD_KEY"),
         PUBLIC_BASE_URL=env.get("PUBLIC_BASE_URL"),
         RATELIMIT_STORAGE_URI=env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        RATELIMIT_KEY_PREFIX=env.get("RATELIMIT_KEY_PREFIX", "heysummit"),
         LOGIN_RATE_LIMIT=env.get("LOGIN_RATE_LIMIT", "10 per minute"),
         WEBHOOK_WRONG_SECRET_RATE_LIMIT=env.get("WEBHOOK_WRONG_SECRET_RATE_LIMIT", "30 per minute"),
         LOG_LEVEL=env.get("LOG_LEVEL", "INFO"),

@@ -30,7 +30,9 @@ def register(app):
     login_manager.user_loader(lambda user_id: load_user(db.session, user_id))
     app.after_request(_set_security_headers)
     # Counters live where RATELIMIT_STORAGE_URI says (Redis for several servers).
-    storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
+    uri = app.config["RATELIMIT_STORAGE_URI"]
+    options = {} if uri.startswith("memory") else {"key_prefix": app.config["RATELIMIT_KEY_PREFIX"]}
+    storage = storage_from_string(uri, **options)
     app.extensions["failure_limiter"] = MovingWindowRateLimiter(storage)
 
 

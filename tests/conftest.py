@@ -20,7 +20,7 @@ from heysummit_tc.services.events import add_member, create_event
 from heysummit_tc.services.integrations import set_secret_word
 from heysummit_tc.services.tickets import create_ticket
 
-from helpers import FIXTURE_SECRET, PASSWORD
+from helpers import FIGURES, FIXTURE_SECRET, PASSWORD
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -224,3 +224,41 @@ def login(client):
         return response
 
     return sign_in
+
+
+@pytest.fixture
+def figures(request):
+    """Record a measured figure; all of them are printed at the end of the run."""
+
+    def record(text):
+        FIGURES.append(f"{request.node.nodeid}: {text}")
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section("measured figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run tests marked postgresql_only on PostgreSQL alone (deselect their SQLite copies)."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_sqlite = callspec is not None and callspec.params.get("database_url") == "sqlite"
+        (drop if on_sqlite and item.get_closest_marker("postgresql_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture
+def linked_event(make_event, make_ticket, connect):
+    """An event with the fixture's Secret Word and a ticket for the fixture's product-12."""
+    event_id = make_event("Growth Summit")
+    make_ticket(event_id, "All-Access", "product-12", [("4997.00", "USD")])
+    connect(event_id)
+    return event_id

@@ -8,6 +8,8 @@ from qs_codec import EncodeOptions, ListFormat, encode
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_SECRET = "K7Q2M9X4TZ1B"
 PASSWORD = "correct horse battery"
+# Figures tests measured; conftest prints them at the end of the run.
+FIGURES = []
 
 
 def load_fixture(name):
@@ -118,3 +120,95 @@ class Gunicorn:
                 return response.status, response.read()
         except urllib.error.HTTPError as error:
             return error.code, error.read()
+
+
+class TcpProxy:
+    """A loopback TCP proxy to a database server that a test can cut and restore."""
+
+    def __init__(self, target_host, target_port):
+        import socket
+
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._socket_module = socket
+        self._listener = None
+        self._connections = []
+        self._lock = None
+        self.unresponsive = False
+
+    def hang(self):
+        """Cut open connections and accept new ones without ever answering."""
+        self.stop()
+        self.unresponsive = True
+        return self.start()
+
+    def start(self):
+        import threading
+
+        socket = self._socket_module
+        self._lock = self._lock or threading.Lock()
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def stop(self):
+        """Refuse new connections and cut every open one, as a dead server would."""
+        socket = self._socket_module
+        if self._listener:
+            # shutdown() wakes the thread blocked in accept(); close() alone would not.
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._listener.close()
+            self._listener = None
+        self.unresponsive = False
+        with self._lock:
+            for connection in self._connections:
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                connection.close()
+            self._connections.clear()
+
+    def _accept(self, listener):
+        import threading
+
+        socket = self._socket_module
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            if self.unresponsive:
+                with self._lock:
+                    self._connections.append(client)
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._connections += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.close()
+                except OSError:
+                    pass

@@ -97,3 +97,37 @@ def test_objects_of_another_event_are_not_found(client, world, login, make_user,
                  f"attendees/{world['attendee_id']}/",
                  f"setup/integrations/thrivecart/deliveries/{world['delivery_id']}/"):
         assert client.get(f"/events/{mine}/{path}").status_code == 404, path
+
+
+def test_anonymous_visitors_are_sent_to_sign_in_everywhere(app, client, world):
+    for method, url, _roles in event_routes(app, world):
+        response = client.open(url, method=method)
+        assert response.status_code == 302 and "/login" in response.location, (method, url)
+
+
+def test_an_organiser_cannot_reach_another_events_objects_through_their_own_event(
+    app, client, world, login, make_user, make_event, session
+):
+    from heysummit_tc.models import TicketPrice, WebhookDelivery
+
+    mine = make_event("Mine", organiser=make_user("other@example.com"))
+    login("other@example.com")
+    crossed = 0
+    for rule in app.url_map.iter_rules():
+        objects = rule.arguments - {"event_id"}
+        if "event_id" not in rule.arguments or not objects:
+            continue
+        with app.test_request_context():
+            url = app.url_for(rule.endpoint, event_id=mine,
+                              **{name: world[name] for name in objects})
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            crossed += 1
+            response = client.open(url, method=method, data={"name": "Hijacked",
+                                                             "external_id": "product-1"})
+            assert response.status_code == 404, (method, url, response.status_code)
+    assert crossed >= 6
+    session.expire_all()
+    assert session.get(TicketPrice, world["price_id"]) is not None
+    assert session.get(WebhookDelivery, world["delivery_id"]).attempts == 1
+    csv_text = client.get(f"/events/{mine}/attendees.csv").get_data(as_text=True)
+    assert csv_text.count("\n") == 1 and "ada.lovelace" not in csv_text

@@ -20,7 +20,8 @@ MAX_LIST_INDEX = 100
 # Fields in one body; a four-item order has about 150.
 MAX_FIELDS = 2000
 
-SECRET_FIELD = "thrivecart_secret"  # noqa: S105 - the field name, not a secret
+# The name of the field that carries the Secret Word, not a secret itself.
+SECRET_FIELD = "thrivecart_secret"  # noqa: S105  # nosec B105
 _COERCED = {"null": None, "true": True, "false": False}
 
 

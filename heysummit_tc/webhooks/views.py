@@ -29,7 +29,8 @@ def thrivecart():
     except PayloadError as error:
         return jsonify(status="malformed", error=str(error)), 400
     secret_word = payload.pop(SECRET_FIELD, None)
-    if secret_word is None or secret_word == "":
+    # An absent or empty secret marks a set-up ping, not a password comparison.
+    if secret_word is None or secret_word == "":  # nosec B105
         return jsonify(status="ping")
     if not isinstance(secret_word, str):
         return jsonify(status="malformed", error=f"{SECRET_FIELD} must be text"), 400
