@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import logs, security
+from . import instrumentation, logs, security
 from .config import load_config
 from .database import configure_sqlite_connections
 from .extensions import csrf, db, login_manager, migrate
@@ -24,6 +24,7 @@ def create_app(config=None):
     register_errorhandlers(app)
     register_template_helpers(app)
     security.register(app)
+    instrumentation.register(app)
     return app
 
 

@@ -47,7 +47,7 @@ def load_config(app, overrides=None):
         HELD_DELIVERY_DAYS=14,
         HELD_DELIVERIES_PER_ACCOUNT=int(env.get("HELD_DELIVERIES_PER_ACCOUNT", 200)),
         HELD_DELIVERIES_TOTAL=int(env.get("HELD_DELIVERIES_TOTAL", 5000)),
-        PAGE_SIZE=50,
+        SQL_STATEMENT_COUNTS=env.get("SQL_STATEMENT_COUNTS") == "1",
     )
     config.update(overrides)
     config["SQLALCHEMY_ENGINE_OPTIONS"] = {

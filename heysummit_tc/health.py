@@ -9,6 +9,12 @@ from .extensions import db
 bp = Blueprint("health", __name__)
 
 
+@bp.route("/healthz/live")
+def live():
+    """Answer 200 while the process serves (no database check): liveness, and the bench baseline."""
+    return jsonify(status="ok")
+
+
 @bp.route("/healthz")
 def healthz():
     """Answer 200 when the database answers, 503 otherwise."""

@@ -1,0 +1,105 @@
+"""The webhook's statement budget: a fixed handful per delivery, whatever the database holds."""
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, insert
+
+from heysummit_tc.extensions import db
+from heysummit_tc.models import Attendee, DeliveryEvent, Event, Ticket, WebhookDelivery, utcnow
+
+from helpers import fixture_bytes, form_body, load_fixture, post_webhook
+
+
+@contextmanager
+def counted(app):
+    """Count the SQL statements the app's engine runs inside the block."""
+    statements = []
+
+    def record(_connection, _cursor, statement, _parameters, _context, _executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def order(number):
+    payload = load_fixture("order-success.json")
+    payload["order_id"] = payload["order"]["id"] = str(number)
+    payload["customer"]["email"] = f"buyer{number}@example.com"
+    return form_body(payload)
+
+
+def measure(app, client):
+    with counted(app) as new_buyer:
+        assert post_webhook(client, order(1)).json["outcomes"][0]["outcome"] == "paid"
+    with counted(app) as duplicate:
+        assert post_webhook(client, order(1)).json["outcomes"][0]["outcome"] == "already_paid"
+    return len(new_buyer), len(duplicate)
+
+
+def grow_database(session, events=200):
+    """Add events with tickets, attendees and deliveries that the webhook must not scan."""
+    now = utcnow()
+    session.execute(insert(Event), [{"name": f"E{n}", "currency": "USD", "created_at": now}
+                                    for n in range(events)])
+    event_ids = [row.id for row in session.query(Event.id).filter(Event.name.like("E%"))]
+    session.execute(insert(Ticket), [
+        {"event_id": event_id, "name": "T", "external_id": f"product-{n}", "active": True,
+         "created_at": now, "updated_at": now}
+        for event_id in event_ids for n in range(1, 6)])
+    session.execute(insert(Attendee), [
+        {"event_id": event_id, "email": f"a{n}@example.com", "first_name": "", "last_name": "",
+         "created_at": now, "updated_at": now}
+        for event_id in event_ids for n in range(5)])
+    deliveries = session.execute(insert(WebhookDelivery).returning(WebhookDelivery.id), [
+        {"received_at": now, "source": "webhook", "event_type": "order.success", "mode": "live",
+         "test": False, "thrivecart_account": "x", "status": "processed", "attempts": 1}
+        for _ in range(events * 5)]).scalars().all()
+    session.execute(insert(DeliveryEvent), [
+        {"delivery_id": delivery_id, "event_id": event_ids[n % len(event_ids)]}
+        for n, delivery_id in enumerate(deliveries)])
+    session.commit()
+
+
+def test_statement_budget_does_not_grow_with_the_database(app, client, linked_event, session,
+                                                           figures):
+    small = measure(app, client)
+    grow_database(session)
+    with session.begin():
+        session.query(Attendee).filter(Attendee.email == "buyer1@example.com").delete()
+    large = measure(app, client)
+    figures(f"SQL statements per delivery, new buyer / duplicate: {small} with one event, "
+            f"{large} with 200 more events, 1,000 tickets and deliveries")
+    new_buyer, duplicate = small
+    assert new_buyer <= 12 and duplicate <= 8
+    assert large == small
+
+
+@pytest.mark.parametrize("items", [1, 4])
+def test_statement_count_does_not_grow_with_items(app, client, make_event, make_ticket,
+                                                  connect, items):
+    event_id = make_event("Multi", "GBP")
+    keys = ["product-2", "bump-2", "upsell-3", "downsell-5"][:items]
+    for key in keys:
+        make_ticket(event_id, key, key, [("10.00", "GBP")])
+    connect(event_id)
+    with counted(app) as statements:
+        response = post_webhook(client, fixture_bytes("order-success-multi.form"))
+    assert [o["outcome"] for o in response.json["outcomes"]].count("paid") == items
+    assert len(statements) <= 12
+
+
+def test_opt_in_header_reports_the_statements_of_each_request(make_app, app, linked_event):
+    instrumented = make_app(SQL_STATEMENT_COUNTS=True)
+    client = instrumented.test_client()
+    with counted(instrumented) as statements:
+        response = post_webhook(client, order(7))
+    assert int(response.headers["X-SQL-Statements"]) == len(statements) > 0
+    assert client.get("/healthz/live").headers["X-SQL-Statements"] == "0"
+    assert "X-SQL-Statements" not in app.test_client().get("/healthz").headers
