@@ -3,7 +3,6 @@
 import sqlite3
 
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 
@@ -32,8 +31,3 @@ def is_sqlite(session):
     """Tell whether the session talks to SQLite."""
     return session.get_bind().dialect.name == "sqlite"
 
-
-def upsert_statement(session, model):
-    """Return an INSERT for ``model`` that supports ON CONFLICT on this session's database."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    return insert(model)

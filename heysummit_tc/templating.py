@@ -1,24 +1,43 @@
-"""Filters and globals templates use to show money, times and statuses."""
+"""Filters templates use to show money, times and statuses."""
+
+from markupsafe import Markup, escape
 
 from .services.money import format_amount
 
 
 def register(app):
     """Add the template filters."""
-    app.add_template_filter(_money, "money")
-    app.add_template_filter(_iso, "iso")
-    app.add_template_filter(_utc, "utc")
+    app.add_template_filter(money, "money")
+    app.add_template_filter(iso, "iso")
+    app.add_template_filter(utc, "utc")
+    app.add_template_global(time_tag, "time")
+    app.add_template_global(badge, "badge")
 
 
-def _money(minor_units, currency):
+def money(minor_units, currency):
     if minor_units is None:
         return ""
     return f"{format_amount(minor_units, currency)} {currency}"
 
 
-def _iso(moment):
+def iso(moment):
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else ""
 
 
-def _utc(moment):
+def utc(moment):
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+def time_tag(moment):
+    """A <time> showing UTC; the script re-renders it in the reader's locale and zone."""
+    if not moment:
+        return "—"
+    shown = utc(moment)
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(iso(moment), shown, shown)
+
+
+def badge(status):
+    """A status badge: its word is its meaning, the colour only repeats it."""
+    status = str(status)
+    return Markup('<span class="badge badge-{}">{}</span>').format(
+        escape(status.replace("_", "-")), escape(status.replace("_", " ")))

@@ -24,6 +24,19 @@ def test_brackets_may_arrive_literal_or_percent_encoded():
     assert encoded == literal == parse_payload(json_body(payload))
 
 
+@pytest.mark.parametrize(("body", "expected"), [
+    (b"a[0][0]=x&a[0][1]=y", {"a": [["x", "y"]]}),
+    (b"a[]=1&a[]=2", {"a": ["1", "2"]}),
+    (b"a[2]=x&a[7]=y", {"a": ["x", "y"]}),
+    (b"transactions[product-12]=ch_1&transactions[bump-12]=ch_2",
+     {"transactions": {"product-12": "ch_1", "bump-12": "ch_2"}}),
+    (b"customer%5Baddress%5D%5Bcity%5D=N1+9GU", {"customer": {"address": {"city": "N1 9GU"}}}),
+    (b"0=zero", {"0": "zero"}),
+])
+def test_bracket_keys_nest_as_php_nests_them(body, expected):
+    assert parse_payload(body) == expected
+
+
 def test_strings_null_true_false_are_coerced_and_ids_stay_strings():
     data = parse_payload(fixture_bytes("order-success.form"))
     assert data["affiliate"] is None
@@ -48,6 +61,11 @@ def test_strings_null_true_false_are_coerced_and_ids_stay_strings():
     b'{"name": "\\ud800"}',
     b"{not json",
     b"[1, 2]",
+    b"a=1&a[b]=2",
+    b"a[b]=1&a=2",
+    b"a[b=1",
+    b"a]b=1",
+    b"a[b]c=1",
 ])
 def test_hostile_bodies_are_refused_with_a_reason(body):
     with pytest.raises(PayloadError) as caught:

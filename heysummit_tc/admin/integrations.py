@@ -9,7 +9,7 @@ from ..services.deliveries import STATUSES, deliveries_of, last_delivery, setup_
 from ..services.held import held_for_digest
 from ..services.integrations import disconnect, integration_of, set_secret_word
 from ..services.releases import release_held, send_test_purchase
-from ..services.tickets import tickets_of
+from ..services.tickets import linked_tickets
 from . import bp
 from .access import apply_service_error, organisers_only
 from .forms import SecretWordForm, TestPurchaseForm
@@ -40,7 +40,6 @@ def thrivecart(event):
     status = request.args.get("status", "")
     query = request.args.get("q", "").strip()
     before = request.args.get("before", type=int)
-    tickets = [ticket for ticket, _count in tickets_of(db.session, event.id)]
     integration = integration_of(db.session, event.id)
     held = held_for_digest(db.session, integration.secret_digest) if integration else []
     return render_template(
@@ -49,7 +48,7 @@ def thrivecart(event):
         integration=integration,
         held=held,
         webhook_url=webhook_url(),
-        linked=[ticket for ticket in tickets if ticket.external_id],
+        linked=linked_tickets(db.session, event.id),
         last=last_delivery(db.session, event.id),
         warnings=setup_warnings(db.session, event.id),
         page=deliveries_of(db.session, event.id, status=status, query=query, before=before),
@@ -116,7 +115,7 @@ def process_held(event):
 @organisers_only
 def test_purchase(event):
     """Run a made-up test-mode order through the real processing, to check the set-up."""
-    linked = [ticket for ticket, _count in tickets_of(db.session, event.id) if ticket.external_id]
+    linked = linked_tickets(db.session, event.id)
     form = TestPurchaseForm(email=current_user.email)
     form.ticket_id.choices = [(ticket.id, f"{ticket.name} ({ticket.external_id})"
                                + ("" if ticket.active else ", inactive")) for ticket in linked]

@@ -89,16 +89,21 @@ class DeliveryOutcome(Base):
     delivery_id: Mapped[int] = mapped_column(
         ForeignKey("webhook_deliveries.id", ondelete="CASCADE")
     )
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), index=True
+    )
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     item_key: Mapped[str | None] = mapped_column(String(40))
     outcome: Mapped[str] = mapped_column(String(30))
-    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    # Indexed foreign keys: deleting a ticket, purchase or event must not scan every outcome.
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), index=True
+    )
     attendee_id: Mapped[int | None] = mapped_column(
         ForeignKey("attendees.id", ondelete="SET NULL"), index=True
     )
     purchase_id: Mapped[int | None] = mapped_column(
-        ForeignKey("ticket_purchases.id", ondelete="SET NULL")
+        ForeignKey("ticket_purchases.id", ondelete="SET NULL"), index=True
     )
     detail: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,6 +14,8 @@ from ..models import (
 from .held import held_cutoff
 
 STATUSES = ("processed", "ignored", "failed", "received")
+# How far back the wrong-secret warning looks for the ThriveCart accounts an event has seen.
+RECENT_DELIVERIES = 1000
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,19 @@ def setup_warnings(session, event_id, now=None):
             "Linked but inactive, so ThriveCart orders for them are ignored: "
             + ", ".join(f"“{name}”" for name in inactive) + "."
         )
-    accounts = select(WebhookDelivery.thrivecart_account).join(
-        DeliveryEvent, DeliveryEvent.delivery_id == WebhookDelivery.id
-    ).where(DeliveryEvent.event_id == event_id, WebhookDelivery.thrivecart_account != "")
+    # The accounts among the event's latest deliveries: bounded however long the log grows.
+    recent = (
+        select(DeliveryEvent.delivery_id)
+        .where(DeliveryEvent.event_id == event_id)
+        .order_by(DeliveryEvent.delivery_id.desc())
+        .limit(RECENT_DELIVERIES)
+        .subquery()
+    )
+    accounts = (
+        select(WebhookDelivery.thrivecart_account)
+        .join(recent, recent.c.delivery_id == WebhookDelivery.id)
+        .where(WebhookDelivery.thrivecart_account != "")
+    )
     rejected = session.execute(
         select(HeldDelivery.thrivecart_account, func.count(), func.max(HeldDelivery.received_at))
         .where(HeldDelivery.thrivecart_account.in_(accounts.distinct()),

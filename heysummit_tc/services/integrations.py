@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..models import ThriveCartIntegration, utcnow
 from . import ServiceError
@@ -63,12 +63,14 @@ def find_event_ids(session, key, secret_word):
 
 def find_event_ids_by_digest(session, digest):
     """Return the ids of every event whose integration holds the Secret Word of ``digest``."""
-    rows = session.execute(
-        select(ThriveCartIntegration.event_id, ThriveCartIntegration.secret_digest).where(
-            ThriveCartIntegration.secret_digest == digest
-        )
-    ).all()
+    rows = session.connection().execute(_BY_DIGEST, {"digest": digest}).all()
     # The index finds candidates; the comparison that decides is constant-time.
     return sorted(
         event_id for event_id, stored in rows if hmac.compare_digest(stored, digest)
     )
+
+
+_integrations = ThriveCartIntegration.__table__
+_BY_DIGEST = select(_integrations.c.event_id, _integrations.c.secret_digest).where(
+    _integrations.c.secret_digest == bindparam("digest")
+)

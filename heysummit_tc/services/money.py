@@ -1,12 +1,20 @@
 """Amounts in integer minor units, typed and shown in major units."""
 
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
-from babel.numbers import get_currency_precision, list_currencies
+from babel.numbers import get_currency_precision as _babel_precision
+from babel.numbers import list_currencies
 
 from . import ServiceError
 
 _CURRENCIES = frozenset(list_currencies())
+
+
+@cache
+def get_currency_precision(currency):
+    """Return the currency's decimal places (JPY 0, USD 2, KWD 3); Babel's lookup is slow."""
+    return _babel_precision(currency)
 
 
 def normalize_currency(code):
@@ -40,4 +48,7 @@ def parse_amount(text, currency):
 def format_amount(minor_units, currency):
     """Return 9700 USD as ``97.00``."""
     precision = get_currency_precision(currency)
-    return f"{Decimal(minor_units).scaleb(-precision):.{precision}f}"
+    if precision == 0:
+        return str(minor_units)
+    whole, part = divmod(abs(minor_units), 10**precision)
+    return f"{'-' if minor_units < 0 else ''}{whole}.{part:0{precision}d}"

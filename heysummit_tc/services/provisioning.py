@@ -9,11 +9,12 @@ instant on different processes resolve in the database instead of racing in Pyth
 
 import logging
 from dataclasses import asdict, dataclass
+from functools import cache
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from ..database import upsert_statement
 from ..models import (
     Attendee,
     DeliveryEvent,
@@ -80,23 +81,24 @@ class _LinkedTicket:
 def record_delivery(session, payload, event_ids, *, source="webhook", now=None):
     """Store a delivery addressed to ``event_ids`` before it is processed; return its id."""
     order = read_order(payload)
-    delivery = WebhookDelivery(
-        received_at=now or utcnow(),
-        source=source,
-        event_type=order.event_type[:64],
-        mode=order.mode[:10],
-        test=order.test,
-        thrivecart_account=order.account,
-        order_id=order.order_id and order.order_id[:40],
-        invoice_id=order.invoice_id and order.invoice_id[:40],
-        customer_email=order.buyer.email,
-        status="received",
-        payload=redact(payload),
-    )
-    delivery.events = [DeliveryEvent(event_id=event_id) for event_id in sorted(set(event_ids))]
-    session.add(delivery)
-    session.flush()
-    return delivery.id
+    delivery_id = session.connection().execute(_INSERT_DELIVERY, {
+        "received_at": now or utcnow(),
+        "source": source,
+        "event_type": order.event_type[:64],
+        "mode": order.mode[:10],
+        "test": order.test,
+        "thrivecart_account": order.account,
+        "order_id": order.order_id and order.order_id[:40],
+        "invoice_id": order.invoice_id and order.invoice_id[:40],
+        "customer_email": order.buyer.email,
+        "status": "received",
+        "attempts": 0,
+        "payload": redact(payload),
+    }).scalar_one()
+    session.connection().execute(_INSERT_DELIVERY_EVENT, [
+        {"delivery_id": delivery_id, "event_id": event_id} for event_id in sorted(set(event_ids))
+    ])
+    return delivery_id
 
 
 def run_delivery(session, delivery_id, payload, event_ids, *, source="thrivecart", now=None):
@@ -200,22 +202,19 @@ def _apply_success(session, order, event_ids, source, now):
                 outcomes.append(Outcome(event_id, key, "already_paid", ticket.id, attendee_id,
                                         detail="the attendee already holds this ticket"))
     if not order.item_keys:
-        outcomes = [Outcome(event_id, None, "no_items", detail="the order lists no items")
-                    for event_id in event_ids]
-    return outcomes
+        return [Outcome(event_id, None, "no_items", detail="the order lists no items")
+                for event_id in event_ids]
+    # Report in the order's own order of items, event by event.
+    position = {key: index for index, key in enumerate(order.item_keys)}
+    return sorted(outcomes, key=lambda outcome: (event_ids.index(outcome.event_id),
+                                                 position[outcome.item]))
 
 
 def _linked_tickets(session, event_ids, keys):
     """Return {(event id, External ID): ticket} for the keys, prices included, in one query."""
     if not keys or not event_ids:
         return {}
-    rows = session.execute(
-        select(Ticket.id, Ticket.event_id, Ticket.external_id, Ticket.active, Event.currency,
-               TicketPrice.amount, TicketPrice.currency)
-        .join(Event, Event.id == Ticket.event_id)
-        .outerjoin(TicketPrice, TicketPrice.ticket_id == Ticket.id)
-        .where(Ticket.event_id.in_(event_ids), Ticket.external_id.in_(keys))
-    )
+    rows = session.connection().execute(_LINKED_TICKETS, {"event_ids": event_ids, "keys": keys})
     tickets = {}
     for ticket_id, event_id, key, active, event_currency, amount, currency in rows:
         ticket = tickets.setdefault(
@@ -228,21 +227,10 @@ def _linked_tickets(session, event_ids, keys):
 
 def _upsert_attendee(session, event_id, buyer, now):
     """Create the attendee or update its names (never erasing one); return its id."""
-    statement = upsert_statement(session, Attendee).values(
-        event_id=event_id, email=buyer.email, first_name=buyer.first_name,
-        last_name=buyer.last_name, created_at=now, updated_at=now,
-    )
-    incoming = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=[Attendee.event_id, Attendee.email],
-        set_={
-            "first_name": func.coalesce(func.nullif(incoming.first_name, ""),
-                                        Attendee.first_name),
-            "last_name": func.coalesce(func.nullif(incoming.last_name, ""), Attendee.last_name),
-            "updated_at": incoming.updated_at,
-        },
-    ).returning(Attendee.id)
-    return session.execute(statement).scalar_one()
+    return session.connection().execute(_attendee_upsert(_dialect(session)), {
+        "event_id": event_id, "email": buyer.email, "first_name": buyer.first_name,
+        "last_name": buyer.last_name, "created_at": now, "updated_at": now,
+    }).scalar_one()
 
 
 def _upsert_purchases(session, attendee_id, linked, order, source, now):
@@ -267,18 +255,8 @@ def _upsert_purchases(session, attendee_id, linked, order, source, now):
             "created_at": now,
             "updated_at": now,
         })
-    statement = upsert_statement(session, TicketPurchase).values(rows)
-    incoming = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=[TicketPurchase.attendee_id, TicketPurchase.ticket_id],
-        set_={column: incoming[column] for column in (
-            "status", "amount", "currency", "charged_amount", "source", "thrivecart_order_id",
-            "thrivecart_item_key", "test", "paid_at", "refunded_at", "updated_at",
-        )},
-        # A purchase that is paid already stays exactly as it is.
-        where=TicketPurchase.status != PurchaseStatus.PAID.value,
-    ).returning(TicketPurchase.ticket_id, TicketPurchase.id)
-    return dict(session.execute(statement).all())
+    return dict(session.connection().execute(_purchase_upsert(_dialect(session), len(rows)),
+                                _numbered(rows)).all())
 
 
 def _apply_refund(session, order, event_ids, now):
@@ -339,16 +317,12 @@ def _refund_purchase(session, event_id, key, purchase, order, now):
 
 
 def _record_attempt(session, delivery_id, status, http_status, error, outcomes, now):
-    attempt = session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id == delivery_id)
-        .values(status=status, http_status=http_status, error=error,
-                attempts=WebhookDelivery.attempts + 1)
-        .returning(WebhookDelivery.attempts)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
+    attempt = session.connection().execute(_FINISH_ATTEMPT, {
+        "delivery_id": delivery_id, "status": status, "http_status": http_status,
+        "error": error,
+    }).scalar_one()
     if outcomes:
-        session.execute(insert(DeliveryOutcome), [
+        session.connection().execute(_INSERT_OUTCOME, [
             {"delivery_id": delivery_id, "event_id": outcome.event_id, "attempt": attempt,
              "item_key": outcome.item and outcome.item[:40], "outcome": outcome.outcome,
              "ticket_id": outcome.ticket_id, "attendee_id": outcome.attendee_id,
@@ -358,3 +332,78 @@ def _record_attempt(session, delivery_id, status, http_status, error, outcomes, 
         ])
     return attempt
 
+
+# The hot path's statements, built once: constructing them per delivery cost more than
+# running them. Core tables, not ORM entities, so that no unit of work is involved.
+_deliveries = WebhookDelivery.__table__
+_INSERT_DELIVERY = insert(_deliveries).returning(_deliveries.c.id)
+_INSERT_DELIVERY_EVENT = insert(DeliveryEvent.__table__)
+_INSERT_OUTCOME = insert(DeliveryOutcome.__table__)
+_FINISH_ATTEMPT = (
+    update(_deliveries)
+    .where(_deliveries.c.id == bindparam("delivery_id"))
+    .values(status=bindparam("status"), http_status=bindparam("http_status"),
+            error=bindparam("error"), attempts=_deliveries.c.attempts + 1)
+    .returning(_deliveries.c.attempts)
+)
+_LINKED_TICKETS = (
+    select(Ticket.id, Ticket.event_id, Ticket.external_id, Ticket.active, Event.currency,
+           TicketPrice.amount, TicketPrice.currency)
+    .join(Event, Event.id == Ticket.event_id)
+    .outerjoin(TicketPrice, TicketPrice.ticket_id == Ticket.id)
+    .where(Ticket.event_id.in_(bindparam("event_ids", expanding=True)),
+           Ticket.external_id.in_(bindparam("keys", expanding=True)))
+)
+_PURCHASE_COLUMNS = (
+    "attendee_id", "ticket_id", "status", "amount", "currency", "charged_amount", "source",
+    "thrivecart_order_id", "thrivecart_item_key", "test", "paid_at", "refunded_at",
+    "created_at", "updated_at",
+)
+
+
+def _dialect(session):
+    return session.get_bind().dialect.name
+
+
+@cache
+def _attendee_upsert(dialect):
+    attendees = Attendee.__table__
+    statement = _insert_for(dialect)(attendees)
+    incoming = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[attendees.c.event_id, attendees.c.email],
+        set_={
+            "first_name": func.coalesce(func.nullif(incoming.first_name, ""),
+                                        attendees.c.first_name),
+            "last_name": func.coalesce(func.nullif(incoming.last_name, ""),
+                                       attendees.c.last_name),
+            "updated_at": incoming.updated_at,
+        },
+    ).returning(attendees.c.id)
+
+
+@cache
+def _purchase_upsert(dialect, count):
+    """The upsert of ``count`` purchases of one attendee, parameters numbered per row."""
+    purchases = TicketPurchase.__table__
+    statement = _insert_for(dialect)(purchases).values([
+        {column: bindparam(f"row{row}_{column}") for column in _PURCHASE_COLUMNS}
+        for row in range(count)
+    ])
+    incoming = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[purchases.c.attendee_id, purchases.c.ticket_id],
+        set_={column: incoming[column] for column in _PURCHASE_COLUMNS[2:]
+              if column != "created_at"},
+        # A purchase that is paid already stays exactly as it is.
+        where=purchases.c.status != PurchaseStatus.PAID.value,
+    ).returning(purchases.c.ticket_id, purchases.c.id)
+
+
+def _numbered(rows):
+    return {f"row{index}_{column}": value
+            for index, row in enumerate(rows) for column, value in row.items()}
+
+
+def _insert_for(dialect):
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -87,17 +87,27 @@ def remove_price(session, ticket, price_id):
 
 def tickets_of(session, event_id):
     """Return (ticket, purchase count) pairs for the event, prices loaded."""
+    # A correlated count per ticket is an index-only scan of (ticket_id, ...); grouping all
+    # of an event's purchases first would read every one of them.
     purchases = (
-        select(TicketPurchase.ticket_id, func.count().label("count"))
-        .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
-        .where(Ticket.event_id == event_id)
-        .group_by(TicketPurchase.ticket_id)
-        .subquery()
+        select(func.count())
+        .where(TicketPurchase.ticket_id == Ticket.id)
+        .correlate(Ticket)
+        .scalar_subquery()
     )
     return session.execute(
-        select(Ticket, func.coalesce(purchases.c.count, 0))
-        .outerjoin(purchases, purchases.c.ticket_id == Ticket.id)
+        select(Ticket, purchases)
         .where(Ticket.event_id == event_id)
         .options(selectinload(Ticket.prices))
         .order_by(Ticket.id)
     ).all()
+
+
+def linked_tickets(session, event_id):
+    """Return the event's tickets that have an External ID, prices loaded."""
+    return list(session.scalars(
+        select(Ticket)
+        .where(Ticket.event_id == event_id, Ticket.external_id.is_not(None))
+        .options(selectinload(Ticket.prices))
+        .order_by(Ticket.id)
+    ))
