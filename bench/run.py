@@ -1,0 +1,438 @@
+"""``make bench``: the webhook and the organiser pages under load, against a same-run baseline.
+
+Seeds (or reuses) a small and a large dataset, serves each with gunicorn under the production
+configuration on a loopback port, drives it with wrk (one thread, 8 connections, so the
+generator leaves the server its cores), and prints a table: requests/s, p50/p99 latency,
+errors, the ratio to the baseline (/healthz/live of the same server in the same run), the
+large/small ratio, and SQL statements per request. Also: CSV time to first byte and worker
+memory, and the PostgreSQL plans of the webhook's statements.
+
+    python bench/run.py [--sqlite] [--duration 10] [--sizes small,large] [--output FILE]
+"""
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "bench" / ".cache"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from sqlalchemy import create_engine, event, make_url, text  # noqa: E402
+
+import seed  # noqa: E402
+from heysummit_tc import create_app  # noqa: E402
+
+# gunicorn's advice for sync workers: (2 x cores) + 1, so that a worker waiting on the
+# database leaves the CPU to another.
+WORKERS = 2 * (os.cpu_count() or 1) + 1
+CONNECTIONS = 8
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sqlite", action="store_true", help="benchmark SQLite instead")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
+    parser.add_argument("--sizes", default="small,large")
+    parser.add_argument("--output", help="also write the report (Markdown) to this file")
+    parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn sync workers")
+    args = parser.parse_args()
+    Server.workers = args.workers
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: `apt-get install wrk` (make bench does this)")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    backend = "sqlite" if args.sqlite else "postgresql"
+    sizes = args.sizes.split(",")
+    bodies = write_bodies()
+    results, extras, plans = {}, {}, []
+    for size in sizes:
+        url = prepare(backend, size)
+        marks = high_water_marks(url)
+        try:
+            with Server(url) as server:
+                results[size], extras[size] = run_scenarios(server, bodies, args.duration,
+                                                            size)
+        finally:
+            restore(url, marks)
+        if backend == "postgresql" and size == sizes[-1]:
+            plans = webhook_plans(url, bodies)
+    report = render(backend, sizes, results, extras, plans, args)
+    print(report)
+    if args.output:
+        Path(args.output).write_text(report)
+
+
+# -- datasets ---------------------------------------------------------------------------------
+
+def database_url(backend, size):
+    if backend == "sqlite":
+        return f"sqlite:///{CACHE / f'bench-{size}.db'}"
+    base = make_url(os.environ.get("BENCH_DATABASE_URL",
+                                   "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    return base.set(database=f"{base.database}_heysummit_bench_{size}").render_as_string(
+        hide_password=False)
+
+
+def prepare(backend, size):
+    """Create, migrate and seed the dataset once; later runs reuse it."""
+    url = database_url(backend, size)
+    if backend == "postgresql":
+        server = make_url(url).set(database=make_url(
+            os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1/test")
+        ).database)
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            name = make_url(url).database
+            if not connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                      {"n": name}).scalar():
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    app = create_app({"APP_ENV": "bench", "SECRET_KEY": "bench", "SECRET_WORD_KEY":
+                      seed.SECRET_WORD_KEY, "SQLALCHEMY_DATABASE_URI": url})
+    from flask_migrate import upgrade
+
+    from heysummit_tc.extensions import db
+
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as connection:
+            if not seed.is_seeded(connection):
+                print(f"seeding the {size} dataset ({backend}) ...", flush=True)
+                seed.seed(connection, size)
+        db.engine.dispose()
+    return url
+
+
+_GROWING = ("webhook_deliveries", "attendees", "ticket_purchases", "held_deliveries",
+            "delivery_outcomes")
+
+
+def high_water_marks(url):
+    """The highest ids of the tables a run adds to, so that restore() can undo the run."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        marks = {table: connection.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}"))
+                 .scalar() for table in _GROWING}  # noqa: S608  # nosec B608
+    engine.dispose()
+    return marks
+
+
+def restore(url, marks):
+    """Delete what the run added, so that every run measures the same dataset."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for table in ("delivery_outcomes", "held_deliveries", "ticket_purchases"):
+            connection.execute(text(f"DELETE FROM {table} WHERE id > :mark"),  # noqa: S608
+                               {"mark": marks[table]})
+        connection.execute(text("DELETE FROM delivery_events WHERE delivery_id > :mark"),
+                           {"mark": marks["webhook_deliveries"]})
+        for table in ("webhook_deliveries", "attendees"):
+            connection.execute(text(f"DELETE FROM {table} WHERE id > :mark"),  # noqa: S608
+                               {"mark": marks[table]})
+    engine.dispose()
+
+
+def write_bodies():
+    """Request bodies for wrk, with __UNIQUE__ where each request needs a new buyer."""
+    from qs_codec import EncodeOptions, ListFormat, encode
+
+    def form(payload):
+        return encode(payload, EncodeOptions(list_format=ListFormat.INDICES))
+
+    single = json.loads((FIXTURES / "order-success.json").read_text())
+    multi_text = (FIXTURES / "order-success-multi.form").read_text().strip()
+    unique = dict(single, order_id="__UNIQUE__")
+    unique["customer"] = dict(single["customer"], email="buyer-__UNIQUE__@example.com")
+    bodies = {
+        "new1": form(unique),
+        "multi": multi_text.replace("order_id=40100017", "order_id=__UNIQUE__").replace(
+            "Katherine.Johnson%40Example.com", "k-__UNIQUE__%40example.com"),
+        "duplicate": form(dict(single, order_id="bench-duplicate")),
+        "wrong": form(dict(single, thrivecart_secret="WRONGSECRET1")),
+    }
+    paths = {}
+    for name, body in bodies.items():
+        path = CACHE / f"{name}.form"
+        path.write_text(body)
+        paths[name] = path
+    return paths
+
+
+# -- the server -------------------------------------------------------------------------------
+
+class Server:
+    """gunicorn with the production configuration on a free loopback port."""
+
+    workers = WORKERS
+
+    def __init__(self, url):
+        self.url = url
+        self.port = _free_port()
+        self.log = CACHE / "gunicorn.log"
+
+    def __enter__(self):
+        env = {**os.environ, "APP_ENV": "production", "DATABASE_URL": self.url,
+               "SECRET_KEY": "bench-secret-key", "SECRET_WORD_KEY": seed.SECRET_WORD_KEY,
+               "SQL_STATEMENT_COUNTS": "1", "LOG_LEVEL": "INFO",
+               # The wrong-secret scenario measures the refusal, not the rate limiter.
+               "WEBHOOK_WRONG_SECRET_RATE_LIMIT": "100000000 per minute"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(self.workers), "--timeout", "120", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+        for _ in range(300):
+            try:
+                if self.request("GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError(f"gunicorn did not start; see {self.log}")
+        self.cookie = self.login()
+        return self
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(30)
+
+    def request(self, method, path, body=None, headers=None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return response.status, dict(response.getheaders()), data
+
+    def login(self):
+        status, headers, page = self.request("GET", "/login")
+        token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        cookie = headers["Set-Cookie"].split(";")[0]
+        body = urlencode({"csrf_token": token.decode(), "email": seed.BENCH_EMAIL,
+                          "password": seed.BENCH_PASSWORD})
+        status, headers, _ = self.request("POST", "/login", body, {
+            "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 302, status
+        return headers["Set-Cookie"].split(";")[0]
+
+    def worker_rss(self):
+        """Resident memory of each worker, bytes."""
+        with open(f"/proc/{self.process.pid}/task/{self.process.pid}/children") as children:
+            pids = children.read().split()
+        return [_rss(pid) for pid in pids]
+
+
+def _rss(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status.read()).group(1)) * 1024
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# -- scenarios --------------------------------------------------------------------------------
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def scenarios(server, bodies, deep_before):
+    webhook = "/api/webhooks/thrivecart/"
+    return [
+        ("baseline: /healthz/live", "GET", "/healthz/live", None, 200, False, False),
+        ("webhook: new buyer, 1 item", "POST", webhook, bodies["new1"], 200, True, False),
+        ("webhook: new buyer, 4 items", "POST", webhook, bodies["multi"], 200, True, False),
+        ("webhook: duplicate (already paid)", "POST", webhook, bodies["duplicate"], 200, False,
+         False),
+        ("webhook: wrong secret", "POST", webhook, bodies["wrong"], 403, False, False),
+        ("page: tickets", "GET", "/events/1/revenue/tickets/", None, 200, False, True),
+        ("page: attendees, first", "GET", "/events/1/attendees/", None, 200, False, True),
+        ("page: attendees, deep", "GET", f"/events/1/attendees/?before={deep_before}", None,
+         200, False, True),
+        ("page: ThriveCart + delivery log", "GET", "/events/1/setup/integrations/thrivecart/",
+         None, 200, False, True),
+        ("CSV export, whole event", "GET", "/events/1/attendees.csv", None, 200, False, True),
+    ]
+
+
+def run_scenarios(server, bodies, duration, size):
+    # The duplicate scenario replays a delivery that is already paid.
+    server.request("POST", "/api/webhooks/thrivecart/", bodies["duplicate"].read_bytes(),
+                   {"Content-Type": FORM})
+    deep_before = 61  # the oldest page: ids below 61 of the measured event
+    rows = {}
+    for name, method, path, body, expected, unique, cookie in scenarios(server, bodies,
+                                                                         deep_before):
+        headers = {"Cookie": server.cookie} if cookie else {}
+        statements = count_statements(server, method, path, body, headers, unique)
+        is_csv = path.endswith(".csv")
+        result = wrk(server, method, path, body, expected, unique, headers,
+                     duration=max(duration, 15) if is_csv else duration,
+                     connections=2 if is_csv else CONNECTIONS)
+        result["statements"] = statements
+        rows[name] = result
+        print(f"  [{size}] {name}: {result['rps']:.0f} req/s, p50 {result['p50_ms']:.1f} ms, "
+              f"p99 {result['p99_ms']:.1f} ms, errors {result['errors']}", flush=True)
+    extras = csv_profile(server)
+    extras["worker_rss_after"] = server.worker_rss()
+    return rows, extras
+
+
+def count_statements(server, method, path, body, headers, unique):
+    data = None
+    if body is not None:
+        data = body.read_bytes()
+        if unique:
+            data = data.replace(b"__UNIQUE__", f"count{time.time_ns()}".encode())
+        headers = {**headers, "Content-Type": FORM}
+    _status, response_headers, _ = server.request(method, path, data, headers)
+    return int(response_headers.get("X-SQL-Statements", -1))
+
+
+def wrk(server, method, path, body, expected, unique, headers, duration, connections):
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout",
+               "60s", "-s", str(ROOT / "bench" / "wrk" / "scenario.lua")]
+    for key, value in headers.items():
+        command += ["-H", f"{key}: {value}"]
+    command += [f"http://127.0.0.1:{server.port}{path}", "--", method,
+                str(body) if body else "-", FORM, str(expected), "yes" if unique else "no"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    data = json.loads(output.split("RESULT ", 1)[1].splitlines()[0])
+    seconds = data["duration_us"] / 1e6
+    return {"rps": data["requests"] / seconds, "p50_ms": data["p50_us"] / 1000,
+            "p95_ms": data["p95_us"] / 1000, "p99_ms": data["p99_us"] / 1000,
+            "errors": data["unexpected_status"] + data["socket_errors"],
+            "requests": data["requests"]}
+
+
+def csv_profile(server):
+    """Time to the first CSV byte, and how much a worker grows while streaming all of it."""
+    before = server.worker_rss()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=300)
+    started = time.perf_counter()
+    connection.request("GET", "/events/1/attendees.csv", headers={"Cookie": server.cookie})
+    response = connection.getresponse()
+    response.read(1)
+    first_byte = time.perf_counter() - started
+    size, peak_growth = 1, 0
+    while chunk := response.read(1 << 16):
+        size += len(chunk)
+        if size % (1 << 22) < (1 << 16):
+            peak_growth = max(peak_growth, max(
+                after - start for after, start in zip(server.worker_rss(), before, strict=False)))
+    total = time.perf_counter() - started
+    after = server.worker_rss()
+    peak_growth = max(peak_growth, max(a - b for a, b in zip(after, before, strict=False)))
+    connection.close()
+    return {"csv_first_byte_s": first_byte, "csv_seconds": total, "csv_bytes": size,
+            "csv_rss_growth": peak_growth}
+
+
+# -- query plans ------------------------------------------------------------------------------
+
+def webhook_plans(url, bodies):
+    """EXPLAIN every statement a new-buyer delivery runs, on the large dataset."""
+    app = create_app({"APP_ENV": "bench", "SECRET_KEY": "bench", "TESTING": True,
+                      "SECRET_WORD_KEY": seed.SECRET_WORD_KEY, "SQLALCHEMY_DATABASE_URI": url})
+    from heysummit_tc.extensions import db
+
+    captured = []
+    with app.app_context():
+        engine = db.engine
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            captured.append((statement, parameters))
+
+        event.listen(engine, "before_cursor_execute", record)
+        body = bodies["new1"].read_bytes().replace(b"__UNIQUE__", b"plan" + str(
+            time.time_ns()).encode())
+        app.test_client().post("/api/webhooks/thrivecart/", data=body, content_type=FORM)
+        event.remove(engine, "before_cursor_execute", record)
+        plans = []
+        with engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            for statement, parameters in captured:
+                with raw.cursor() as cursor:
+                    cursor.execute("EXPLAIN " + statement, parameters)
+                    plan = [row[0] for row in cursor.fetchall()]
+                plans.append((" ".join(statement.split())[:110], plan))
+        db.engine.dispose()
+    return plans
+
+
+# -- report -----------------------------------------------------------------------------------
+
+def render(backend, sizes, results, extras, plans, args):
+    def ms(value):
+        return f"{value:.1f}"
+
+    lines = [f"# Benchmark ({backend})", "",
+             f"Command: `python bench/run.py {' '.join(sys.argv[1:])}` (via `make bench`)  ",
+             f"Machine: {machine()}  ",
+             f"Server: gunicorn, {Server.workers} sync workers, production configuration; "
+             "load: wrk, "
+             f"1 thread, {CONNECTIONS} connections (2 for the CSV), {args.duration} s per "
+             "scenario.", ""]
+    header = ["scenario"]
+    for size in sizes:
+        header += [f"{size} req/s", f"{size} p50 ms", f"{size} p99 ms", f"{size} errors",
+                   f"{size} / baseline"]
+    if len(sizes) > 1:
+        header += ["large/small req/s", "large/small p95"]
+    header += ["SQL statements"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in results[sizes[0]]:
+        row = [name]
+        for size in sizes:
+            result, baseline = results[size][name], results[size]["baseline: /healthz/live"]
+            row += [f"{result['rps']:.0f}", ms(result["p50_ms"]), ms(result["p99_ms"]),
+                    str(result["errors"]), f"{result['rps'] / baseline['rps']:.1%}"]
+        if len(sizes) > 1:
+            small, large = results[sizes[0]][name], results[sizes[-1]][name]
+            row += [f"{large['rps'] / small['rps']:.2f}",
+                    f"{large['p95_ms'] / small['p95_ms']:.2f}"]
+        row.append(str(results[sizes[-1]][name]["statements"]))
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    for size in sizes:
+        extra = extras[size]
+        lines.append(
+            f"- {size}: CSV export of {extra['csv_bytes'] / 1e6:.1f} MB: first byte after "
+            f"{extra['csv_first_byte_s'] * 1000:.0f} ms, whole in {extra['csv_seconds']:.1f} s, "
+            f"worker RSS grew {extra['csv_rss_growth'] / 1e6:.1f} MB; worker RSS after the run: "
+            + ", ".join(f"{rss / 1e6:.0f} MB" for rss in extra["worker_rss_after"]))
+    if plans:
+        lines += ["", "## PostgreSQL plans of a new-buyer delivery's statements (large dataset)",
+                  ""]
+        for statement, plan in plans:
+            scans = [step.strip() for step in plan if "Scan" in step or "Conflict" in step]
+            lines.append(f"- `{statement}`: " + ("; ".join(scans) or plan[0].strip()))
+    return "\n".join(lines) + "\n"
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        cpu = re.search(r"model name\s+:\s+(.*)", Path("/proc/cpuinfo").read_text()).group(1)
+    except (OSError, AttributeError):
+        pass
+    return (f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+if __name__ == "__main__":
+    main()
