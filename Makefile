@@ -28,7 +28,12 @@ run: $(VENV)/.installed-app ## set up and serve on http://127.0.0.1:$(PORT) with
 	$(DEV) exec $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) \
 		--access-logfile - wsgi:app
 
-test: $(VENV)/.installed-test ## install test dependencies and run the whole suite
+# axe-core, which the browser tests load into every page they check.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: $(VENV)/.installed-test node_modules/.installed ## install test dependencies and run the whole suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 	$(BIN)/bandit -q -r heysummit_tc
 
@@ -48,5 +53,13 @@ audit: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check heysummit_tc tests
 
+bench: $(VENV)/.installed-test ## benchmark the webhook and pages (PostgreSQL; BENCH_ARGS=--sqlite)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Refresh the screenshots the README shows: the browser journey, on SQLite.
+screenshots: $(VENV)/.installed-test node_modules/.installed
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/test_browser.py -k "journey and sqlite" -q
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis

@@ -39,7 +39,10 @@ def load_config(app, overrides=None):
         MAX_CONTENT_LENGTH=int(env.get("MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH)),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=app_env != DEVELOPMENT,
+        # HTTPS-only cookies everywhere but development; SESSION_COOKIE_SECURE=0 for a plain
+        # HTTP deployment behind nothing (not recommended) or a local browser test.
+        SESSION_COOKIE_SECURE=env.get("SESSION_COOKIE_SECURE", "1" if app_env != DEVELOPMENT
+                                      else "0") == "1",
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=app_env != DEVELOPMENT,

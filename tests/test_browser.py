@@ -1,0 +1,295 @@
+"""The help article's journey in a real browser (Debian's Chromium driven by Playwright).
+
+Every page of the journey is checked as a person meets it: one h1 and a title, no console
+error or CSP violation, axe-core finding no serious or critical violation, and a screenshot
+at 1280 px and 375 px wide (in test-artifacts/screenshots/, or SCREENSHOT_DIR).
+"""
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from helpers import FIGURES, PASSWORD, Gunicorn, fixture_bytes
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
+WIDTHS = {"desktop": 1280, "mobile": 375}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {resultTypes: ["violations"]});
+  return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                      nodes: v.nodes.map(n => n.target.join(" ")).slice(0, 3)}));
+}"""
+CHECKED = {}
+
+
+def _missing(what):
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"REQUIRE_BROWSER=1 but {what}")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        _missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    if not AXE.exists():
+        _missing(f"{AXE} is missing (npm install)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+    if CHECKED:
+        FIGURES.append("pages checked in the browser (axe violations, any impact): " + "; ".join(
+            f"{name}: {', '.join(found) or 'none'}" for name, found in CHECKED.items()))
+
+
+@pytest.fixture
+def server(app, database_url, tmp_path):
+    with Gunicorn(database_url, workers=2, env={"SESSION_COOKIE_SECURE": "0"},
+                  log_path=tmp_path / "gunicorn.log") as running:
+        yield running
+
+
+class Visitor:
+    """A person at the browser: checks every page they land on."""
+
+    def __init__(self, browser, base_url, **context_options):
+        self.context = browser.new_context(base_url=base_url, accept_downloads=True,
+                                           viewport={"width": 1280, "height": 900},
+                                           **context_options)
+        self.page = self.context.new_page()
+        self.problems = []
+        self.page.on("console", lambda message: message.type == "error"
+                     and self.problems.append(message.text))
+        self.page.on("pageerror", lambda error: self.problems.append(str(error)))
+
+    def check(self, name, status=None, axe=True):
+        """Assert what every page owes its reader, and photograph it at both widths.
+
+        ``status``: the error status this page is meant to answer with (a form with errors
+        is a 400), which the browser reports on its console.
+        """
+        page = self.page
+        page.wait_for_load_state("load")
+        if status:
+            expected = f"the server responded with a status of {status}"
+            self.problems = [problem for problem in self.problems if expected not in problem]
+        assert page.locator("h1").count() == 1, f"{name}: one h1 per page"
+        assert page.title().strip(), f"{name}: a page title"
+        assert not self.problems, f"{name}: console errors {self.problems}"
+        if axe:
+            page.evaluate(AXE.read_text())
+            violations = page.evaluate(AXE_RUN)
+            CHECKED[name] = [f"{v['id']} ({v['impact']})" for v in violations]
+            serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+            assert not serious, f"{name}: {json.dumps(serious, indent=1)}"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for label, width in WIDTHS.items():
+            page.set_viewport_size({"width": width, "height": 900})
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+    def nav(self, name):
+        """Follow a link of the event navigation, as the help article names it."""
+        self.page.get_by_role("navigation", name="Event").get_by_role(
+            "link", name=name, exact=True).click()
+
+    def sign_in(self, email, password=PASSWORD):
+        self.page.goto("/login")
+        self.page.get_by_label("Email").fill(email)
+        self.page.get_by_label("Password").fill(password)
+        self.page.get_by_role("button", name="Sign in").click()
+        self.page.wait_for_url(re.compile(r"/events/$"))
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def people(make_user, make_event, make_ticket):
+    organiser = make_user("ada@example.com")
+    editor = make_user("ed@example.com")
+    event_id = make_event("Remote Work Summit", "GBP", organiser=organiser, editors=[editor])
+    make_ticket(event_id, "All-Access Pass", None, [("97.00", "GBP"), ("197.00", "GBP")])
+    make_ticket(event_id, "VIP Day Pass", "upsell-3", [("147.00", "GBP")])
+    return event_id
+
+
+def test_the_help_articles_journey(browser, server, people, session, backend):
+    visitor = Visitor(browser, server.url)
+    page = visitor.page
+    visitor.context.grant_permissions(["clipboard-read", "clipboard-write"],
+                                      origin=server.url)
+    page.goto("/login")
+    visitor.check("01-sign-in")
+    visitor.sign_in("ada@example.com")
+    visitor.check("02-events")
+    page.get_by_role("link", name="Remote Work Summit").click()
+    visitor.check("03-dashboard")
+
+    # Event Setup > Integrations > ThriveCart Checkout > Configure
+    visitor.nav("Event Setup › Integrations")
+    visitor.check("04-integrations")
+    expect(page.get_by_text("Not configured")).to_be_visible()
+    page.get_by_role("link", name="ThriveCart Checkout").click()
+    visitor.check("05-thrivecart-not-configured")
+    page.get_by_role("link", name="Configure").first.click()
+    visitor.check("06-configure")
+    secret = page.get_by_label("Secret Word")
+    assert secret.get_attribute("type") == "password"
+    secret.fill("K7Q2M9X4TZ1B")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Secret Word saved.")).to_be_visible()
+    expect(page.get_by_text("Secret Word saved (ends in")).to_be_visible()
+    visitor.check("07-thrivecart-configured")
+
+    # The copy button puts the webhook URL on the clipboard.
+    url = page.get_by_label("Webhook URL").input_value()
+    assert url == f"{server.url}/api/webhooks/thrivecart/"
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_text("Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == url
+
+    # Revenue > Tickets: a wrong External ID explains itself, then product-2 saves.
+    visitor.nav("Revenue › Tickets")
+    visitor.check("08-tickets")
+    assert page.get_by_text("No ticket has an External ID yet").count() == 0  # upsell-3 is
+    page.get_by_role("link", name="All-Access Pass").click()
+    visitor.check("09-ticket")
+    external_id = page.get_by_label("External ID")
+    external_id.fill("product 2")
+    page.get_by_role("button", name="Save ticket").click()
+    error = page.locator("#external_id-error")
+    assert "product-2, upsell-2, downsell-2 or bump-2" in error.inner_text()
+    assert external_id.get_attribute("aria-invalid") == "true"
+    assert "external_id-error" in external_id.get_attribute("aria-describedby")
+    visitor.check("10-ticket-external-id-error", status=400)
+    external_id.fill("product-2")
+    page.get_by_role("button", name="Save ticket").click()
+    expect(page.get_by_text("Ticket “All-Access Pass” saved.")).to_be_visible()
+
+    # ThriveCart posts an order; the organiser finds the buyer and the delivery.
+    status, _ = server.post("/api/webhooks/thrivecart/",
+                            fixture_bytes("order-success-multi.form"))
+    assert status == 200
+    visitor.nav("Attendees")
+    expect(page.get_by_text("katherine.johnson@example.com")).to_be_visible()
+    visitor.check("11-attendees")
+    times = page.locator("td time").first
+    assert "UTC" in times.get_attribute("title")
+    visitor.nav("Event Setup › Integrations")
+    page.get_by_role("link", name="ThriveCart Checkout").click()
+    page.get_by_role("link", name=re.compile(r"Open delivery \d+")).first.click()
+    visitor.check("12-delivery")
+    expect(page.get_by_text("All-Access Pass").first).to_be_visible()
+    page.get_by_role("button", name="Replay").click()
+    expect(page.get_by_text("Replayed: processed, 0 purchases changed.")).to_be_visible()
+    expect(page.get_by_text("Attempt 2")).to_be_visible()
+
+    # Send a test purchase, as the article asks before going live.
+    page.get_by_role("link", name="ThriveCart Checkout").click()
+    page.get_by_role("link", name="send a test purchase").click()
+    visitor.check("13-test-purchase")
+    page.get_by_label("Ticket").select_option(label="VIP Day Pass (upsell-3)")
+    page.get_by_label("Buyer email").fill("tester@example.com")
+    page.get_by_role("button", name="Send test purchase").click()
+    expect(page.get_by_text("Test purchase sent: paid.")).to_be_visible()
+    visitor.check("14-test-purchase-delivery")
+
+    # Download the CSV.
+    visitor.nav("Attendees")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0].startswith("email,first_name,last_name,ticket,external_id,status")
+    assert any(line.startswith("tester@example.com,") and ",yes," in line for line in lines)
+    assert any(line.startswith("katherine.johnson@example.com,Katherine,Johnson,All-Access")
+               for line in lines)
+    visitor.close()
+
+
+def test_a_ticket_editor_sees_tickets_and_nothing_organiser_only(browser, server, people):
+    visitor = Visitor(browser, server.url)
+    page = visitor.page
+    visitor.sign_in("ed@example.com")
+    page.get_by_role("link", name="Remote Work Summit").click()
+    navigation = page.get_by_role("navigation", name="Event")
+    expect(navigation.get_by_role("link", name="Revenue › Tickets")).to_be_visible()
+    assert navigation.get_by_role("link", name="Event Setup › Integrations").count() == 0
+    assert navigation.get_by_role("link", name="Attendees").count() == 0
+    navigation.get_by_role("link", name="Revenue › Tickets").click()
+    visitor.check("15-tickets-as-ticket-editor")
+    response = page.goto(f"/events/{people}/setup/integrations/thrivecart/")
+    assert response.status == 403
+    visitor.check("16-forbidden", status=403)
+    visitor.close()
+
+
+def test_keyboard_alone_completes_the_configure_and_ticket_forms(browser, server, people,
+                                                                 session):
+    visitor = Visitor(browser, server.url)
+    page = visitor.page
+    visitor.sign_in("ada@example.com")
+
+    def tab_to(element_id, limit=40):
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement && document.activeElement.id") == \
+                    element_id:
+                return
+        raise AssertionError(f"Tab never reached #{element_id}")
+
+    page.goto(f"/events/{people}/setup/integrations/thrivecart/configure")
+    page.locator("body").focus()
+    tab_to("secret_word")
+    page.keyboard.type("K7Q2M9X4TZ1B")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/thrivecart/$"))
+    expect(page.get_by_text("Secret Word saved.")).to_be_visible()
+
+    visitor.nav("Revenue › Tickets")
+    page.get_by_role("link", name="All-Access Pass").click()
+    page.locator("body").focus()
+    tab_to("external_id")
+    page.keyboard.type("bump_2")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("saved.")).to_be_visible()
+    assert page.get_by_label("External ID").input_value() == "bump-2"
+    visitor.close()
+
+
+def test_pages_work_without_javascript(browser, server, people):
+    visitor = Visitor(browser, server.url, java_script_enabled=False)
+    page = visitor.page
+    visitor.sign_in("ada@example.com")
+    page.goto(f"/events/{people}/setup/integrations/thrivecart/configure")
+    page.get_by_label("Secret Word").fill("K7Q2M9X4TZ1B")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Secret Word saved.")).to_be_visible()
+    expect(page.get_by_role("button", name="Copy")).to_be_hidden()  # needs a script
+    assert page.get_by_label("Webhook URL").input_value().endswith("/api/webhooks/thrivecart/")
+    visitor.close()
+
+
+def test_the_accessibility_check_does_catch_violations(browser, server):
+    """The harness itself: a page with an unlabelled field must fail axe."""
+    visitor = Visitor(browser, server.url)
+    visitor.page.goto("/login")
+    visitor.page.evaluate("document.querySelector('label[for=email]').remove()")
+    visitor.page.evaluate(AXE.read_text())
+    found = {violation["id"] for violation in visitor.page.evaluate(AXE_RUN)}
+    assert "label" in found
+    visitor.close()
