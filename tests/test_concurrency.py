@@ -76,3 +76,26 @@ def test_several_processes_on_one_database(app, database_url, linked_event, sess
     assert statuses == [200] * len(bodies), [body[:200] for _s, body in results]
     assert totals(session) == (16, 16, 32)
     assert b"database is locked" not in log.read_bytes()
+
+
+def test_concurrent_wrong_secrets_trim_the_held_deliveries_without_deadlocks(
+    make_app, app, linked_event, session
+):
+    from heysummit_tc.models import HeldDelivery
+
+    capped = make_app(HELD_DELIVERIES_PER_ACCOUNT=5, HELD_DELIVERIES_TOTAL=8,
+                      SQLALCHEMY_ENGINE_OPTIONS={"pool_size": THREADS, "max_overflow": 0})
+    body = form_body(load_fixture("order-success.json") | {"thrivecart_secret": "WRONG-1234"})
+    start = threading.Barrier(THREADS)
+
+    def deliver(_):
+        client = capped.test_client()
+        start.wait()
+        return [post_webhook(client, body).status_code for _ in range(3)]
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        statuses = [status for batch in pool.map(deliver, range(THREADS)) for status in batch]
+    assert statuses == [403] * THREADS * 3
+    session.expire_all()
+    held = session.scalar(select(func.count()).select_from(HeldDelivery))
+    assert 0 < held <= 5 + THREADS  # trimmed to the cap, give or take rows in flight

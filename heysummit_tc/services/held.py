@@ -35,11 +35,14 @@ def hold_delivery(session, payload, digest, *, client_address, per_account, tota
 
 
 def _drop_beyond(session, cap, *criteria):
+    # SKIP LOCKED: two posts trimming the same oldest rows at once must not deadlock (a cap
+    # overshot by a row for a moment is harmless). SQLite, one writer at a time, ignores it.
     keep = (
         select(HeldDelivery.id)
         .where(HeldDelivery.released_at.is_(None), *criteria)
         .order_by(HeldDelivery.id.desc())
         .offset(cap)
+        .with_for_update(skip_locked=True)
     )
     session.execute(
         delete(HeldDelivery).where(HeldDelivery.id.in_(keep))
