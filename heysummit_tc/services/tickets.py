@@ -87,20 +87,20 @@ def remove_price(session, ticket, price_id):
 
 def tickets_of(session, event_id):
     """Return (ticket, purchase count) pairs for the event, prices loaded."""
-    # A correlated count per ticket is an index-only scan of (ticket_id, ...); grouping all
-    # of an event's purchases first would read every one of them.
-    purchases = (
-        select(func.count())
-        .where(TicketPurchase.ticket_id == Ticket.id)
-        .correlate(Ticket)
-        .scalar_subquery()
-    )
-    return session.execute(
-        select(Ticket, purchases)
+    tickets = list(session.scalars(
+        select(Ticket)
         .where(Ticket.event_id == event_id)
         .options(selectinload(Ticket.prices))
         .order_by(Ticket.id)
-    ).all()
+    ))
+    # One grouped pass over these tickets' purchases (a per-ticket subquery let the planner
+    # scan every purchase once per ticket).
+    counts = dict(session.execute(
+        select(TicketPurchase.ticket_id, func.count())
+        .where(TicketPurchase.ticket_id.in_([ticket.id for ticket in tickets]))
+        .group_by(TicketPurchase.ticket_id)
+    ).all()) if tickets else {}
+    return [(ticket, counts.get(ticket.id, 0)) for ticket in tickets]
 
 
 def linked_tickets(session, event_id):
