@@ -51,7 +51,7 @@ audit: $(VENV)/.installed-test
 	fi
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check heysummit_tc tests
+	$(BIN)/ruff check heysummit_tc tests bench
 
 bench: $(VENV)/.installed-test ## benchmark the webhook and pages (PostgreSQL; BENCH_ARGS=--sqlite)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

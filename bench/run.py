@@ -30,8 +30,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from sqlalchemy import create_engine, event, make_url, text  # noqa: E402
 
-import seed  # noqa: E402
 from heysummit_tc import create_app  # noqa: E402
+
+import seed  # noqa: E402
 
 # gunicorn's advice for sync workers: (2 x cores) + 1, so that a worker waiting on the
 # database leaves the CPU to another.

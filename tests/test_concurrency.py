@@ -4,7 +4,6 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from sqlalchemy import func, select
 
 from heysummit_tc.models import Attendee, TicketPurchase, WebhookDelivery
@@ -20,12 +19,6 @@ def totals(session):
                  for model in (Attendee, TicketPurchase, WebhookDelivery))
 
 
-@pytest.fixture
-def linked_event(make_event, make_ticket, connect):
-    event_id = make_event("Growth Summit")
-    make_ticket(event_id, "All-Access", "product-12", [("4997.00", "USD")])
-    connect(event_id)
-    return event_id
 
 
 def test_32_threads_posting_the_same_delivery_at_once(make_app, app, linked_event, session):

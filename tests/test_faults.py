@@ -14,12 +14,6 @@ from helpers import Gunicorn, TcpProxy, fixture_bytes, post_webhook
 pytestmark = pytest.mark.postgresql_only
 
 
-@pytest.fixture
-def linked_event(make_event, make_ticket, connect):
-    event_id = make_event("Launch")
-    make_ticket(event_id, "All-Access", "product-12", [("97.00", "USD")])
-    connect(event_id)
-    return event_id
 
 
 def counts(session):

@@ -13,13 +13,6 @@ def count(session, model):
     return session.scalar(select(func.count()).select_from(model))
 
 
-@pytest.fixture
-def connected(make_event, make_ticket, connect):
-    """An event with the fixture's secret and a ticket for product-12."""
-    event_id = make_event("Growth Summit")
-    make_ticket(event_id, "All-Access", "product-12", [("4997.00", "USD")])
-    connect(event_id)
-    return event_id
 
 
 @pytest.mark.parametrize("path", ["/api/webhooks/thrivecart/", "/api/webhooks/thrivecart"])
@@ -28,7 +21,7 @@ def test_setup_pings_get_200_without_redirect(client, method, path):
     assert client.open(path, method=method).status_code == 200
 
 
-def test_post_without_trailing_slash_is_served_not_redirected(client, connected, session):
+def test_post_without_trailing_slash_is_served_not_redirected(client, linked_event, session):
     response = post_webhook(client, fixture_bytes("order-success.form"),
                             path="/api/webhooks/thrivecart")
     assert response.status_code == 200
@@ -43,7 +36,7 @@ def test_post_without_secret_is_a_ping_and_writes_nothing(client, session, body)
 
 
 @pytest.mark.parametrize("secret", ["WRONGWRONG12", "K7Q2M9X4TZ1b", "ÄÖÜ-秘密-🔑", "x" * 5000])
-def test_wrong_secret_is_403_and_nothing_is_applied(client, connected, session, secret):
+def test_wrong_secret_is_403_and_nothing_is_applied(client, linked_event, session, secret):
     payload = load_fixture("order-success.json") | {"thrivecart_secret": secret}
     response = post_webhook(client, form_body(payload))
     assert response.status_code == 403
@@ -57,7 +50,7 @@ def test_wrong_secret_is_403_and_nothing_is_applied(client, connected, session, 
     "order.subscription_payment", "order.subscription_cancelled", "order.rebill_failed",
     "cart.abandoned", "affiliate.commission_earned", "customer_updated", "something.new",
 ])
-def test_events_not_acted_on_are_recorded_as_ignored(client, connected, session, event_type):
+def test_events_not_acted_on_are_recorded_as_ignored(client, linked_event, session, event_type):
     payload = load_fixture("order-success.json") | {"event": event_type}
     response = post_webhook(client, json_body(payload), content_type="application/json")
     assert response.status_code == 200
@@ -70,7 +63,8 @@ def test_events_not_acted_on_are_recorded_as_ignored(client, connected, session,
 
 
 @pytest.mark.parametrize("email", [None, "", "  ", "not an email"])
-def test_order_without_usable_email_is_422_and_recorded_failed(client, connected, session, email):
+def test_order_without_usable_email_is_422_and_recorded_failed(client, linked_event, session,
+                                                               email):
     payload = load_fixture("order-success.json")
     if email is None:
         del payload["customer"]["email"]
@@ -85,13 +79,13 @@ def test_order_without_usable_email_is_422_and_recorded_failed(client, connected
     assert count(session, Attendee) == 0
 
 
-def test_processed_order_answers_its_outcomes(client, connected, session):
+def test_processed_order_answers_its_outcomes(client, linked_event, session):
     response = post_webhook(client, fixture_bytes("order-success.form"))
     assert response.status_code == 200
     body = response.json
     assert body["status"] == "processed"
     assert [(o["item"], o["outcome"], o["event_id"]) for o in body["outcomes"]] == [
-        ("product-12", "paid", connected)]
+        ("product-12", "paid", linked_event)]
     delivery = session.get(WebhookDelivery, body["delivery_id"])
     assert (delivery.status, delivery.http_status, delivery.order_id, delivery.test) == (
         "processed", 200, "23370556", True)
@@ -107,7 +101,7 @@ def test_processed_order_answers_its_outcomes(client, connected, session):
     (b"\xff\xfe\x00garbage", "text/plain"),
     (b"thrivecart_secret[x]=K7Q2M9X4TZ1B", "application/x-www-form-urlencoded"),
 ])
-def test_malformed_bodies_are_400_and_write_nothing(client, connected, session, body,
+def test_malformed_bodies_are_400_and_write_nothing(client, linked_event, session, body,
                                                       content_type):
     response = post_webhook(client, body, content_type=content_type)
     assert response.status_code == 400
@@ -115,7 +109,7 @@ def test_malformed_bodies_are_400_and_write_nothing(client, connected, session, 
     assert count(session, WebhookDelivery) == 0 and count(session, HeldDelivery) == 0
 
 
-def test_body_over_the_limit_is_413(client, connected, session, app):
+def test_body_over_the_limit_is_413(client, linked_event, session, app):
     body = b"thrivecart_secret=K7Q2M9X4TZ1B&pad=" + b"x" * app.config["MAX_CONTENT_LENGTH"]
     response = post_webhook(client, body)
     assert response.status_code == 413
