@@ -34,6 +34,8 @@ def load_config(app, overrides=None):
         RATELIMIT_KEY_PREFIX=env.get("RATELIMIT_KEY_PREFIX", "heysummit"),
         LOGIN_RATE_LIMIT=env.get("LOGIN_RATE_LIMIT", "10 per minute"),
         WEBHOOK_WRONG_SECRET_RATE_LIMIT=env.get("WEBHOOK_WRONG_SECRET_RATE_LIMIT", "30 per minute"),
+        # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
+        TRUSTED_PROXIES=int(env.get("TRUSTED_PROXIES", 0)),
         LOG_LEVEL=env.get("LOG_LEVEL", "INFO"),
         LOG_FORMAT=env.get("LOG_FORMAT", "text"),
         MAX_CONTENT_LENGTH=int(env.get("MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH)),

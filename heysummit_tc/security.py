@@ -4,6 +4,7 @@ from flask import current_app, request
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .extensions import db, login_manager
 from .services.accounts import load_user
@@ -29,6 +30,10 @@ def register(app):
     login_manager.session_protection = "basic"
     login_manager.user_loader(lambda user_id: load_user(db.session, user_id))
     app.after_request(_set_security_headers)
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        # Client addresses (rate limits, logs) and https (HSTS, cookies) as the proxy saw them.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     # Counters live where RATELIMIT_STORAGE_URI says (Redis for several servers).
     uri = app.config["RATELIMIT_STORAGE_URI"]
     options = {} if uri.startswith("memory") else {"key_prefix": app.config["RATELIMIT_KEY_PREFIX"]}

@@ -155,3 +155,30 @@ def test_redis_shares_the_wrong_secret_count_between_servers(app, database_url, 
                      for _ in range(3)]
     figures(f"wrong secret posts split over two servers sharing Redis: {statuses}")
     assert statuses == [403, 403, 403, 403, 429]
+
+
+def test_behind_a_trusted_proxy_limits_count_the_real_client(make_app, app, linked_event):
+    proxied = make_app(TRUSTED_PROXIES=1, WEBHOOK_WRONG_SECRET_RATE_LIMIT="2 per minute")
+    client = proxied.test_client()
+    wrong = form_body(load_fixture("order-success.json") | {"thrivecart_secret": "GUESS1234"})
+
+    def post(address):
+        return client.post("/api/webhooks/thrivecart/", data=wrong,
+                           content_type="application/x-www-form-urlencoded",
+                           headers={"X-Forwarded-For": address}).status_code
+
+    assert [post("198.51.100.7") for _ in range(3)] == [403, 403, 429]
+    assert post("203.0.113.9") == 403  # another buyer's server behind the same proxy
+    response = client.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_forwarded_headers_are_ignored_without_trusted_proxies(make_app, app, linked_event):
+    direct = make_app(WEBHOOK_WRONG_SECRET_RATE_LIMIT="2 per minute")
+    client = direct.test_client()
+    wrong = form_body(load_fixture("order-success.json") | {"thrivecart_secret": "GUESS1234"})
+    statuses = [client.post("/api/webhooks/thrivecart/", data=wrong,
+                            content_type="application/x-www-form-urlencoded",
+                            headers={"X-Forwarded-For": f"198.51.100.{n}"}).status_code
+                for n in range(3)]
+    assert statuses == [403, 403, 429]  # a forged header does not buy new allowances
