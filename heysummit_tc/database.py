@@ -25,9 +25,3 @@ def _on_connect(dbapi_connection, _record):
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def is_sqlite(session):
-    """Tell whether the session talks to SQLite."""
-    return session.get_bind().dialect.name == "sqlite"
-

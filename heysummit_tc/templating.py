@@ -8,8 +8,6 @@ from .services.money import format_amount
 def register(app):
     """Add the template filters."""
     app.add_template_filter(money, "money")
-    app.add_template_filter(iso, "iso")
-    app.add_template_filter(utc, "utc")
     app.add_template_global(time_tag, "time")
     app.add_template_global(badge, "badge")
 

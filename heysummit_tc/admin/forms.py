@@ -4,7 +4,6 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from ..models import Role
 from ..thrivecart.items import ACCEPTED_FORMATS
 
 
@@ -25,9 +24,6 @@ class EventForm(FlaskForm):
     )
 
 
-class MemberForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
-    role = SelectField("Role", choices=[(role.value, role.label) for role in Role])
 
 
 class TicketForm(FlaskForm):
