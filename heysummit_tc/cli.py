@@ -17,6 +17,7 @@ from .services.held import HELD_DAYS, prune_held
 from .services.provisioning import run_delivery
 from .services.releases import prune_payloads
 from .services.tickets import create_ticket
+from .thrivecart.order import read_order
 
 users = AppGroup("users", help="Manage user accounts.")
 events = AppGroup("events", help="Manage events and their members.")
@@ -131,7 +132,7 @@ def replay_command(delivery_id, failed):
         if delivery.payload is None:
             raise click.ClickException(f"Delivery {current} was pruned; it cannot be replayed.")
         payload, event_ids = delivery.payload, event_ids_of(db.session, current)
-        result = run_delivery(db.session, current, payload, event_ids)
+        result = run_delivery(db.session, current, read_order(payload), event_ids)
         problems += result.status == "failed"
         summary = ", ".join(f"{o.item or '-'}: {o.outcome}" for o in result.outcomes)
         click.echo(f"Delivery {current}: {result.status} ({result.http_status})"

@@ -49,8 +49,9 @@ def load_config(app, overrides=None):
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=app_env != DEVELOPMENT,
         WTF_CSRF_TIME_LIMIT=None,
-        HELD_DELIVERY_DAYS=14,
-        HELD_DELIVERIES_PER_ACCOUNT=int(env.get("HELD_DELIVERIES_PER_ACCOUNT", 200)),
+        # Held deliveries (wrong secret) kept per presented secret, per client address, in all.
+        HELD_DELIVERIES_PER_SECRET=int(env.get("HELD_DELIVERIES_PER_SECRET", 200)),
+        HELD_DELIVERIES_PER_CLIENT=int(env.get("HELD_DELIVERIES_PER_CLIENT", 500)),
         HELD_DELIVERIES_TOTAL=int(env.get("HELD_DELIVERIES_TOTAL", 5000)),
         SQL_STATEMENT_COUNTS=env.get("SQL_STATEMENT_COUNTS") == "1",
     )

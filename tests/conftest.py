@@ -5,6 +5,7 @@ starts from empty tables. ``REQUIRE_POSTGRES=1`` (set by .ci/run) turns a missin
 PostgreSQL into a failure instead of a skip.
 """
 
+import logging
 import os
 import uuid
 
@@ -262,3 +263,24 @@ def linked_event(make_event, make_ticket, connect):
     make_ticket(event_id, "All-Access", "product-12", [("4997.00", "USD")])
     connect(event_id)
     return event_id
+
+
+class _ErrorLines(logging.Handler):
+    """Collect the app's ERROR (and worse) log lines."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def error_lines():
+    """The app's ERROR log lines during the test (a handled body logs none)."""
+    handler = _ErrorLines()
+    logger = logging.getLogger("heysummit_tc")
+    logger.addHandler(handler)
+    yield handler.lines
+    logger.removeHandler(handler)

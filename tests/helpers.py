@@ -51,10 +51,13 @@ def free_port():
 class Gunicorn:
     """A real gunicorn serving the app on a loopback port, for tests over HTTP."""
 
-    def __init__(self, database_url, workers=2, threads=1, env=None, log_path=None):
+    def __init__(self, database_url, workers=2, threads=1, env=None, log_path=None,
+                 production=False):
         self.database_url = database_url
         self.workers = workers
         self.threads = threads
+        # True: workers, threads and timeouts exactly as gunicorn.conf.py sets them.
+        self.production = production
         self.env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -78,10 +81,12 @@ class Gunicorn:
             **self.env,
         }
         self.log = open(self.log_path, "w+b") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        tuning = [] if self.production else [
+            "--workers", str(self.workers), "--threads", str(self.threads),
+            "--graceful-timeout", "5", "--timeout", "60"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(self.workers), "--threads", str(self.threads),
-             "--graceful-timeout", "5", "--timeout", "60", "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
+             "--bind", f"127.0.0.1:{self.port}", *tuning, "wsgi:app"],
             cwd=Path(__file__).parent.parent, env=env, stdout=self.log, stderr=self.log,
         )
         deadline = time.monotonic() + 30

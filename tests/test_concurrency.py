@@ -76,7 +76,7 @@ def test_concurrent_wrong_secrets_trim_the_held_deliveries_without_deadlocks(
 ):
     from heysummit_tc.models import HeldDelivery
 
-    capped = make_app(HELD_DELIVERIES_PER_ACCOUNT=5, HELD_DELIVERIES_TOTAL=8,
+    capped = make_app(HELD_DELIVERIES_PER_SECRET=5, HELD_DELIVERIES_TOTAL=8,
                       SQLALCHEMY_ENGINE_OPTIONS={"pool_size": THREADS, "max_overflow": 0})
     body = form_body(load_fixture("order-success.json") | {"thrivecart_secret": "WRONG-1234"})
     start = threading.Barrier(THREADS)

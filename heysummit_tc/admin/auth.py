@@ -7,7 +7,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import db
 from ..security import login_failures
-from ..services.accounts import authenticate
+from ..services.accounts import authenticate, end_sessions
 from . import bp
 from .forms import ActionForm, LoginForm
 
@@ -50,6 +50,9 @@ def logout():
     """Sign out (a POST; GET asks to confirm)."""
     form = ActionForm()
     if request.method == "POST" and form.validate_on_submit():
+        # A copy of the cookie taken before now must not open anything afterwards.
+        end_sessions(db.session, current_user)
+        db.session.commit()
         logout_user()
         session.clear()
         flash("Signed out.", "success")

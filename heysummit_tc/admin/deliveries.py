@@ -7,6 +7,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from ..extensions import db
 from ..services.deliveries import delivery_for_event, outcomes_for_event
 from ..services.provisioning import run_delivery
+from ..thrivecart.order import read_order
 from . import bp
 from .access import organisers_only
 from .integrations import THRIVECART
@@ -42,7 +43,7 @@ def replay_delivery(event, delivery_id):
     if found.payload is None:
         flash("This delivery's payload was pruned, so it cannot be replayed.", "error")
         return redirect(url_for("admin.delivery", event_id=event.id, delivery_id=found.id))
-    result = run_delivery(db.session, found.id, found.payload, [event.id])
+    result = run_delivery(db.session, found.id, read_order(found.payload), [event.id])
     changed = sum(outcome.outcome in ("paid", "refunded") for outcome in result.outcomes)
     if result.status == "failed":
         flash(f"Replay failed: {result.error}", "error")

@@ -5,9 +5,20 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..services import ServiceError
-from ..services.deliveries import STATUSES, deliveries_of, last_delivery, setup_warnings
+from ..services.deliveries import (
+    STATUSES,
+    deliveries_of,
+    last_delivery,
+    rejected_posts,
+    setup_warnings,
+)
 from ..services.held import held_for_digest
-from ..services.integrations import disconnect, integration_of, set_secret_word
+from ..services.integrations import (
+    disconnect,
+    dismiss_rejections,
+    integration_of,
+    set_secret_word,
+)
 from ..services.releases import release_held, send_test_purchase
 from ..services.tickets import linked_tickets
 from . import bp
@@ -42,6 +53,7 @@ def thrivecart(event):
     before = request.args.get("before", type=int)
     integration = integration_of(db.session, event.id)
     held = held_for_digest(db.session, integration.secret_digest) if integration else []
+    rejected_count, rejected = rejected_posts(db.session, event.id, integration)
     return render_template(
         "admin/thrivecart.html",
         event=event,
@@ -51,6 +63,8 @@ def thrivecart(event):
         linked=linked_tickets(db.session, event.id),
         last=last_delivery(db.session, event.id),
         warnings=setup_warnings(db.session, event.id),
+        rejected_count=rejected_count,
+        rejected=rejected,
         page=deliveries_of(db.session, event.id, status=status, query=query, before=before),
         statuses=STATUSES, status=status, query=query, before=before,
     )
@@ -92,6 +106,16 @@ def disconnect_thrivecart(event):
     disconnect(db.session, event)
     db.session.commit()
     flash("ThriveCart disconnected: orders are no longer accepted for this event.", "success")
+    return redirect(url_for("admin.thrivecart", event_id=event.id))
+
+
+@bp.route(THRIVECART + "/rejections/dismiss", methods=["POST"])
+@organisers_only
+def dismiss_rejected(event):
+    """Hide the warning about posts rejected so far for a wrong Secret Word."""
+    if dismiss_rejections(db.session, event):
+        db.session.commit()
+        flash("Warning dismissed. Posts rejected from now on will raise it again.", "success")
     return redirect(url_for("admin.thrivecart", event_id=event.id))
 
 

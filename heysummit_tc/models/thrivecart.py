@@ -21,6 +21,8 @@ class ThriveCartIntegration(Base):
     secret_last3: Mapped[str] = mapped_column(String(3))
     set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Posts rejected for a wrong secret before this moment no longer raise the warning.
+    rejections_dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped["Event"] = relationship()  # noqa: F821
     set_by: Mapped["User | None"] = relationship()  # noqa: F821
@@ -125,7 +127,7 @@ class HeldDelivery(Base):
     event_type: Mapped[str] = mapped_column(String(64), default="")
     order_id: Mapped[str | None] = mapped_column(String(40))
     customer_email: Mapped[str | None] = mapped_column(String(254))
-    client_address: Mapped[str | None] = mapped_column(String(64))
+    client_address: Mapped[str | None] = mapped_column(String(64), index=True)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivery_id: Mapped[int | None] = mapped_column(

@@ -61,10 +61,16 @@ def authenticate(session, email, password):
     return user
 
 
+def end_sessions(session, user):
+    """End every session of the user: the token each session cookie carries changes."""
+    user.session_token = secrets.token_hex(16)
+    session.flush()
+
+
 def load_user(session, user_id):
     """Return the user a session cookie names, if its token is still current."""
     user_part, _, token = (user_id or "").partition(":")
-    if not user_part.isdigit() or not token:
+    if not (user_part.isascii() and user_part.isdigit()) or not token:
         return None
     user = session.get(User, int(user_part))
     if user is None or not secrets.compare_digest(user.session_token, token):

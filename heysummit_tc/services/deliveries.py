@@ -83,18 +83,26 @@ def event_ids_of(session, delivery_id):
     ))
 
 
-def setup_warnings(session, event_id, now=None):
+def setup_warnings(session, event_id):
     """Return what the ThriveCart page should warn the organiser about."""
-    warnings = []
     inactive = list(session.scalars(
         select(Ticket.name).where(Ticket.event_id == event_id, Ticket.external_id.is_not(None),
                                   Ticket.active.is_(False)).order_by(Ticket.name)
     ))
-    if inactive:
-        warnings.append(
-            "Linked but inactive, so ThriveCart orders for them are ignored: "
-            + ", ".join(f"“{name}”" for name in inactive) + "."
-        )
+    if not inactive:
+        return []
+    return ["Linked but inactive, so ThriveCart orders for them are ignored: "
+            + ", ".join(f"“{name}”" for name in inactive) + "."]
+
+
+def rejected_posts(session, event_id, integration, now=None, limit=20):
+    """Return the recent posts rejected for a wrong secret that claim an account this event
+    has seen, newest first: (how many in all, up to ``limit`` of them).
+
+    The account is whatever the body said, so the warning can only say what is known. Posts
+    made with the event's current Secret Word (offered for processing instead) and posts
+    from before the organiser dismissed the warning are left out.
+    """
     # The accounts among the event's latest deliveries: bounded however long the log grows.
     recent = (
         select(DeliveryEvent.delivery_id)
@@ -108,17 +116,16 @@ def setup_warnings(session, event_id, now=None):
         .join(recent, recent.c.delivery_id == WebhookDelivery.id)
         .where(WebhookDelivery.thrivecart_account != "")
     )
-    rejected = session.execute(
-        select(HeldDelivery.thrivecart_account, func.count(), func.max(HeldDelivery.received_at))
-        .where(HeldDelivery.thrivecart_account.in_(accounts.distinct()),
-               HeldDelivery.released_at.is_(None),
-               HeldDelivery.received_at >= held_cutoff(now))
-        .group_by(HeldDelivery.thrivecart_account)
-    ).all()
-    for account, count, _latest in rejected:
-        warnings.append(
-            f"{count} deliveries from the ThriveCart account “{account}” were rejected for a "
-            "wrong Secret Word. Did you regenerate your Secret Word in ThriveCart? Paste the "
-            "new one under Configure."
-        )
-    return warnings
+    criteria = [HeldDelivery.thrivecart_account.in_(accounts.distinct()),
+                HeldDelivery.released_at.is_(None),
+                HeldDelivery.received_at >= held_cutoff(now)]
+    if integration is not None:
+        criteria.append(HeldDelivery.secret_digest != integration.secret_digest)
+        if integration.rejections_dismissed_at is not None:
+            criteria.append(HeldDelivery.received_at > integration.rejections_dismissed_at)
+    total = session.scalar(select(func.count()).select_from(HeldDelivery).where(*criteria))
+    if not total:
+        return 0, []
+    return total, list(session.scalars(
+        select(HeldDelivery).where(*criteria).order_by(HeldDelivery.id.desc()).limit(limit)
+    ))

@@ -2,21 +2,23 @@
 
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from ..models import HeldDelivery, utcnow
-from ..thrivecart.order import read_order
-from ..thrivecart.payload import redact
 
 HELD_DAYS = 14
 
 
-def hold_delivery(session, payload, digest, *, client_address, per_account, total, now=None):
+def hold_delivery(session, order, digest, *, client_address, per_secret, per_client, total,
+                  now=None):
     """Keep a rejected delivery, redacted, under the digest of the secret it presented.
 
-    The oldest held deliveries go first once the account's or the overall cap is passed.
+    The caps are keyed on what a sender cannot choose freely: the secret it presented (only
+    someone who knows a Secret Word can crowd out deliveries made with it) and its client
+    address. Past the overall cap the oldest delivery of the address holding the most goes
+    first, so a flood of wrong secrets evicts its own posts before anyone else's. The
+    ThriveCart account a body names is the sender's to invent and decides nothing here.
     """
-    order = read_order(payload)
     held = HeldDelivery(
         received_at=now or utcnow(),
         thrivecart_account=order.account,
@@ -25,12 +27,13 @@ def hold_delivery(session, payload, digest, *, client_address, per_account, tota
         order_id=order.order_id and order.order_id[:40],
         customer_email=order.buyer.email,
         client_address=client_address[:64],
-        payload=redact(payload),
+        payload=order.payload,
     )
     session.add(held)
     session.flush()
-    _drop_beyond(session, per_account, HeldDelivery.thrivecart_account == order.account)
-    _drop_beyond(session, total)
+    _drop_beyond(session, per_secret, HeldDelivery.secret_digest == digest)
+    _drop_beyond(session, per_client, HeldDelivery.client_address == held.client_address)
+    _drop_beyond_total(session, total)
     return held.id
 
 
@@ -46,6 +49,30 @@ def _drop_beyond(session, cap, *criteria):
     )
     session.execute(
         delete(HeldDelivery).where(HeldDelivery.id.in_(keep))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _drop_beyond_total(session, total):
+    unreleased = HeldDelivery.released_at.is_(None)
+    excess = session.scalar(select(func.count()).where(unreleased)) - total
+    if excess <= 0:
+        return
+    crowded = session.scalar(
+        select(HeldDelivery.client_address).where(unreleased)
+        .group_by(HeldDelivery.client_address)
+        .order_by(func.count().desc(), func.min(HeldDelivery.id))
+        .limit(1)
+    )
+    oldest = (
+        select(HeldDelivery.id)
+        .where(unreleased, HeldDelivery.client_address == crowded)
+        .order_by(HeldDelivery.id)
+        .limit(excess)
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(
+        delete(HeldDelivery).where(HeldDelivery.id.in_(oldest))
         .execution_options(synchronize_session=False)
     )
 

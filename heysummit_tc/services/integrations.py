@@ -56,6 +56,16 @@ def disconnect(session, event):
         session.flush()
 
 
+def dismiss_rejections(session, event, now=None):
+    """Stop warning about the posts rejected so far; return False when not configured."""
+    integration = integration_of(session, event.id)
+    if integration is None:
+        return False
+    integration.rejections_dismissed_at = now or utcnow()
+    session.flush()
+    return True
+
+
 def find_event_ids(session, key, secret_word):
     """Return the ids of every event whose integration holds this Secret Word."""
     return find_event_ids_by_digest(session, secret_digest(key, secret_word))

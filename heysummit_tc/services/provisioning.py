@@ -27,8 +27,7 @@ from ..models import (
     WebhookDelivery,
     utcnow,
 )
-from ..thrivecart.order import ORDER_REFUND, ORDER_SUCCESS, read_order
-from ..thrivecart.payload import redact
+from ..thrivecart.order import ORDER_REFUND, ORDER_SUCCESS
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +77,8 @@ class _LinkedTicket:
     prices: list[tuple[int, str]]
 
 
-def record_delivery(session, payload, event_ids, *, source="webhook", now=None):
+def record_delivery(session, order, event_ids, *, source="webhook", now=None):
     """Store a delivery addressed to ``event_ids`` before it is processed; return its id."""
-    order = read_order(payload)
     delivery_id = session.connection().execute(_INSERT_DELIVERY, {
         "received_at": now or utcnow(),
         "source": source,
@@ -93,7 +91,7 @@ def record_delivery(session, payload, event_ids, *, source="webhook", now=None):
         "customer_email": order.buyer.email,
         "status": "received",
         "attempts": 0,
-        "payload": redact(payload),
+        "payload": order.payload,
     }).scalar_one()
     session.connection().execute(_INSERT_DELIVERY_EVENT, [
         {"delivery_id": delivery_id, "event_id": event_id} for event_id in sorted(set(event_ids))
@@ -101,7 +99,7 @@ def record_delivery(session, payload, event_ids, *, source="webhook", now=None):
     return delivery_id
 
 
-def run_delivery(session, delivery_id, payload, event_ids, *, source="thrivecart", now=None):
+def run_delivery(session, delivery_id, order, event_ids, *, source="thrivecart", now=None):
     """Apply a recorded delivery to ``event_ids`` in one transaction and commit.
 
     On any error nothing of the attempt is applied, the delivery is recorded as failed with
@@ -109,7 +107,7 @@ def run_delivery(session, delivery_id, payload, event_ids, *, source="thrivecart
     again. If even that record cannot be written, the error propagates.
     """
     try:
-        result = process_delivery(session, delivery_id, payload, event_ids,
+        result = process_delivery(session, delivery_id, order, event_ids,
                                   source=source, now=now)
         session.commit()
         return result
@@ -122,11 +120,10 @@ def run_delivery(session, delivery_id, payload, event_ids, *, source="thrivecart
         return DeliveryResult(delivery_id, FAILED, 503, error=message)
 
 
-def process_delivery(session, delivery_id, payload, event_ids, *, source="thrivecart", now=None):
+def process_delivery(session, delivery_id, order, event_ids, *, source="thrivecart", now=None):
     """Apply one delivery to the given events and record the attempt; flush, do not commit."""
     now = now or utcnow()
     event_ids = sorted(set(event_ids))
-    order = read_order(payload)
     error = None
     if order.event_type == ORDER_SUCCESS and order.buyer.email is None:
         status, http_status, error = FAILED, 422, order.buyer.problem

@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from ..models import HeldDelivery, WebhookDelivery, utcnow
+from ..thrivecart.order import read_order
 from . import ServiceError
 from .held import claim_held, held_for_digest
 from .integrations import find_event_ids_by_digest
@@ -31,16 +32,16 @@ def release_held(session, digest, now=None):
     if not event_ids:
         return results
     for held in held_for_digest(session, digest, now):
-        payload, received_at, held_id = held.payload, held.received_at, held.id
+        order, received_at, held_id = read_order(held.payload), held.received_at, held.id
         if not claim_held(session, held_id, now):
             continue  # released by a concurrent confirmation
-        delivery_id = record_delivery(session, payload, event_ids, source="held",
+        delivery_id = record_delivery(session, order, event_ids, source="held",
                                       now=received_at)
         session.execute(update(HeldDelivery).where(HeldDelivery.id == held_id)
                         .values(delivery_id=delivery_id)
                         .execution_options(synchronize_session=False))
         session.commit()
-        results.append(run_delivery(session, delivery_id, payload, event_ids, now=now))
+        results.append(run_delivery(session, delivery_id, order, event_ids, now=now))
     return results
 
 
@@ -97,10 +98,10 @@ def test_purchase_payload(ticket, email, first_name="", last_name="", now=None):
 
 def send_test_purchase(session, event, ticket, email, first_name="", last_name="", now=None):
     """Run a made-up test-mode order for ``ticket`` through the real processing."""
-    payload = test_purchase_payload(ticket, email, first_name, last_name, now)
-    delivery_id = record_delivery(session, payload, [event.id], source="test_purchase", now=now)
+    order = read_order(test_purchase_payload(ticket, email, first_name, last_name, now))
+    delivery_id = record_delivery(session, order, [event.id], source="test_purchase", now=now)
     session.commit()
-    return run_delivery(session, delivery_id, payload, [event.id], source="test_purchase",
+    return run_delivery(session, delivery_id, order, [event.id], source="test_purchase",
                         now=now)
 
 

@@ -7,9 +7,13 @@ from datetime import UTC, datetime
 from email_validator import EmailNotValidError, validate_email
 
 from .items import payload_item_key
+from .payload import redact
 
 ORDER_SUCCESS = "order.success"
 ORDER_REFUND = "order.refund"
+# Items one order may list. A real checkout has a product and a few bumps, upsells and
+# downsells; a body naming thousands would make thousands of rows for nothing.
+MAX_ITEMS = 200
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class Order:
     paid_at: datetime | None = None
     refund_key: str | None = None
     refund_amount: int | None = None
+    # The payload as it may be stored and shown: without the secret word.
+    payload: dict = field(default_factory=dict)
 
 
 def read_order(payload):
@@ -58,6 +64,7 @@ def read_order(payload):
         paid_at=_timestamp(order.get("date_unix")) or _timestamp(payload.get("order_timestamp")),
         refund_key=refund_key,
         refund_amount=_minor_units(refund.get("amount")),
+        payload=redact(payload),
     )
 
 

@@ -35,7 +35,11 @@ class PayloadError(ValueError):
 
 
 def parse_payload(body):
-    """Return the nested structure of a form or JSON body, or raise PayloadError."""
+    """Return the nested structure of a form or JSON body, or raise PayloadError.
+
+    PayloadError is the only exception a body can cause: whatever the input, the caller
+    answers 400, never a server error.
+    """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -49,15 +53,26 @@ def parse_payload(body):
 
 def _parse_json(text):
     try:
-        data = json.loads(text)
+        # Numbers stay the digits they were sent as: ids pass 2**53, and no digit string,
+        # however long, meets Python's int conversion limit.
+        data = json.loads(text, parse_int=str, parse_float=str, parse_constant=_refuse_constant)
     except RecursionError as error:
         raise PayloadError("JSON body is nested too deeply") from error
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         raise PayloadError(f"body is not valid JSON ({error.msg})") from error
     if not isinstance(data, dict):
         raise PayloadError("JSON body must be an object")
     _check_bounds(data)
     return data
+
+
+def _refuse_constant(name):
+    raise PayloadError(f"body is not valid JSON ({name} is not a number)")
+
+
+def _is_index(segment):
+    """Tell whether a bracket segment is a list index: ASCII digits only (``²`` is not)."""
+    return segment.isascii() and segment.isdigit()
 
 
 def _parse_form(text):
@@ -88,7 +103,7 @@ def _assign(root, key, value):
     for depth, segment in enumerate(path):
         if segment is _APPEND:
             segment = str(len(node))
-        if segment.isdigit() and (len(segment) > 3 or int(segment) > MAX_LIST_INDEX):
+        if _is_index(segment) and (len(segment) > 3 or int(segment) > MAX_LIST_INDEX):
             raise PayloadError(f"form field {key[:40]!r} has a list index over "
                                f"{MAX_LIST_INDEX}")
         if depth == len(path) - 1:
@@ -107,7 +122,7 @@ def _as_lists(node):
     if not isinstance(node, dict):
         return node
     items = {key: _as_lists(value) for key, value in node.items()}
-    if items and all(key.isdigit() for key in items):
+    if items and all(_is_index(key) for key in items):
         return [items[key] for key in sorted(items, key=int)]
     return items
 

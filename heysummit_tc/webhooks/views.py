@@ -11,31 +11,47 @@ from ..security import wrong_secrets
 from ..services.held import hold_delivery
 from ..services.integrations import find_event_ids, secret_digest
 from ..services.provisioning import record_delivery, run_delivery
+from ..thrivecart.order import MAX_ITEMS, read_order
 from ..thrivecart.payload import SECRET_FIELD, PayloadError, parse_payload
 from . import bp
 
 log = logging.getLogger(__name__)
 
+ALLOWED_METHODS = ("GET", "HEAD", "POST", "OPTIONS")
 
-@bp.route("/thrivecart/", methods=["GET", "HEAD", "POST"], strict_slashes=False)
+
+@bp.route("/thrivecart/", methods=ALLOWED_METHODS, strict_slashes=False,
+          provide_automatic_options=False)
 def thrivecart():
     """Answer ThriveCart's set-up pings and apply the orders it posts."""
     if request.method != "POST":
-        return jsonify(status="ok", hint="POST ThriveCart webhook notifications here")
+        response = jsonify(status="ok", hint="POST ThriveCart webhook notifications here")
+        response.headers["Allow"] = ", ".join(ALLOWED_METHODS)
+        return response
     try:
-        payload = parse_payload(request.get_data(cache=False))
+        payload = parse_payload(_read_body(current_app.config["MAX_CONTENT_LENGTH"]))
     except RequestEntityTooLarge:
         return _too_large()
     except PayloadError as error:
         return jsonify(status="malformed", error=str(error)), 400
-    secret_word = payload.pop(SECRET_FIELD, None)
-    # An absent or empty secret marks a set-up ping, not a password comparison.
-    if secret_word is None or secret_word == "":  # nosec B105
+    if SECRET_FIELD not in payload:
         return jsonify(status="ping")
+    secret_word = payload.pop(SECRET_FIELD)
+    # An empty secret marks a set-up ping, not a password comparison; "null" (which the
+    # parser reads as None) is a secret like any other, and a wrong one.
+    if secret_word == "":  # nosec B105
+        return jsonify(status="ping")
+    if secret_word is None:
+        secret_word = "null"  # noqa: S105  # nosec B105
     if not isinstance(secret_word, str):
         return jsonify(status="malformed", error=f"{SECRET_FIELD} must be text"), 400
+    order = read_order(payload)
+    if len(order.item_keys) > MAX_ITEMS:
+        return jsonify(status="malformed",
+                       error=f"the order lists {len(order.item_keys)} items; "
+                             f"at most {MAX_ITEMS} are accepted"), 400
     try:
-        return _receive(payload, secret_word)
+        return _receive(order, secret_word)
     except SQLAlchemyError as error:
         db.session.rollback()
         log.warning("webhook answered 503: %s", type(error).__name__)
@@ -43,7 +59,20 @@ def thrivecart():
                        error="the database is unavailable; nothing was applied, try again"), 503
 
 
-def _receive(payload, secret_word):
+def _read_body(limit):
+    """Return the request body, refusing one over ``limit`` bytes however it is framed.
+
+    Werkzeug stops a chunked body at the limit without saying so; reading one byte past
+    it tells a body that fits from one that was cut.
+    """
+    request.max_content_length = limit + 1
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    return body
+
+
+def _receive(order, secret_word):
     config = current_app.config
     client = request.remote_addr or "-"
     event_ids = find_event_ids(db.session, config["SECRET_WORD_KEY"], secret_word)
@@ -52,8 +81,9 @@ def _receive(payload, secret_word):
             return jsonify(status="rate_limited",
                            error="too many posts with a wrong secret word"), 429
         held_id = hold_delivery(
-            db.session, payload, secret_digest(config["SECRET_WORD_KEY"], secret_word),
-            client_address=client, per_account=config["HELD_DELIVERIES_PER_ACCOUNT"],
+            db.session, order, secret_digest(config["SECRET_WORD_KEY"], secret_word),
+            client_address=client, per_secret=config["HELD_DELIVERIES_PER_SECRET"],
+            per_client=config["HELD_DELIVERIES_PER_CLIENT"],
             total=config["HELD_DELIVERIES_TOTAL"],
         )
         db.session.commit()
@@ -61,11 +91,11 @@ def _receive(payload, secret_word):
         return jsonify(status="rejected",
                        error="thrivecart_secret matches no configured ThriveCart integration"), 403
 
-    delivery_id = record_delivery(db.session, payload, event_ids)
+    delivery_id = record_delivery(db.session, order, event_ids)
     db.session.commit()
-    result = run_delivery(db.session, delivery_id, payload, event_ids)
+    result = run_delivery(db.session, delivery_id, order, event_ids)
     log.info(
-        "delivery %s %s: %s (%s) for events %s", delivery_id, payload.get("event"),
+        "delivery %s %s: %s (%s) for events %s", delivery_id, order.event_type or "-",
         result.status, result.http_status, ",".join(map(str, event_ids)),
         extra={"fields": {"delivery_id": delivery_id, "delivery_status": result.status,
                           "http_status": result.http_status}},

@@ -1,0 +1,39 @@
+"""gunicorn's production configuration; gunicorn reads this file from the working directory.
+
+Run behind a reverse proxy that buffers request bodies (``deploy/nginx.conf``): the proxy
+absorbs slow clients, and these settings keep a slow or hostile client from pinning the
+app's workers when it reaches them directly. Every value can be overridden on the command
+line (``make run`` does for the bind address and workers).
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+
+# Threads per worker: a client that trickles a body holds one thread, not a whole process.
+# Each worker's database pool (5 + 10 overflow) covers its threads.
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count()))
+threads = int(os.environ.get("GUNICORN_THREADS", 8))
+# A worker takes no more connections than it has threads: one whose threads are all held
+# by slow clients stops accepting, and the others serve the rest meanwhile.
+worker_connections = threads
+
+# A request that takes longer than this is killed; ThriveCart orders take milliseconds.
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+# Restart workers now and then, so that nothing slowly accumulated lasts for ever.
+max_requests = 5000
+max_requests_jitter = 500
+
+# Request-line and header limits: ThriveCart's posts are small; anything larger is hostile.
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
+
+# X-Forwarded-* are believed only from these addresses (the proxy); see TRUSTED_PROXIES.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# The app logs one line per request itself (with its request id): no access log here.
+errorlog = "-"
