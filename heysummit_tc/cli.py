@@ -14,6 +14,7 @@ from .services.accounts import create_user, generate_password
 from .services.deliveries import event_ids_of
 from .services.events import add_member, create_event
 from .services.held import HELD_DAYS, prune_held
+from .services.lifecycle import expire_cancelled
 from .services.provisioning import run_delivery
 from .services.releases import prune_payloads
 from .services.tickets import create_ticket
@@ -105,6 +106,14 @@ def create_ticket_command(event_id, name, external_id, prices, currency, inactiv
     db.session.commit()
     click.echo(f"Created ticket {ticket.id}: {ticket.name}"
                + (f" [{ticket.external_id}]" if ticket.external_id else ""))
+
+
+@thrivecart.command("expire")
+def expire_command():
+    """Record `ended` for cancelled purchases past their access end (idempotent; for cron)."""
+    count = expire_cancelled(db.session)
+    db.session.commit()
+    click.echo(f"{count} purchase{'s' if count != 1 else ''} ended.")
 
 
 @thrivecart.command("replay")

@@ -34,8 +34,8 @@ def time_tag(moment):
     return Markup('<time datetime="{}" title="{}">{}</time>').format(iso(moment), shown, shown)
 
 
-def badge(status):
+def badge(status, label=None):
     """A status badge: its word is its meaning, the colour only repeats it."""
     status = str(status)
     return Markup('<span class="badge badge-{}">{}</span>').format(
-        escape(status.replace("_", "-")), escape(status.replace("_", " ")))
+        escape(status.replace("_", "-")), escape(label or status.replace("_", " ")))

@@ -90,6 +90,17 @@ def database_url(request, tmp_path_factory):
         _drop_postgres_database(*cleanup)
 
 
+@pytest.fixture
+def blank_database_url(database_url, tmp_path):
+    """A new, empty database of the same backend as ``database_url`` (no migration run)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
+        return
+    url, server_url, name = _create_postgres_database()
+    yield url
+    _drop_postgres_database(server_url, name)
+
+
 def empty_tables(engine):
     """Delete every row, so that each test starts from an empty, migrated schema."""
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
@@ -188,12 +199,13 @@ def make_event(app, make_user):
 def make_ticket(app):
     """Create tickets: make_ticket(event_id, name, external_id, prices=[("97.00", "USD")])."""
 
-    def make(event_id, name="Ticket", external_id=None, prices=(), active=True):
+    def make(event_id, name="Ticket", external_id=None, prices=(), active=True, **policies):
         with app.app_context():
             from heysummit_tc.models import Event
 
             event = db.session.get(Event, event_id)
-            ticket = create_ticket(db.session, event, name, external_id, active, prices)
+            ticket = create_ticket(db.session, event, name, external_id, active, prices,
+                                   **policies)
             db.session.commit()
             return ticket.id
 

@@ -15,8 +15,10 @@ from heysummit_tc.services.attendees import CSV_HEADER
 
 from helpers import fixture_bytes, json_body, load_fixture, post_webhook
 
-HEADER = ("email,first_name,last_name,ticket,external_id,status,amount,currency,charged_amount,"
-          "source,thrivecart_order_id,test,paid_at,refunded_at")
+# SPEC 2, exactly.
+HEADER = ("email,first_name,last_name,ticket,external_id,status,access,amount,currency,"
+          "charged_amount,charged_currency,source,thrivecart_order_id,test,paid_at,refunded_at,"
+          "access_ends_at")
 
 
 @pytest.fixture
@@ -50,13 +52,14 @@ def test_csv_header_and_rows_are_exact(client, event, session):
     lines = response.get_data(as_text=True).splitlines()
     assert lines[0] == HEADER == ",".join(CSV_HEADER)
     assert lines[1:] == [
-        "ada.lovelace@example.com,Ada,Lovelace,All-Access,product-12,paid,4997.00,USD,4997.00,"
-        "thrivecart,23370556,yes,2023-11-08T23:48:20Z,",
-        "katherine.johnson@example.com,Katherine,Johnson,Main,product-2,refunded,197.00,GBP,"
-        f"97.00,thrivecart,40100017,no,2026-03-02T14:05:11Z,{refunded_at(session, 'product-2')}",
-        "katherine.johnson@example.com,Katherine,Johnson,VIP,upsell-3,paid,147.00,GBP,147.00,"
-        "thrivecart,40100017,no,2026-03-02T14:05:11Z,",
-        "lonely@example.com,No,Purchase,,,,,,,,,,,",
+        "ada.lovelace@example.com,Ada,Lovelace,All-Access,product-12,paid,yes,4997.00,USD,"
+        "4997.00,USD,thrivecart,23370556,yes,2023-11-08T23:48:20Z,,",
+        "katherine.johnson@example.com,Katherine,Johnson,Main,product-2,refunded,no,197.00,GBP,"
+        "97.00,GBP,thrivecart,40100017,no,2026-03-02T14:05:11Z,"
+        f"{refunded_at(session, 'product-2')},",
+        "katherine.johnson@example.com,Katherine,Johnson,VIP,upsell-3,paid,yes,147.00,GBP,"
+        "147.00,GBP,thrivecart,40100017,no,2026-03-02T14:05:11Z,,",
+        "lonely@example.com,No,Purchase" + "," * 14,
     ]
 
 

@@ -16,3 +16,47 @@ def test_models_match_the_migrated_schema(app):
 def test_flask_db_check_finds_nothing_to_generate(runner):
     result = runner.invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
+
+
+def test_the_lifecycle_migration_carries_existing_rows_over(make_app, blank_database_url):
+    """Rows written before the lifecycle keep their meaning after it."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    app = make_app(SQLALCHEMY_DATABASE_URI=blank_database_url)
+    with app.app_context():
+        upgrade(revision="6a87710a25f3")
+        statements = [
+            "INSERT INTO users (id, email, password_hash, session_token, created_at) "
+            "VALUES (1, 'ada@example.com', 'x', 't', :now)",
+            "INSERT INTO events (id, name, currency, created_at) VALUES (1, 'S', 'USD', :now)",
+            "INSERT INTO tickets (id, event_id, name, active, external_id, created_at, "
+            "updated_at) VALUES (1, 1, 'T', :yes, 'product-12', :now, :now)",
+            "INSERT INTO attendees (id, event_id, email, first_name, last_name, created_at, "
+            "updated_at) VALUES (1, 1, 'b@example.com', '', '', :now, :now)",
+            # A EUR order's charge, stored (wrongly) beside the USD price.
+            "INSERT INTO ticket_purchases (id, attendee_id, ticket_id, status, amount, "
+            "currency, charged_amount, source, thrivecart_order_id, test, created_at, "
+            "updated_at) VALUES (1, 1, 1, 'refunded', 14700, 'USD', 3000, 'thrivecart', '42', "
+            ":no, :now, :now)",
+            "INSERT INTO webhook_deliveries (id, received_at, source, event_type, mode, test, "
+            "thrivecart_account, order_id, status, attempts, payload) VALUES (1, :now, "
+            "'webhook', 'order.success', 'live', :no, 'a', '42', 'processed', 1, "
+            """'{"currency": "eur"}')""",
+            "INSERT INTO delivery_outcomes (id, delivery_id, event_id, attempt, outcome, "
+            "created_at) VALUES (1, 1, 1, 1, 'not_found', :now)",
+        ]
+        for statement in statements:
+            db.session.execute(text(statement), {"now": "2026-01-01 00:00:00", "yes": True,
+                                                 "no": False})
+        db.session.commit()
+        upgrade()
+        purchase = db.session.execute(text(
+            "SELECT status, charged_amount, charged_currency, payments FROM ticket_purchases"
+        )).one()
+        assert tuple(purchase) == ("refunded", 3000, "EUR", 0)
+        assert db.session.execute(text("SELECT on_payment_failed, on_cancel FROM tickets")
+                                  ).one() == ("keep", "keep")
+        assert db.session.scalar(text("SELECT outcome FROM delivery_outcomes")) == (
+            "waiting_for_order")
+        db.session.remove()

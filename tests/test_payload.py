@@ -148,8 +148,12 @@ def test_read_order_from_the_fixture():
 
 def test_read_refund_from_the_fixture():
     order = read_order(parse_payload(fixture_bytes("order-refund.json")))
-    assert (order.event_type, order.refund_key, order.refund_amount, order.test) == (
-        "order.refund", "product-7", 5900, False)
+    lifecycle = order.lifecycle
+    assert (order.event_type, order.order_id, order.test) == ("order.refund", "38033257", False)
+    assert (lifecycle.kind, lifecycle.item_key, lifecycle.amount, lifecycle.currency) == (
+        "refund", "product-7", 5900, "USD")
+    assert lifecycle.identity == "event:1325564304"
+    assert lifecycle.occurred_at.isoformat() == "2025-10-24T17:57:27+00:00"
 
 
 def test_odd_shapes_never_raise():

@@ -5,8 +5,14 @@ from datetime import UTC, datetime
 from flask import Response, render_template, request, stream_with_context
 
 from ..extensions import db
-from ..models import Attendee
-from ..services.attendees import attendee_csv, attendees_of, deliveries_touching
+from ..models import Attendee, PurchaseStatus, utcnow
+from ..services.attendees import (
+    attendee_csv,
+    attendees_of,
+    deliveries_touching,
+    purchase_access,
+    purchase_history,
+)
 from . import bp
 from .access import organisers_only, owned_or_404
 from .forms import AttendeeSearchForm
@@ -15,13 +21,15 @@ from .forms import AttendeeSearchForm
 @bp.route("/events/<int:event_id>/attendees/")
 @organisers_only
 def attendees(event):
-    """List the event's attendees with their purchases; search by email."""
+    """List the event's attendees with their purchases; search by email, filter by status."""
     form = AttendeeSearchForm(request.args)
     query = (form.q.data or "").strip()
+    status = form.status.data or ""
     before = request.args.get("before", type=int)
-    page = attendees_of(db.session, event.id, query=query, before=before)
+    page = attendees_of(db.session, event.id, query=query, status=status, before=before)
     return render_template("admin/attendees.html", event=event, form=form, page=page,
-                           query=query, before=before)
+                           query=query, status=status, before=before, access=purchase_access,
+                           now=utcnow(), statuses=list(PurchaseStatus))
 
 
 @bp.route("/events/<int:event_id>/attendees/<int:attendee_id>/")
@@ -30,7 +38,9 @@ def attendee(event, attendee_id):
     """Show one attendee, their purchases and the deliveries that touched them."""
     person = owned_or_404(Attendee, attendee_id, event.id)
     return render_template("admin/attendee.html", event=event, attendee=person,
-                           deliveries=deliveries_touching(db.session, person))
+                           deliveries=deliveries_touching(db.session, person),
+                           history=purchase_history(db.session, person),
+                           access=purchase_access, now=utcnow())
 
 
 @bp.route("/events/<int:event_id>/attendees.csv")

@@ -1,7 +1,15 @@
 """Forms of the organiser pages; every one carries a CSRF token."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from ..thrivecart.items import ACCEPTED_FORMATS
@@ -41,6 +49,23 @@ class TicketForm(FlaskForm):
         "Active", default=True,
         description="Inactive tickets are not granted by ThriveCart orders.",
     )
+    on_payment_failed = RadioField(
+        "When a subscription or payment-plan payment fails",
+        choices=[SelectChoice("keep", "Keep access (a grace period until it is paid or cancelled)"),
+                 SelectChoice("suspend", "Suspend access until the next payment succeeds")],
+        default="keep",
+        description="ThriveCart's order.rebill_failed: a renewal or instalment was declined.",
+    )
+    on_cancel = RadioField(
+        "When a subscription is cancelled",
+        choices=[
+            SelectChoice("keep", "Keep access for good"),
+            SelectChoice("period_end", "Keep access until the end of the period already paid for"),
+            SelectChoice("now", "End access at once"),
+        ],
+        default="keep",
+        description="ThriveCart's order.subscription_cancelled. Refunds always end access.",
+    )
 
 
 class PriceForm(FlaskForm):
@@ -67,6 +92,15 @@ class AttendeeSearchForm(FlaskForm):
         csrf = False
 
     q = StringField("Search by email", validators=[Optional(), Length(max=254)])
+    status = SelectField(
+        "Status", validators=[Optional()],
+        choices=[
+            SelectChoice("", "Any status"), SelectChoice("paid", "Paid"),
+            SelectChoice("payment_failed", "Payment failed"),
+            SelectChoice("cancelled", "Cancelled"), SelectChoice("ended", "Ended"),
+            SelectChoice("refunded", "Refunded"), SelectChoice("pending", "Pending"),
+        ],
+    )
 
 
 class TestPurchaseForm(FlaskForm):

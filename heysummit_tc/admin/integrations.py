@@ -2,6 +2,7 @@
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from ..extensions import db
 from ..services import ServiceError
@@ -141,8 +142,11 @@ def test_purchase(event):
     """Run a made-up test-mode order through the real processing, to check the set-up."""
     linked = linked_tickets(db.session, event.id)
     form = TestPurchaseForm(email=current_user.email)
-    form.ticket_id.choices = [(ticket.id, f"{ticket.name} ({ticket.external_id})"
-                               + ("" if ticket.active else ", inactive")) for ticket in linked]
+    form.ticket_id.choices = [
+        SelectChoice(ticket.id, f"{ticket.name} ({ticket.external_id})"
+                     + ("" if ticket.active else ", inactive"))
+        for ticket in linked
+    ]
     if form.validate_on_submit():
         ticket = next(ticket for ticket in linked if ticket.id == form.ticket_id.data)
         result = send_test_purchase(db.session, event, ticket, form.email.data,

@@ -28,7 +28,8 @@ def new_ticket(event):
     if form.validate_on_submit():
         try:
             ticket = create_ticket(db.session, event, form.name.data, form.external_id.data,
-                                   form.active.data)
+                                   form.active.data, on_payment_failed=form.on_payment_failed.data,
+                                   on_cancel=form.on_cancel.data)
         except ServiceError as error:
             apply_service_error(form, error, flash)
         else:
@@ -47,7 +48,7 @@ def ticket(event, ticket_id):
     if form.validate_on_submit():
         try:
             update_ticket(db.session, ticket, form.name.data, form.external_id.data,
-                          form.active.data)
+                          form.active.data, form.on_payment_failed.data, form.on_cancel.data)
         except ServiceError as error:
             db.session.rollback()
             apply_service_error(form, error, flash)

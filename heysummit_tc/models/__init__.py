@@ -1,14 +1,19 @@
 """The data model of the whole product, one module per aggregate."""
 
 from .accounts import EventMember, Role, User
-from .attendees import Attendee, PurchaseStatus, TicketPurchase
+from .attendees import Attendee, PurchaseChange, PurchaseStatus, TicketPurchase
 from .base import Base, utcnow
-from .events import Event, Ticket, TicketPrice
+from .events import Event, OnCancel, OnPaymentFailed, Ticket, TicketPrice
 from .thrivecart import (
     DeliveryEvent,
     DeliveryOutcome,
+    DeliveryStatus,
     HeldDelivery,
+    LifecycleEvent,
+    LifecycleKind,
+    OutcomeKind,
     ThriveCartIntegration,
+    ThriveCartOrder,
     WebhookDelivery,
 )
 
@@ -17,12 +22,20 @@ __all__ = [
     "Base",
     "DeliveryEvent",
     "DeliveryOutcome",
+    "DeliveryStatus",
     "Event",
     "EventMember",
     "HeldDelivery",
+    "LifecycleEvent",
+    "LifecycleKind",
+    "OnCancel",
+    "OnPaymentFailed",
+    "OutcomeKind",
+    "PurchaseChange",
     "PurchaseStatus",
     "Role",
     "ThriveCartIntegration",
+    "ThriveCartOrder",
     "Ticket",
     "TicketPrice",
     "TicketPurchase",

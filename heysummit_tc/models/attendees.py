@@ -4,8 +4,8 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -14,13 +14,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, UTCDateTime, str_enum, utcnow
 
 
 class PurchaseStatus(enum.StrEnum):
-    PENDING = "pending"
+    """Where a purchase is in its life; see services.lifecycle for what each allows."""
+
     PAID = "paid"
+    PAYMENT_FAILED = "payment_failed"
+    CANCELLED = "cancelled"
+    ENDED = "ended"
     REFUNDED = "refunded"
+    PENDING = "pending"
 
 
 class Attendee(Base):
@@ -60,25 +65,57 @@ class TicketPurchase(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     attendee_id: Mapped[int] = mapped_column(ForeignKey("attendees.id", ondelete="CASCADE"))
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
-    status: Mapped[PurchaseStatus] = mapped_column(
-        Enum(PurchaseStatus, name="purchase_status",
-             values_callable=lambda statuses: [s.value for s in statuses],
-             native_enum=False, length=20, validate_strings=True,
-             create_constraint=True)
-    )
+    status: Mapped[PurchaseStatus] = mapped_column(str_enum(PurchaseStatus, "purchase_status"))
     # The ticket's price, in minor units of `currency`.
-    amount: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str] = mapped_column(String(3))
-    # What ThriveCart charged for the item now, in the order's currency (minor units).
-    charged_amount: Mapped[int | None] = mapped_column(Integer)
+    # What ThriveCart charged for the item, in minor units of the order's currency.
+    charged_amount: Mapped[int | None] = mapped_column(BigInteger)
+    charged_currency: Mapped[str | None] = mapped_column(String(3))
     source: Mapped[str] = mapped_column(String(20), default="thrivecart")
     thrivecart_order_id: Mapped[str | None] = mapped_column(String(40))
     thrivecart_item_key: Mapped[str | None] = mapped_column(String(40))
     test: Mapped[bool] = mapped_column(default=False)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A cancelled subscription gives access until then (None: no end).
+    access_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Rebills and payment-plan instalments after the first payment.
+    payments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_payment_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_invoice_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     attendee: Mapped[Attendee] = relationship(back_populates="purchases")
     ticket: Mapped["Ticket"] = relationship()  # noqa: F821
+    changes: Mapped[list["PurchaseChange"]] = relationship(
+        back_populates="purchase", cascade="all, delete-orphan",
+        order_by="(PurchaseChange.changed_at, PurchaseChange.id)",
+    )
+
+
+class PurchaseChange(Base):
+    """One change of a purchase's status: when, from what to what, and who or what caused it."""
+
+    __tablename__ = "purchase_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_id: Mapped[int] = mapped_column(
+        ForeignKey("ticket_purchases.id", ondelete="CASCADE"), index=True
+    )
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    from_status: Mapped[PurchaseStatus | None] = mapped_column(
+        str_enum(PurchaseStatus, "purchase_change_from"))
+    to_status: Mapped[PurchaseStatus] = mapped_column(
+        str_enum(PurchaseStatus, "purchase_change_to"))
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="SET NULL"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(200), default="")
+
+    purchase: Mapped[TicketPurchase] = relationship(back_populates="changes")
+    user: Mapped["User | None"] = relationship()  # noqa: F821

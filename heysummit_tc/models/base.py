@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, Enum, MetaData
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -44,3 +44,9 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def str_enum(enum_class, name, length=20):
+    """A column type for a StrEnum: its values as text, held to them by a CHECK constraint."""
+    return Enum(enum_class, name=name, values_callable=lambda members: [m.value for m in members],
+                native_enum=False, length=length, validate_strings=True, create_constraint=True)

@@ -1,11 +1,27 @@
 """Events, their tickets and ticket prices."""
 
+import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, UTCDateTime, str_enum, utcnow
+
+
+class OnPaymentFailed(enum.StrEnum):
+    """What a failed rebill does to access."""
+
+    KEEP = "keep"  # a grace period: access stays until the subscription is cancelled
+    SUSPEND = "suspend"  # no access until the next payment succeeds
+
+
+class OnCancel(enum.StrEnum):
+    """What a cancelled subscription does to access."""
+
+    KEEP = "keep"  # access for good
+    PERIOD_END = "period_end"  # until the end of the period already paid for
+    NOW = "now"  # ends at the cancellation
 
 
 class Event(Base):
@@ -34,6 +50,12 @@ class Ticket(Base):
     active: Mapped[bool] = mapped_column(default=True)
     # The ThriveCart item key this ticket stands for (product-2, bump-2, ...); see thrivecart.items.
     external_id: Mapped[str | None] = mapped_column(String(40))
+    on_payment_failed: Mapped[OnPaymentFailed] = mapped_column(
+        str_enum(OnPaymentFailed, "on_payment_failed"), default=OnPaymentFailed.KEEP,
+        server_default=OnPaymentFailed.KEEP.value)
+    on_cancel: Mapped[OnCancel] = mapped_column(
+        str_enum(OnCancel, "on_cancel"), default=OnCancel.KEEP,
+        server_default=OnCancel.KEEP.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -53,7 +75,7 @@ class TicketPrice(Base):
         ForeignKey("tickets.id", ondelete="CASCADE"), index=True
     )
     # Integer minor units (cents): 97.00 USD is 9700.
-    amount: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
 
     ticket: Mapped[Ticket] = relationship(back_populates="prices")

@@ -1,12 +1,64 @@
-"""The ThriveCart integration of an event and the webhook deliveries it received."""
+"""The ThriveCart integration of an event, the webhook deliveries it received and the orders
+they describe."""
 
+import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, UTCDateTime, str_enum, utcnow
+
+
+class DeliveryStatus(enum.StrEnum):
+    """received -> processed | ignored | failed; a replay moves it again."""
+
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+class OutcomeKind(enum.StrEnum):
+    """What one attempt of a delivery did to one item in one event."""
+
+    PAID = "paid"
+    ALREADY_PAID = "already_paid"
+    ALREADY_PAYMENT_FAILED = "already_payment_failed"
+    ALREADY_CANCELLED = "already_cancelled"
+    ALREADY_ENDED = "already_ended"
+    ALREADY_REFUNDED = "already_refunded"
+    REFUNDED = "refunded"
+    PARTIAL_REFUND = "partial_refund"
+    PAYMENT_FAILED = "payment_failed"
+    PAYMENT_RECORDED = "payment_recorded"
+    CANCELLED = "cancelled"
+    WAITING_FOR_ORDER = "waiting_for_order"
+    DUPLICATE = "duplicate"
+    UNLINKED = "unlinked"
+    TICKET_INACTIVE = "ticket_inactive"
+    NO_ITEMS = "no_items"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+class LifecycleKind(enum.StrEnum):
+    """The ThriveCart events that change an order after its ``order.success``."""
+
+    REFUND = "refund"
+    REBILL_FAILED = "rebill_failed"
+    SUBSCRIPTION_PAYMENT = "subscription_payment"
+    SUBSCRIPTION_CANCELLED = "subscription_cancelled"
 
 
 class ThriveCartIntegration(Base):
@@ -43,8 +95,8 @@ class WebhookDelivery(Base):
     order_id: Mapped[str | None] = mapped_column(String(40), index=True)
     invoice_id: Mapped[str | None] = mapped_column(String(40))
     customer_email: Mapped[str | None] = mapped_column(String(254), index=True)
-    # received -> processed | ignored | failed; a replay moves it again.
-    status: Mapped[str] = mapped_column(String(20), default="received")
+    status: Mapped[DeliveryStatus] = mapped_column(
+        str_enum(DeliveryStatus, "delivery_status"), default=DeliveryStatus.RECEIVED)
     http_status: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -96,7 +148,7 @@ class DeliveryOutcome(Base):
     )
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     item_key: Mapped[str | None] = mapped_column(String(40))
-    outcome: Mapped[str] = mapped_column(String(30))
+    outcome: Mapped[OutcomeKind] = mapped_column(str_enum(OutcomeKind, "outcome_kind", 30))
     # Indexed foreign keys: deleting a ticket, purchase or event must not scan every outcome.
     ticket_id: Mapped[int | None] = mapped_column(
         ForeignKey("tickets.id", ondelete="SET NULL"), index=True
@@ -133,3 +185,57 @@ class HeldDelivery(Base):
     delivery_id: Mapped[int | None] = mapped_column(
         ForeignKey("webhook_deliveries.id", ondelete="SET NULL")
     )
+
+
+class ThriveCartOrder(Base):
+    """A ThriveCart order as one event knows it.
+
+    Every delivery that names the order upserts this row first, which locks it: deliveries of
+    one order apply one after another, on any number of processes, so their interleaving
+    cannot change the result.
+    """
+
+    __tablename__ = "thrivecart_orders"
+
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    order_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Whether a refund, cancellation or rebill was ever received for it: only then does an
+    # order.success need to read them.
+    has_lifecycle_events: Mapped[bool] = mapped_column(default=False)
+
+
+class LifecycleEvent(Base):
+    """A refund, cancellation, failed rebill or rebill of one item of an order, kept once.
+
+    Kept whether or not the order has arrived: a purchase's state is worked out from all of
+    its order's lifecycle events, so one that arrives first waits here for its order.
+    """
+
+    __tablename__ = "lifecycle_events"
+    __table_args__ = (
+        # A redelivered event is the same event: counted once.
+        UniqueConstraint("event_id", "order_id", "item_key", "kind", "identity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    order_id: Mapped[str] = mapped_column(String(40))
+    item_key: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[LifecycleKind] = mapped_column(str_enum(LifecycleKind, "lifecycle_kind", 30))
+    # ThriveCart's event id when it sends one, else a digest of the event's content.
+    identity: Mapped[str] = mapped_column(String(64))
+    # Minor units of `currency` (refunds and payments).
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    # When it happened at ThriveCart (the event's own date), which orders them.
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    billing_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    invoice_id: Mapped[str | None] = mapped_column(String(40))
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="SET NULL"), index=True
+    )
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,20 +1,27 @@
-"""Amounts in integer minor units, typed and shown in major units."""
+"""Amounts in integer minor units, typed and shown in major units.
+
+Minor units follow ISO 4217's exponents, as ThriveCart and its payment processors count them:
+IDR 24,000,000.00 arrives as ``2400000000`` even though IDR is spent without decimals (which
+is why CLDR, and so Babel, gives it none).
+"""
 
 from decimal import Decimal, InvalidOperation
 from functools import cache
 
-from babel.numbers import get_currency_precision as _babel_precision
-from babel.numbers import list_currencies
+from iso4217 import Currency
 
 from . import ServiceError
 
-_CURRENCIES = frozenset(list_currencies())
+# Currencies with a minor unit: what tickets are priced in (not gold, SDRs or test codes).
+_EXPONENTS = {currency.code: currency.exponent for currency in Currency
+              if currency.exponent is not None}
+_CURRENCIES = frozenset(_EXPONENTS)
 
 
 @cache
 def get_currency_precision(currency):
-    """Return the currency's decimal places (JPY 0, USD 2, KWD 3); Babel's lookup is slow."""
-    return _babel_precision(currency)
+    """Return the currency's decimal places (JPY 0, USD 2, IDR 2, KWD 3); 2 when unknown."""
+    return _EXPONENTS.get(currency, 2)
 
 
 def normalize_currency(code):
@@ -40,7 +47,7 @@ def parse_amount(text, currency):
         raise ServiceError(
             f"{currency} amounts have {precision} decimal places at most.", field="amount"
         )
-    if minor > 2**31 - 1:
+    if minor > 2**63 - 1:
         raise ServiceError("That amount is too large.", field="amount")
     return int(minor)
 

@@ -1,37 +1,54 @@
 """Turn a ThriveCart delivery into attendees and ticket purchases, exactly once.
 
 One function, :func:`run_delivery`, applies a recorded delivery; the webhook, the replay
-button, the CLI and "send a test purchase" all call it. Every effect of one attempt is
-written in one transaction, and every write that must happen once is an
-``INSERT ... ON CONFLICT`` against a unique constraint, so duplicates that arrive at the same
-instant on different processes resolve in the database instead of racing in Python.
+button, the CLI, held releases and "send a test purchase" all call it. Every effect of one
+attempt is written in one transaction. Deliveries of one order are serialised by a row lock
+on the order (:func:`.statements.order_lock`), and a purchase's state is worked out from all
+of its order's events (:mod:`.lifecycle`), so duplicates, replays and races resolve to the
+same result as any sequential order of arrival.
 """
 
 import logging
 from dataclasses import asdict, dataclass
-from functools import cache
 
-from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from ..models import (
-    Attendee,
-    DeliveryEvent,
-    DeliveryOutcome,
-    Event,
+    DeliveryStatus,
+    LifecycleKind,
+    OutcomeKind,
     PurchaseStatus,
-    Ticket,
-    TicketPrice,
-    TicketPurchase,
-    WebhookDelivery,
     utcnow,
 )
-from ..thrivecart.order import ORDER_REFUND, ORDER_SUCCESS
+from ..thrivecart.order import ORDER_SUCCESS
+from . import statements as sql
+from .lifecycle import REBUYABLE, Event, settle
 
 log = logging.getLogger(__name__)
 
-PROCESSED, IGNORED, FAILED = "processed", "ignored", "failed"
+PROCESSED, IGNORED, FAILED = (DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED,
+                              DeliveryStatus.FAILED)
+
+# The outcome a delivery reports when it leaves a purchase in a status.
+_OUTCOME_OF_STATUS = {
+    PurchaseStatus.PAID: OutcomeKind.PAID,
+    PurchaseStatus.PAYMENT_FAILED: OutcomeKind.PAYMENT_FAILED,
+    PurchaseStatus.CANCELLED: OutcomeKind.CANCELLED,
+    PurchaseStatus.REFUNDED: OutcomeKind.REFUNDED,
+}
+_ALREADY = {
+    PurchaseStatus.PAID: OutcomeKind.ALREADY_PAID,
+    PurchaseStatus.PAYMENT_FAILED: OutcomeKind.ALREADY_PAYMENT_FAILED,
+    PurchaseStatus.CANCELLED: OutcomeKind.ALREADY_CANCELLED,
+    PurchaseStatus.ENDED: OutcomeKind.ALREADY_ENDED,
+    PurchaseStatus.REFUNDED: OutcomeKind.ALREADY_REFUNDED,
+}
+_KIND_WORDS = {
+    LifecycleKind.REFUND: "refund",
+    LifecycleKind.REBILL_FAILED: "failed rebill",
+    LifecycleKind.SUBSCRIPTION_PAYMENT: "subscription payment",
+    LifecycleKind.SUBSCRIPTION_CANCELLED: "cancellation",
+}
 
 
 @dataclass(frozen=True)
@@ -40,7 +57,7 @@ class Outcome:
 
     event_id: int
     item: str | None
-    outcome: str
+    outcome: OutcomeKind
     ticket_id: int | None = None
     attendee_id: int | None = None
     purchase_id: int | None = None
@@ -50,7 +67,7 @@ class Outcome:
 @dataclass(frozen=True)
 class DeliveryResult:
     delivery_id: int
-    status: str
+    status: DeliveryStatus
     http_status: int
     outcomes: tuple[Outcome, ...] = ()
     error: str | None = None
@@ -73,13 +90,15 @@ class DeliveryResult:
 class _LinkedTicket:
     id: int
     active: bool
+    on_payment_failed: str
+    on_cancel: str
     event_currency: str
     prices: list[tuple[int, str]]
 
 
 def record_delivery(session, order, event_ids, *, source="webhook", now=None):
     """Store a delivery addressed to ``event_ids`` before it is processed; return its id."""
-    delivery_id = session.connection().execute(_INSERT_DELIVERY, {
+    delivery_id = session.connection().execute(sql.INSERT_DELIVERY, {
         "received_at": now or utcnow(),
         "source": source,
         "event_type": order.event_type[:64],
@@ -89,11 +108,11 @@ def record_delivery(session, order, event_ids, *, source="webhook", now=None):
         "order_id": order.order_id and order.order_id[:40],
         "invoice_id": order.invoice_id and order.invoice_id[:40],
         "customer_email": order.buyer.email,
-        "status": "received",
+        "status": DeliveryStatus.RECEIVED.value,
         "attempts": 0,
         "payload": order.payload,
     }).scalar_one()
-    session.connection().execute(_INSERT_DELIVERY_EVENT, [
+    session.connection().execute(sql.INSERT_DELIVERY_EVENT, [
         {"delivery_id": delivery_id, "event_id": event_id} for event_id in sorted(set(event_ids))
     ])
     return delivery_id
@@ -114,7 +133,7 @@ def run_delivery(session, delivery_id, order, event_ids, *, source="thrivecart",
     except Exception as error:
         session.rollback()
         message = describe_error(error)
-        log.warning("delivery %s failed: %s", delivery_id, message)
+        log.warning("delivery %s failed: %s", delivery_id, message, exc_info=True)
         record_failure(session, delivery_id, event_ids, message, http_status=503, now=now)
         session.commit()
         return DeliveryResult(delivery_id, FAILED, 503, error=message)
@@ -127,24 +146,26 @@ def process_delivery(session, delivery_id, order, event_ids, *, source="thriveca
     error = None
     if order.event_type == ORDER_SUCCESS and order.buyer.email is None:
         status, http_status, error = FAILED, 422, order.buyer.problem
-        outcomes = [Outcome(event_id, None, "failed", detail=error) for event_id in event_ids]
+        outcomes = [Outcome(event_id, None, OutcomeKind.FAILED, detail=error)
+                    for event_id in event_ids]
     elif order.event_type == ORDER_SUCCESS:
         status, http_status = PROCESSED, 200
-        outcomes = _apply_success(session, order, event_ids, source, now)
-    elif order.event_type == ORDER_REFUND:
+        outcomes = _apply_success(session, delivery_id, order, event_ids, source, now)
+    elif order.lifecycle is not None:
         status, http_status = PROCESSED, 200
-        outcomes = _apply_refund(session, order, event_ids, now)
+        outcomes = _apply_lifecycle(session, delivery_id, order, event_ids, now)
     else:
         status, http_status = IGNORED, 200
         detail = f"{order.event_type or 'an event without a name'} is not acted on"
-        outcomes = [Outcome(event_id, None, "ignored", detail=detail) for event_id in event_ids]
+        outcomes = [Outcome(event_id, None, OutcomeKind.IGNORED, detail=detail)
+                    for event_id in event_ids]
     _record_attempt(session, delivery_id, status, http_status, error, outcomes, now)
     return DeliveryResult(delivery_id, status, http_status, tuple(outcomes), error)
 
 
 def record_failure(session, delivery_id, event_ids, message, *, http_status, now=None):
     """Record a failed attempt of a delivery, with its error, on every event it addressed."""
-    outcomes = [Outcome(event_id, None, "failed", detail=message[:500])
+    outcomes = [Outcome(event_id, None, OutcomeKind.FAILED, detail=message[:500])
                 for event_id in sorted(set(event_ids))]
     _record_attempt(session, delivery_id, FAILED, http_status, message, outcomes,
                     now or utcnow())
@@ -172,7 +193,11 @@ def choose_price(prices, order_currency, event_currency):
     return max(pool, key=lambda price: (price[0], price[1]))
 
 
-def _apply_success(session, order, event_ids, source, now):
+def _apply_success(session, delivery_id, order, event_ids, source, now):
+    if not order.item_keys:
+        return [Outcome(event_id, None, OutcomeKind.NO_ITEMS, detail="the order lists no items")
+                for event_id in event_ids]
+    flagged = _lock_order(session, order, event_ids, now, lifecycle=False)
     tickets = _linked_tickets(session, event_ids, order.item_keys)
     outcomes = []
     for event_id in event_ids:
@@ -180,146 +205,236 @@ def _apply_success(session, order, event_ids, source, now):
         for key in order.item_keys:
             ticket = tickets.get((event_id, key))
             if ticket is None:
-                outcomes.append(Outcome(event_id, key, "unlinked",
+                outcomes.append(Outcome(event_id, key, OutcomeKind.UNLINKED,
                                         detail="no ticket has this External ID"))
             elif not ticket.active:
-                outcomes.append(Outcome(event_id, key, "ticket_inactive", ticket.id,
+                outcomes.append(Outcome(event_id, key, OutcomeKind.TICKET_INACTIVE, ticket.id,
                                         detail="the ticket is inactive; reactivate and replay"))
             else:
                 linked.append((key, ticket))
-        if not linked:
-            continue
-        attendee_id = _upsert_attendee(session, event_id, order.buyer, now)
-        paid = _upsert_purchases(session, attendee_id, linked, order, source, now)
-        for key, ticket in linked:
-            if ticket.id in paid:
-                outcomes.append(Outcome(event_id, key, "paid", ticket.id, attendee_id,
-                                        paid[ticket.id]))
-            else:
-                outcomes.append(Outcome(event_id, key, "already_paid", ticket.id, attendee_id,
-                                        detail="the attendee already holds this ticket"))
-    if not order.item_keys:
-        return [Outcome(event_id, None, "no_items", detail="the order lists no items")
-                for event_id in event_ids]
+        if linked:
+            waiting = _lifecycle_of(session, event_id, order.order_id) if flagged.get(
+                event_id) else {}
+            outcomes += _grant(session, delivery_id, event_id, linked, order, waiting, source,
+                               now)
     # Report in the order's own order of items, event by event.
     position = {key: index for index, key in enumerate(order.item_keys)}
     return sorted(outcomes, key=lambda outcome: (event_ids.index(outcome.event_id),
                                                  position[outcome.item]))
 
 
+def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
+    """Give the buyer the linked tickets of one event; return an outcome per item."""
+    connection = session.connection()
+    attendee_id, created_at = connection.execute(sql.attendee_upsert(sql.dialect_of(session)), {
+        "event_id": event_id, "email": order.buyer.email, "first_name": order.buyer.first_name,
+        "last_name": order.buyer.last_name, "created_at": now, "updated_at": now,
+    }).one()
+    existing = {}
+    if created_at != now:  # a returning attendee: what do they hold already?
+        existing = {row.ticket_id: row for row in connection.execute(
+            sql.PURCHASES_OF_ATTENDEE,
+            {"attendee_id": attendee_id, "ticket_ids": [ticket.id for _key, ticket in linked]})}
+    outcomes, rows, states = [], [], {}
+    for key, ticket in linked:
+        held = existing.get(ticket.id)
+        if held is not None and not _rebuys(held, order):
+            outcomes.append(Outcome(event_id, key, _ALREADY[held.status], ticket.id, attendee_id,
+                                    held.id, detail=_already_detail(held, order)))
+            continue
+        state = settle(waiting.get(key, ()), charged_amount=order.charged.get(key),
+                       charged_currency=order.currency, on_cancel=ticket.on_cancel)
+        states[ticket.id] = (key, state)
+        amount, currency = choose_price(ticket.prices, order.currency, ticket.event_currency)
+        rows.append({
+            "attendee_id": attendee_id, "ticket_id": ticket.id, "status": state.status.value,
+            "amount": amount, "currency": currency, "charged_amount": order.charged.get(key),
+            "charged_currency": order.currency if key in order.charged else None,
+            "source": source, "thrivecart_order_id": order.order_id and order.order_id[:40],
+            "thrivecart_item_key": key, "test": order.test, "paid_at": order.paid_at or now,
+            "refunded_at": state.refunded_at, "access_ends_at": state.access_ends_at,
+            "payments": state.payments, "last_payment_at": state.last_payment_at,
+            "last_invoice_id": state.last_invoice_id, "created_at": now, "updated_at": now,
+        })
+    if not rows:
+        return outcomes
+    written = dict(connection.execute(sql.purchase_upsert(sql.dialect_of(session), len(rows)),
+                                      sql.numbered(rows)).all())
+    changes = []
+    for ticket_id, (key, state) in states.items():
+        purchase_id = written.get(ticket_id)
+        if purchase_id is None:
+            # Another order's delivery paid it a moment ago, on another process.
+            outcomes.append(Outcome(event_id, key, OutcomeKind.ALREADY_PAID, ticket_id,
+                                    attendee_id, detail="the attendee already holds this ticket"))
+            continue
+        held = existing.get(ticket_id)
+        if held is not None:
+            changes.append(_change(purchase_id, held.status, state.status, delivery_id, now,
+                                   f"order.success of order {order.order_id or '—'}"))
+        detail = None if state.status == PurchaseStatus.PAID else (
+            f"{_describe(waiting.get(key, ()))} received before the order applies: "
+            "access was never granted")
+        outcomes.append(Outcome(event_id, key, _OUTCOME_OF_STATUS[state.status], ticket_id,
+                                attendee_id, purchase_id, detail=detail))
+    if changes:
+        connection.execute(sql.INSERT_CHANGE, changes)
+    return outcomes
+
+
+def _rebuys(held, order):
+    """Tell whether this order.success (re)grants a purchase the attendee holds already."""
+    if held.status == PurchaseStatus.PENDING:
+        return True
+    return held.status in REBUYABLE and held.thrivecart_order_id != (
+        order.order_id and order.order_id[:40])
+
+
+def _already_detail(held, order):
+    if held.status == PurchaseStatus.PAID:
+        return "the attendee already holds this ticket"
+    return (f"order {order.order_id or '—'} is {held.status.replace('_', ' ')}; "
+            "a success of the same order never grants it again")
+
+
+def _apply_lifecycle(session, delivery_id, order, event_ids, now):
+    """Keep a refund, rebill or cancellation and apply it to the purchase its order paid."""
+    lifecycle = order.lifecycle
+    key = lifecycle.item_key
+    words = _KIND_WORDS[lifecycle.kind]
+    if key is None or not order.order_id:
+        detail = f"the {words} names no item" if key is None else f"the {words} names no order"
+        return [Outcome(event_id, key, OutcomeKind.IGNORED, detail=detail)
+                for event_id in event_ids]
+    _lock_order(session, order, event_ids, now, lifecycle=True)
+    tickets = _linked_tickets(session, event_ids, [key])
+    connection = session.connection()
+    outcomes = []
+    for event_id in event_ids:
+        ticket = tickets.get((event_id, key))
+        if ticket is None:
+            outcomes.append(Outcome(event_id, key, OutcomeKind.UNLINKED,
+                                    detail="no ticket has this External ID"))
+            continue
+        kept = connection.execute(sql.lifecycle_insert(sql.dialect_of(session)), {
+            "event_id": event_id, "order_id": order.order_id[:40], "item_key": key,
+            "kind": lifecycle.kind, "identity": lifecycle.identity,
+            "amount": lifecycle.amount, "currency": lifecycle.currency,
+            "occurred_at": lifecycle.occurred_at or now,
+            "billing_period_end": lifecycle.billing_period_end,
+            "invoice_id": lifecycle.invoice_id, "delivery_id": delivery_id, "received_at": now,
+        }).first() is not None
+        found = list(connection.execute(sql.PURCHASES_OF_ORDER, {
+            "ticket_id": ticket.id, "order_id": order.order_id[:40]}))
+        if not found:
+            outcomes.append(Outcome(
+                event_id, key, OutcomeKind.WAITING_FOR_ORDER, ticket.id,
+                detail=f"kept until order {order.order_id} arrives; it applies then"))
+            continue
+        events = _lifecycle_of(session, event_id, order.order_id).get(key, ())
+        for purchase in found:
+            outcomes.append(_resettle(session, delivery_id, event_id, key, ticket, purchase,
+                                      events, kept, order, now))
+    return outcomes
+
+
+def _resettle(session, delivery_id, event_id, key, ticket, purchase, events, kept, order, now):
+    """Work a purchase's state out again from its order's events; write what changed."""
+    lifecycle = order.lifecycle
+    base = {"event_id": event_id, "item": key, "ticket_id": ticket.id,
+            "attendee_id": purchase.attendee_id, "purchase_id": purchase.id}
+    if purchase.status == PurchaseStatus.PENDING:
+        return Outcome(**base, outcome=OutcomeKind.IGNORED,
+                       detail="the purchase is pending, set by hand; nothing changes")
+    state = settle(events, charged_amount=purchase.charged_amount,
+                   charged_currency=purchase.charged_currency, on_cancel=ticket.on_cancel,
+                   current=purchase.status)
+    values = {"status": state.status, "refunded_at": state.refunded_at,
+              "access_ends_at": state.access_ends_at, "payments": state.payments,
+              "last_payment_at": state.last_payment_at, "last_invoice_id": state.last_invoice_id}
+    changed = {column: value for column, value in values.items()
+               if getattr(purchase, column) != value}
+    if changed:
+        session.connection().execute(
+            sql.purchases.update().where(sql.purchases.c.id == purchase.id)
+            .values(**changed, updated_at=now))
+    if "status" in changed:
+        session.connection().execute(sql.INSERT_CHANGE, [_change(
+            purchase.id, purchase.status, state.status, delivery_id, now,
+            f"{order.event_type} of order {order.order_id}")])
+        return Outcome(**base, outcome=_OUTCOME_OF_STATUS.get(state.status,
+                                                              OutcomeKind.ALREADY_ENDED))
+    if not kept:
+        return Outcome(**base, outcome=OutcomeKind.DUPLICATE,
+                       detail=f"this {_KIND_WORDS[lifecycle.kind]} was received before; "
+                              "counted once")
+    if lifecycle.kind == LifecycleKind.REFUND and state.status != PurchaseStatus.REFUNDED:
+        return Outcome(**base, outcome=OutcomeKind.PARTIAL_REFUND,
+                       detail=f"refunds so far {state.refunded} of {purchase.charged_amount} "
+                              f"{purchase.charged_currency} charged; access kept")
+    if lifecycle.kind == LifecycleKind.SUBSCRIPTION_PAYMENT:
+        return Outcome(**base, outcome=OutcomeKind.PAYMENT_RECORDED,
+                       detail=f"payment {state.payments} recorded")
+    return Outcome(**base, outcome=_ALREADY.get(state.status, OutcomeKind.IGNORED))
+
+
+def _change(purchase_id, from_status, to_status, delivery_id, now, reason):
+    return {"purchase_id": purchase_id, "changed_at": now, "from_status": from_status,
+            "to_status": to_status, "delivery_id": delivery_id, "user_id": None,
+            "reason": reason[:200]}
+
+
+def _describe(events):
+    kinds = sorted({_KIND_WORDS[event.kind] for event in events})
+    return " and ".join(kinds) or "an event"
+
+
+def _lock_order(session, order, event_ids, now, *, lifecycle):
+    """Lock the order in each event (see statements.order_lock); return {event: flag}."""
+    if not order.order_id or not event_ids:
+        return {}
+    rows = session.connection().execute(
+        sql.order_lock(sql.dialect_of(session), len(event_ids)),
+        {"order_id": order.order_id[:40], "now": now, "lifecycle": lifecycle,
+         **{f"event_id{index}": event_id for index, event_id in enumerate(event_ids)}})
+    return {event_id: bool(flag) for event_id, flag in rows}
+
+
+def _lifecycle_of(session, event_id, order_id):
+    """Return {item key: [Event]} of the lifecycle events kept for an order in an event."""
+    events = {}
+    for row in session.connection().execute(sql.LIFECYCLE_OF_ORDER,
+                                            {"event_id": event_id, "order_id": order_id[:40]}):
+        events.setdefault(row.item_key, []).append(Event(
+            kind=LifecycleKind(row.kind), identity=row.identity, occurred_at=row.occurred_at,
+            amount=row.amount, currency=row.currency,
+            billing_period_end=row.billing_period_end, invoice_id=row.invoice_id))
+    return events
+
+
 def _linked_tickets(session, event_ids, keys):
     """Return {(event id, External ID): ticket} for the keys, prices included, in one query."""
     if not keys or not event_ids:
         return {}
-    rows = session.connection().execute(_LINKED_TICKETS, {"event_ids": event_ids, "keys": keys})
+    rows = session.connection().execute(sql.LINKED_TICKETS,
+                                        {"event_ids": event_ids, "keys": keys})
     tickets = {}
-    for ticket_id, event_id, key, active, event_currency, amount, currency in rows:
-        ticket = tickets.setdefault(
-            (event_id, key), _LinkedTicket(ticket_id, active, event_currency, [])
-        )
+    for (ticket_id, event_id, key, active, on_payment_failed, on_cancel, event_currency,
+         amount, currency) in rows:
+        ticket = tickets.setdefault((event_id, key), _LinkedTicket(
+            ticket_id, active, on_payment_failed, on_cancel, event_currency, []))
         if amount is not None:
             ticket.prices.append((amount, currency))
     return tickets
 
 
-def _upsert_attendee(session, event_id, buyer, now):
-    """Create the attendee or update its names (never erasing one); return its id."""
-    return session.connection().execute(_attendee_upsert(_dialect(session)), {
-        "event_id": event_id, "email": buyer.email, "first_name": buyer.first_name,
-        "last_name": buyer.last_name, "created_at": now, "updated_at": now,
-    }).scalar_one()
-
-
-def _upsert_purchases(session, attendee_id, linked, order, source, now):
-    """Mark the attendee's purchases of the linked tickets paid; return {ticket id: purchase id}
-    for those this attempt changed (the rest were paid already)."""
-    rows = []
-    for key, ticket in linked:
-        amount, currency = choose_price(ticket.prices, order.currency, ticket.event_currency)
-        rows.append({
-            "attendee_id": attendee_id,
-            "ticket_id": ticket.id,
-            "status": PurchaseStatus.PAID.value,
-            "amount": amount,
-            "currency": currency,
-            "charged_amount": order.charged.get(key),
-            "source": source,
-            "thrivecart_order_id": order.order_id and order.order_id[:40],
-            "thrivecart_item_key": key,
-            "test": order.test,
-            "paid_at": order.paid_at or now,
-            "refunded_at": None,
-            "created_at": now,
-            "updated_at": now,
-        })
-    return dict(session.connection().execute(_purchase_upsert(_dialect(session), len(rows)),
-                                _numbered(rows)).all())
-
-
-def _apply_refund(session, order, event_ids, now):
-    key = order.refund_key
-    if key is None:
-        return [Outcome(event_id, None, "ignored", detail="the refund names no item")
-                for event_id in event_ids]
-    tickets = dict(session.execute(
-        select(Ticket.event_id, Ticket.id)
-        .where(Ticket.event_id.in_(event_ids), Ticket.external_id == key)
-    ).all())
-    purchases = {}
-    if tickets and order.order_id:
-        for purchase in session.scalars(
-            select(TicketPurchase).where(
-                TicketPurchase.ticket_id.in_(tickets.values()),
-                TicketPurchase.thrivecart_order_id == order.order_id,
-            )
-        ):
-            purchases.setdefault(purchase.ticket_id, []).append(purchase)
-    outcomes = []
-    for event_id in event_ids:
-        ticket_id = tickets.get(event_id)
-        if ticket_id is None:
-            outcomes.append(Outcome(event_id, key, "unlinked",
-                                    detail="no ticket has this External ID"))
-            continue
-        found = purchases.get(ticket_id, [])
-        if not found:
-            outcomes.append(Outcome(event_id, key, "not_found", ticket_id,
-                                    detail=f"no purchase of this ticket by order {order.order_id}"))
-        for purchase in found:
-            outcomes.append(_refund_purchase(session, event_id, key, purchase, order, now))
-    return outcomes
-
-
-def _refund_purchase(session, event_id, key, purchase, order, now):
-    base = {"event_id": event_id, "item": key, "ticket_id": purchase.ticket_id,
-            "attendee_id": purchase.attendee_id, "purchase_id": purchase.id}
-    if purchase.status != PurchaseStatus.PAID:
-        return Outcome(**base, outcome=f"already_{purchase.status.value}",
-                       detail="the purchase is not paid, nothing to revoke")
-    covered = purchase.charged_amount if purchase.charged_amount is not None else purchase.amount
-    if order.refund_amount is not None and order.refund_amount < covered:
-        return Outcome(**base, outcome="partial_refund",
-                       detail=f"refund of {order.refund_amount} is less than the {covered} "
-                              "charged; access kept")
-    changed = session.execute(
-        update(TicketPurchase)
-        .where(TicketPurchase.id == purchase.id,
-               TicketPurchase.status == PurchaseStatus.PAID.value)
-        .values(status=PurchaseStatus.REFUNDED.value, refunded_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not changed:
-        return Outcome(**base, outcome="already_refunded")
-    return Outcome(**base, outcome="refunded")
-
-
 def _record_attempt(session, delivery_id, status, http_status, error, outcomes, now):
-    attempt = session.connection().execute(_FINISH_ATTEMPT, {
+    attempt = session.connection().execute(sql.FINISH_ATTEMPT, {
         "delivery_id": delivery_id, "status": status, "http_status": http_status,
         "error": error,
     }).scalar_one()
     if outcomes:
-        session.connection().execute(_INSERT_OUTCOME, [
+        session.connection().execute(sql.INSERT_OUTCOME, [
             {"delivery_id": delivery_id, "event_id": outcome.event_id, "attempt": attempt,
              "item_key": outcome.item and outcome.item[:40], "outcome": outcome.outcome,
              "ticket_id": outcome.ticket_id, "attendee_id": outcome.attendee_id,
@@ -329,78 +444,3 @@ def _record_attempt(session, delivery_id, status, http_status, error, outcomes, 
         ])
     return attempt
 
-
-# The hot path's statements, built once: constructing them per delivery cost more than
-# running them. Core tables, not ORM entities, so that no unit of work is involved.
-_deliveries = WebhookDelivery.__table__
-_INSERT_DELIVERY = insert(_deliveries).returning(_deliveries.c.id)
-_INSERT_DELIVERY_EVENT = insert(DeliveryEvent.__table__)
-_INSERT_OUTCOME = insert(DeliveryOutcome.__table__)
-_FINISH_ATTEMPT = (
-    update(_deliveries)
-    .where(_deliveries.c.id == bindparam("delivery_id"))
-    .values(status=bindparam("status"), http_status=bindparam("http_status"),
-            error=bindparam("error"), attempts=_deliveries.c.attempts + 1)
-    .returning(_deliveries.c.attempts)
-)
-_LINKED_TICKETS = (
-    select(Ticket.id, Ticket.event_id, Ticket.external_id, Ticket.active, Event.currency,
-           TicketPrice.amount, TicketPrice.currency)
-    .join(Event, Event.id == Ticket.event_id)
-    .outerjoin(TicketPrice, TicketPrice.ticket_id == Ticket.id)
-    .where(Ticket.event_id.in_(bindparam("event_ids", expanding=True)),
-           Ticket.external_id.in_(bindparam("keys", expanding=True)))
-)
-_PURCHASE_COLUMNS = (
-    "attendee_id", "ticket_id", "status", "amount", "currency", "charged_amount", "source",
-    "thrivecart_order_id", "thrivecart_item_key", "test", "paid_at", "refunded_at",
-    "created_at", "updated_at",
-)
-
-
-def _dialect(session):
-    return session.get_bind().dialect.name
-
-
-@cache
-def _attendee_upsert(dialect):
-    attendees = Attendee.__table__
-    statement = _insert_for(dialect)(attendees)
-    incoming = statement.excluded
-    return statement.on_conflict_do_update(
-        index_elements=[attendees.c.event_id, attendees.c.email],
-        set_={
-            "first_name": func.coalesce(func.nullif(incoming.first_name, ""),
-                                        attendees.c.first_name),
-            "last_name": func.coalesce(func.nullif(incoming.last_name, ""),
-                                       attendees.c.last_name),
-            "updated_at": incoming.updated_at,
-        },
-    ).returning(attendees.c.id)
-
-
-@cache
-def _purchase_upsert(dialect, count):
-    """The upsert of ``count`` purchases of one attendee, parameters numbered per row."""
-    purchases = TicketPurchase.__table__
-    statement = _insert_for(dialect)(purchases).values([
-        {column: bindparam(f"row{row}_{column}") for column in _PURCHASE_COLUMNS}
-        for row in range(count)
-    ])
-    incoming = statement.excluded
-    return statement.on_conflict_do_update(
-        index_elements=[purchases.c.attendee_id, purchases.c.ticket_id],
-        set_={column: incoming[column] for column in _PURCHASE_COLUMNS[2:]
-              if column != "created_at"},
-        # A purchase that is paid already stays exactly as it is.
-        where=purchases.c.status != PurchaseStatus.PAID.value,
-    ).returning(purchases.c.ticket_id, purchases.c.id)
-
-
-def _numbered(rows):
-    return {f"row{index}_{column}": value
-            for index, row in enumerate(rows) for column, value in row.items()}
-
-
-def _insert_for(dialect):
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert

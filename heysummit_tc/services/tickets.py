@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from ..models import Ticket, TicketPrice, TicketPurchase
+from ..models import OnCancel, OnPaymentFailed, Ticket, TicketPrice, TicketPurchase
 from ..thrivecart.items import ACCEPTED_FORMATS, normalize_item_key
 from . import ServiceError
 from .money import normalize_currency, parse_amount
@@ -37,14 +37,24 @@ def _check_external_id_free(session, event_id, external_id, ticket_id=None):
         )
 
 
-def create_ticket(session, event, name, external_id=None, active=True, prices=()):
+def _policies(on_payment_failed, on_cancel):
+    try:
+        return OnPaymentFailed(on_payment_failed), OnCancel(on_cancel)
+    except ValueError:
+        raise ServiceError("Choose one of the access policies offered.") from None
+
+
+def create_ticket(session, event, name, external_id=None, active=True, prices=(),
+                  on_payment_failed=OnPaymentFailed.KEEP, on_cancel=OnCancel.KEEP):
     """Create a ticket; ``prices`` are (amount text, currency) pairs."""
     name = (name or "").strip()
     if not name:
         raise ServiceError("Give the ticket a name.", field="name")
     external_id = normalize_external_id(external_id)
     _check_external_id_free(session, event.id, external_id)
-    ticket = Ticket(event_id=event.id, name=name[:200], external_id=external_id, active=active)
+    on_payment_failed, on_cancel = _policies(on_payment_failed, on_cancel)
+    ticket = Ticket(event_id=event.id, name=name[:200], external_id=external_id, active=active,
+                    on_payment_failed=on_payment_failed, on_cancel=on_cancel)
     session.add(ticket)
     session.flush()
     for amount, currency in prices:
@@ -52,13 +62,16 @@ def create_ticket(session, event, name, external_id=None, active=True, prices=()
     return ticket
 
 
-def update_ticket(session, ticket, name, external_id, active):
-    """Change a ticket's name, External ID and availability."""
+def update_ticket(session, ticket, name, external_id, active, on_payment_failed=None,
+                  on_cancel=None):
+    """Change a ticket's name, External ID, availability and access policies."""
     name = (name or "").strip()
     if not name:
         raise ServiceError("Give the ticket a name.", field="name")
     external_id = normalize_external_id(external_id)
     _check_external_id_free(session, ticket.event_id, external_id, ticket.id)
+    ticket.on_payment_failed, ticket.on_cancel = _policies(
+        on_payment_failed or ticket.on_payment_failed, on_cancel or ticket.on_cancel)
     ticket.name = name[:200]
     ticket.external_id = external_id
     ticket.active = active

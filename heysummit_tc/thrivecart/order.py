@@ -1,6 +1,8 @@
 """Read the fields this product acts on out of a parsed ThriveCart payload."""
 
+import hashlib
 import html
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -11,6 +13,13 @@ from .payload import redact
 
 ORDER_SUCCESS = "order.success"
 ORDER_REFUND = "order.refund"
+# The events that change an order after its success, and the block naming their item.
+LIFECYCLE_EVENTS = {
+    ORDER_REFUND: ("refund", "refund"),
+    "order.rebill_failed": ("rebill_failed", "subscription"),
+    "order.subscription_payment": ("subscription_payment", "subscription"),
+    "order.subscription_cancelled": ("subscription_cancelled", "subscription"),
+}
 # Items one order may list. A real checkout has a product and a few bumps, upsells and
 # downsells; a body naming thousands would make thousands of rows for nothing.
 MAX_ITEMS = 200
@@ -22,6 +31,20 @@ class Buyer:
     first_name: str
     last_name: str
     problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """A refund, failed rebill, rebill or cancellation of one item of an order."""
+
+    kind: str
+    item_key: str | None
+    identity: str
+    amount: int | None
+    currency: str | None
+    occurred_at: datetime | None
+    billing_period_end: datetime | None = None
+    invoice_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,8 +60,7 @@ class Order:
     item_keys: list[str] = field(default_factory=list)
     charged: dict[str, int] = field(default_factory=dict)
     paid_at: datetime | None = None
-    refund_key: str | None = None
-    refund_amount: int | None = None
+    lifecycle: Lifecycle | None = None
     # The payload as it may be stored and shown: without the secret word.
     payload: dict = field(default_factory=dict)
 
@@ -46,25 +68,54 @@ class Order:
 def read_order(payload):
     """Return the Order a parsed payload describes; never raises on odd shapes."""
     order = _mapping(payload.get("order"))
-    refund = _mapping(payload.get("refund"))
-    refund_key = None
-    if refund:
-        refund_key = payload_item_key(f"{_text(refund.get('type'))}-{_text(refund.get('id'))}")
+    event_type = _text(payload.get("event"))
+    currency = _currency(payload.get("currency"))
     return Order(
-        event_type=_text(payload.get("event")),
+        event_type=event_type,
         mode=_text(payload.get("mode")).lower(),
         test=_text(payload.get("mode")).lower() == "test" or _text(payload.get("mode_int")) == "1",
         account=_text(payload.get("thrivecart_account"))[:100],
         order_id=(_text(payload.get("order_id")) or _text(order.get("id")) or None),
         invoice_id=(_text(payload.get("invoice_id")) or _text(order.get("invoice_id")) or None),
-        currency=_currency(payload.get("currency")),
+        currency=currency,
         buyer=read_buyer(_mapping(payload.get("customer"))),
         item_keys=item_keys(payload),
-        charged=charged_amounts(order),
+        charged=charged_amounts(order, _text(payload.get("base_product"))),
         paid_at=_timestamp(order.get("date_unix")) or _timestamp(payload.get("order_timestamp")),
-        refund_key=refund_key,
-        refund_amount=_minor_units(refund.get("amount")),
+        lifecycle=read_lifecycle(payload, event_type, currency),
         payload=redact(payload),
+    )
+
+
+def read_lifecycle(payload, event_type, order_currency):
+    """Return what a refund or subscription event says about its item, or None."""
+    if event_type not in LIFECYCLE_EVENTS:
+        return None
+    kind, block_name = LIFECYCLE_EVENTS[event_type]
+    block = _mapping(payload.get(block_name))
+    item_type = _text(block.get("type")) or ("product" if block.get("product_id") else "")
+    item_id = _text(block.get("id")) or _text(block.get("product_id"))
+    event_id = _text(payload.get("event_id")).strip()
+    if event_id:
+        identity = f"event:{event_id}"[:64]
+    else:
+        # No id from ThriveCart: the same content is the same event, however often it comes.
+        content = {name: payload.get(name) for name in (
+            "event", "date", "date_unix", "invoice_id", "recurring_payment_idx", block_name)}
+        identity = hashlib.sha256(
+            json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+    return Lifecycle(
+        kind=kind,
+        item_key=payload_item_key(f"{item_type}-{item_id}") if item_type and item_id else None,
+        identity=identity,
+        amount=_minor_units(block.get("amount")),
+        currency=_currency(block.get("currency")) or order_currency,
+        occurred_at=_timestamp(payload.get("date_unix")) or _iso_time(
+            payload.get("date_iso8601")),
+        billing_period_end=_timestamp(block.get("billing_period_end")) or _iso_time(
+            block.get("billing_period_end_iso8601")),
+        invoice_id=(_text(payload.get("invoice_id")) or None) and _text(
+            payload.get("invoice_id"))[:40],
     )
 
 
@@ -101,12 +152,13 @@ def item_keys(payload):
     flat = payload.get("purchase_map_flat")
     if isinstance(flat, str):
         keys.extend(payload_item_key(part) for part in flat.split(","))
+    base_product = _text(payload.get("base_product"))
     for charge in _values(_mapping(payload.get("order")).get("charges")):
-        keys.append(_charge_key(_mapping(charge)))
+        keys.append(_charge_key(_mapping(charge), base_product))
     return list(dict.fromkeys(key for key in keys if key))
 
 
-def charged_amounts(order):
+def charged_amounts(order, base_product=""):
     """Return what was charged now per item key, from the ``single`` charge rows only.
 
     Older payloads list a subscription's first payment twice, as a ``single`` and a
@@ -115,7 +167,7 @@ def charged_amounts(order):
     charged = {}
     for charge in _values(order.get("charges")):
         charge = _mapping(charge)
-        key = _charge_key(charge)
+        key = _charge_key(charge, base_product)
         amount = _minor_units(charge.get("amount"))
         if key is None or amount is None or _text(charge.get("type")) not in ("single", ""):
             continue
@@ -123,11 +175,18 @@ def charged_amounts(order):
     return charged
 
 
-def _charge_key(charge):
+def _charge_key(charge, base_product=""):
     item_type, reference = _text(charge.get("item_type")), _text(charge.get("reference"))
     if item_type and reference:
         return payload_item_key(f"{item_type}-{reference}")
-    return payload_item_key(_text(charge.get("item_identifier")))
+    identifier = _text(charge.get("item_identifier"))
+    if identifier:
+        return payload_item_key(identifier)
+    # Older payloads name neither: the front-end product's row is the one whose reference
+    # is base_product; other rows are matched through purchase_map only.
+    if reference and reference == base_product:
+        return payload_item_key(f"product-{reference}")
+    return None
 
 
 def _mapping(value):
@@ -157,10 +216,19 @@ def _currency(value):
 
 
 def _minor_units(value):
+    # Up to 18 digits: any amount ThriveCart sends fits a 64-bit column.
     text = _text(value).strip()
-    if text.isascii() and text.isdigit() and len(text) <= 15:
+    if text.isascii() and text.isdigit() and len(text) <= 18:
         return int(text)
     return None
+
+
+def _iso_time(value):
+    try:
+        moment = datetime.fromisoformat(_text(value).strip())
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _timestamp(value):

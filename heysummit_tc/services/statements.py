@@ -1,0 +1,169 @@
+"""The SQL behind :mod:`.provisioning`, built once per process.
+
+Constructing these statements per delivery cost more than running them. They use Core
+tables, not ORM entities, so that no unit of work is involved on the webhook's hot path.
+Every write that must happen once is an ``INSERT ... ON CONFLICT`` against a unique
+constraint, in PostgreSQL's and SQLite's dialects alike.
+"""
+
+from functools import cache
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..models import (
+    Attendee,
+    DeliveryEvent,
+    DeliveryOutcome,
+    Event,
+    LifecycleEvent,
+    PurchaseChange,
+    PurchaseStatus,
+    ThriveCartOrder,
+    Ticket,
+    TicketPrice,
+    TicketPurchase,
+    WebhookDelivery,
+)
+
+deliveries = WebhookDelivery.__table__
+purchases = TicketPurchase.__table__
+lifecycle_events = LifecycleEvent.__table__
+
+INSERT_DELIVERY = insert(deliveries).returning(deliveries.c.id)
+INSERT_DELIVERY_EVENT = insert(DeliveryEvent.__table__)
+INSERT_OUTCOME = insert(DeliveryOutcome.__table__)
+INSERT_CHANGE = insert(PurchaseChange.__table__)
+FINISH_ATTEMPT = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("delivery_id"))
+    .values(status=bindparam("status"), http_status=bindparam("http_status"),
+            error=bindparam("error"), attempts=deliveries.c.attempts + 1)
+    .returning(deliveries.c.attempts)
+)
+LINKED_TICKETS = (
+    select(Ticket.id, Ticket.event_id, Ticket.external_id, Ticket.active,
+           Ticket.on_payment_failed, Ticket.on_cancel, Event.currency,
+           TicketPrice.amount, TicketPrice.currency)
+    .join(Event, Event.id == Ticket.event_id)
+    .outerjoin(TicketPrice, TicketPrice.ticket_id == Ticket.id)
+    .where(Ticket.event_id.in_(bindparam("event_ids", expanding=True)),
+           Ticket.external_id.in_(bindparam("keys", expanding=True)))
+)
+# The attendee's purchases of some tickets, before an order.success touches them.
+PURCHASES_OF_ATTENDEE = (
+    select(purchases.c.ticket_id, purchases.c.id, purchases.c.status,
+           purchases.c.thrivecart_order_id)
+    .where(purchases.c.attendee_id == bindparam("attendee_id"),
+           purchases.c.ticket_id.in_(bindparam("ticket_ids", expanding=True)))
+)
+# The purchases an order paid for a ticket: what its refunds and rebills act on.
+PURCHASES_OF_ORDER = (
+    select(purchases)
+    .where(purchases.c.ticket_id == bindparam("ticket_id"),
+           purchases.c.thrivecart_order_id == bindparam("order_id"))
+    .order_by(purchases.c.id)
+)
+LIFECYCLE_OF_ORDER = (
+    select(lifecycle_events)
+    .where(lifecycle_events.c.event_id == bindparam("event_id"),
+           lifecycle_events.c.order_id == bindparam("order_id"))
+)
+PURCHASE_COLUMNS = (
+    "attendee_id", "ticket_id", "status", "amount", "currency", "charged_amount",
+    "charged_currency", "source", "thrivecart_order_id", "thrivecart_item_key", "test",
+    "paid_at", "refunded_at", "access_ends_at", "payments", "last_payment_at",
+    "last_invoice_id", "created_at", "updated_at",
+)
+
+
+def dialect_of(session):
+    return session.get_bind().dialect.name
+
+
+def _insert_for(dialect):
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+@cache
+def order_lock(dialect, count):
+    """Upsert ``count`` (event, order) rows, locking them until the transaction ends.
+
+    Returns each event's flag telling whether lifecycle events were ever kept for the
+    order. Deliveries of one order therefore apply one after another; rows are given in
+    event order, so two deliveries never wait for each other crosswise.
+    """
+    orders = ThriveCartOrder.__table__
+    statement = _insert_for(dialect)(orders).values([
+        {"event_id": bindparam(f"event_id{row}"), "order_id": bindparam("order_id"),
+         "first_seen_at": bindparam("now"), "last_seen_at": bindparam("now"),
+         "has_lifecycle_events": bindparam("lifecycle")}
+        for row in range(count)
+    ])
+    return statement.on_conflict_do_update(
+        index_elements=[orders.c.event_id, orders.c.order_id],
+        set_={"last_seen_at": statement.excluded.last_seen_at,
+              "has_lifecycle_events": orders.c.has_lifecycle_events
+              | statement.excluded.has_lifecycle_events},
+    ).returning(orders.c.event_id, orders.c.has_lifecycle_events)
+
+
+@cache
+def attendee_upsert(dialect):
+    """Create the attendee or update its names (an empty name never erases one).
+
+    Returns the id and whether the row is new (its ``created_at`` is this delivery's).
+    """
+    attendees = Attendee.__table__
+    statement = _insert_for(dialect)(attendees)
+    incoming = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[attendees.c.event_id, attendees.c.email],
+        set_={
+            "first_name": func.coalesce(func.nullif(incoming.first_name, ""),
+                                        attendees.c.first_name),
+            "last_name": func.coalesce(func.nullif(incoming.last_name, ""),
+                                       attendees.c.last_name),
+            "updated_at": incoming.updated_at,
+        },
+    ).returning(attendees.c.id, attendees.c.created_at)
+
+
+@cache
+def purchase_upsert(dialect, count):
+    """The upsert of ``count`` purchases of one attendee, parameters numbered per row.
+
+    An existing purchase changes only when it is pending or when a *different* order buys a
+    ticket whose purchase is no longer paid; the caller decided that already, and this
+    condition keeps a concurrent delivery of another order from undoing its decision.
+    """
+    statement = _insert_for(dialect)(purchases).values([
+        {column: bindparam(f"row{row}_{column}") for column in PURCHASE_COLUMNS}
+        for row in range(count)
+    ])
+    incoming = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[purchases.c.attendee_id, purchases.c.ticket_id],
+        set_={column: incoming[column] for column in PURCHASE_COLUMNS[2:]
+              if column != "created_at"},
+        where=(purchases.c.status == PurchaseStatus.PENDING.value)
+        | ((purchases.c.status != PurchaseStatus.PAID.value)
+           & purchases.c.thrivecart_order_id.is_distinct_from(incoming.thrivecart_order_id)),
+    ).returning(purchases.c.ticket_id, purchases.c.id)
+
+
+@cache
+def lifecycle_insert(dialect):
+    """Keep a lifecycle event once: a redelivery inserts nothing and returns no row."""
+    statement = _insert_for(dialect)(lifecycle_events)
+    return statement.on_conflict_do_nothing(
+        index_elements=[lifecycle_events.c.event_id, lifecycle_events.c.order_id,
+                        lifecycle_events.c.item_key, lifecycle_events.c.kind,
+                        lifecycle_events.c.identity],
+    ).returning(lifecycle_events.c.id)
+
+
+def numbered(rows):
+    """Flatten rows of parameters into one mapping, as :func:`purchase_upsert` names them."""
+    return {f"row{index}_{column}": value
+            for index, row in enumerate(rows) for column, value in row.items()}
