@@ -34,9 +34,6 @@ from heysummit_tc import create_app  # noqa: E402
 
 import seed  # noqa: E402
 
-# gunicorn's advice for sync workers: (2 x cores) + 1, so that a worker waiting on the
-# database leaves the CPU to another.
-WORKERS = 2 * (os.cpu_count() or 1) + 1
 CONNECTIONS = 8
 FIXTURES = ROOT / "tests" / "fixtures"
 
@@ -47,9 +44,12 @@ def main():
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
     parser.add_argument("--sizes", default="small,large")
     parser.add_argument("--output", help="also write the report (Markdown) to this file")
-    parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int,
+                        help="gunicorn workers (default: gunicorn.conf.py's)")
+    parser.add_argument("--worker-class", choices=["gthread", "sync"],
+                        help="gunicorn worker class (default: gunicorn.conf.py's, gthread)")
     args = parser.parse_args()
-    Server.workers = args.workers
+    Server.workers, Server.worker_class = args.workers, args.worker_class
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: `apt-get install wrk` (make bench does this)")
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -116,7 +116,7 @@ def prepare(backend, size):
 
 
 _GROWING = ("webhook_deliveries", "attendees", "ticket_purchases", "held_deliveries",
-            "delivery_outcomes")
+            "delivery_outcomes", "lifecycle_events", "purchase_changes")
 
 
 def high_water_marks(url):
@@ -133,9 +133,16 @@ def restore(url, marks):
     """Delete what the run added, so that every run measures the same dataset."""
     engine = create_engine(url)
     with engine.begin() as connection:
-        for table in ("delivery_outcomes", "held_deliveries", "ticket_purchases"):
+        for table in ("delivery_outcomes", "held_deliveries", "purchase_changes",
+                      "lifecycle_events", "ticket_purchases"):
             connection.execute(text(f"DELETE FROM {table} WHERE id > :mark"),  # noqa: S608
                                {"mark": marks[table]})
+        # The seeded dataset has no order rows: every one is the run's.
+        connection.execute(text("DELETE FROM thrivecart_orders"))
+        # The refund scenarios may have refunded a seeded purchase.
+        connection.execute(text("UPDATE ticket_purchases SET status = 'paid', "
+                                "refunded_at = NULL WHERE id <= :mark AND status <> 'paid'"),
+                           {"mark": marks["ticket_purchases"]})
         connection.execute(text("DELETE FROM delivery_events WHERE delivery_id > :mark"),
                            {"mark": marks["webhook_deliveries"]})
         for table in ("webhook_deliveries", "attendees"):
@@ -155,8 +162,15 @@ def write_bodies():
     multi_text = (FIXTURES / "order-success-multi.form").read_text().strip()
     unique = dict(single, order_id="__UNIQUE__")
     unique["customer"] = dict(single["customer"], email="buyer-__UNIQUE__@example.com")
+    refund = json.loads((FIXTURES / "order-refund.json").read_text())
+    refund.pop("event_id")
+    refund["refund"] = dict(refund["refund"], type="product", id="12")
     bodies = {
         "new1": form(unique),
+        # A refund of an order that has not arrived yet, and one of a seeded paid order
+        # delivered again and again.
+        "refund_waiting": form(dict(refund, order_id="__UNIQUE__")),
+        "refund_again": form(dict(refund, order_id="9000001")),
         "multi": multi_text.replace("order_id=40100017", "order_id=__UNIQUE__").replace(
             "Katherine.Johnson%40Example.com", "k-__UNIQUE__%40example.com"),
         "duplicate": form(dict(single, order_id="bench-duplicate")),
@@ -175,7 +189,8 @@ def write_bodies():
 class Server:
     """gunicorn with the production configuration on a free loopback port."""
 
-    workers = WORKERS
+    workers = None
+    worker_class = None
 
     def __init__(self, url):
         self.url = url
@@ -188,9 +203,13 @@ class Server:
                "SQL_STATEMENT_COUNTS": "1", "LOG_LEVEL": "INFO",
                # The wrong-secret scenario measures the refusal, not the rate limiter.
                "WEBHOOK_WRONG_SECRET_RATE_LIMIT": "100000000 per minute"}
+        tuning = [*(["--workers", str(self.workers)] if self.workers else []),
+                  *(["--worker-class", self.worker_class] if self.worker_class else []),
+                  # gunicorn turns sync workers with threads into gthread ones.
+                  *(["--threads", "1"] if self.worker_class == "sync" else [])]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(self.workers), "--timeout", "120", "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
+             "--bind", f"127.0.0.1:{self.port}", *tuning, "--timeout", "120", "wsgi:app"],
             cwd=ROOT, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
         for _ in range(300):
             try:
@@ -260,6 +279,10 @@ def scenarios(server, bodies, deep_before):
         ("webhook: duplicate (already paid)", "POST", webhook, bodies["duplicate"], 200, False,
          False),
         ("webhook: wrong secret", "POST", webhook, bodies["wrong"], 403, False, False),
+        ("webhook: refund before its order", "POST", webhook, bodies["refund_waiting"], 200,
+         True, False),
+        ("webhook: refund redelivered", "POST", webhook, bodies["refund_again"], 200, False,
+         False),
         ("page: tickets", "GET", "/events/1/revenue/tickets/", None, 200, False, True),
         ("page: attendees, first", "GET", "/events/1/attendees/", None, 200, False, True),
         ("page: attendees, deep", "GET", f"/events/1/attendees/?before={deep_before}", None,
@@ -271,9 +294,10 @@ def scenarios(server, bodies, deep_before):
 
 
 def run_scenarios(server, bodies, duration, size):
-    # The duplicate scenario replays a delivery that is already paid.
-    server.request("POST", "/api/webhooks/thrivecart/", bodies["duplicate"].read_bytes(),
-                   {"Content-Type": FORM})
+    # The duplicate scenarios replay a delivery that was applied already.
+    for name in ("duplicate", "refund_again"):
+        server.request("POST", "/api/webhooks/thrivecart/", bodies[name].read_bytes(),
+                       {"Content-Type": FORM})
     deep_before = 61  # the oldest page: ids below 61 of the measured event
     # Warm every worker up (imports, connections, prepared statements) before measuring.
     wrk(server, "GET", "/healthz/live", None, 200, False, {}, duration=2,
@@ -387,8 +411,7 @@ def render(backend, sizes, results, extras, plans, args):
     lines = [f"# Benchmark ({backend})", "",
              f"Command: `python bench/run.py {' '.join(sys.argv[1:])}` (via `make bench`)  ",
              f"Machine: {machine()}  ",
-             f"Server: gunicorn, {Server.workers} sync workers, production configuration; "
-             "load: wrk, "
+             f"Server: gunicorn with gunicorn.conf.py ({server_shape()}); load: wrk, "
              f"1 thread, {CONNECTIONS} connections (2 for the CSV), {args.duration} s per "
              "scenario.", ""]
     header = ["scenario"]
@@ -426,6 +449,16 @@ def render(backend, sizes, results, extras, plans, args):
             scans = [step.strip() for step in plan if "Scan" in step or "Conflict" in step]
             lines.append(f"- `{statement}`: " + ("; ".join(scans) or plan[0].strip()))
     return "\n".join(lines) + "\n"
+
+
+def server_shape():
+    """Describe the workers the benchmark ran, as gunicorn.conf.py and the options set them."""
+    config = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), config)  # noqa: S102  # nosec B102
+    workers = Server.workers or config["workers"]
+    worker_class = Server.worker_class or config["worker_class"]
+    threads = f" x {config['threads']} threads" if worker_class == "gthread" else ""
+    return f"{workers} {worker_class} workers{threads}"
 
 
 def machine():

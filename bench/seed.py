@@ -97,10 +97,10 @@ def seed(connection, size):
     paid_at = stamp(now - timedelta(days=1))
     write(connection, "ticket_purchases",
           ["id", "attendee_id", "ticket_id", "status", "amount", "currency", "charged_amount",
-           "source", "thrivecart_order_id", "thrivecart_item_key", "test", "paid_at",
-           "created_at", "updated_at"],
-          ((n, n, 1, "paid", 19700, "USD", 9700, "thrivecart", str(9_000_000 + n), "product-12",
-            False, paid_at, ts, ts) for n in range(1, measured + 1)))
+           "charged_currency", "source", "thrivecart_order_id", "thrivecart_item_key", "test",
+           "paid_at", "created_at", "updated_at"],
+          ((n, n, 1, "paid", 19700, "USD", 9700, "USD", "thrivecart", str(9_000_000 + n),
+            "product-12", False, paid_at, ts, ts) for n in range(1, measured + 1)))
 
     total = plan["measured_deliveries"] + plan["other_deliveries"]
     payload = json.dumps({"event": "order.success", "mode": "live", "order_id": "seeded",
