@@ -5,7 +5,7 @@ from flask import Flask
 from . import instrumentation, logs, security
 from .config import load_config
 from .database import configure_sqlite_connections
-from .extensions import csrf, db, login_manager, migrate
+from .extensions import csrf, db, login_manager, mail, migrate
 
 
 def create_app(config=None):
@@ -36,6 +36,7 @@ def register_extensions(app):
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     login_manager.init_app(app)
+    mail.init_app(app)
 
 
 def register_blueprints(app):

@@ -1,5 +1,6 @@
 """``flask`` commands: each calls services and commits once."""
 
+import socket
 from pathlib import Path
 
 import click
@@ -7,10 +8,13 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .config import mail_problem
+from .emails import deliver_digest
 from .extensions import db
 from .models import Event, Role, User, WebhookDelivery
 from .services import ServiceError
 from .services.accounts import create_user, generate_password
+from .services.alerts import send_digests
 from .services.deliveries import event_ids_of
 from .services.events import add_member, create_event
 from .services.held import HELD_DAYS, prune_held
@@ -25,6 +29,7 @@ events = AppGroup("events", help="Manage events and their members.")
 tickets = AppGroup("tickets", help="Manage tickets.")
 thrivecart = AppGroup("thrivecart", help="Work with ThriveCart deliveries.")
 deliveries = AppGroup("deliveries", help="Retention of recorded deliveries.")
+alerts = AppGroup("alerts", help="Email alerts to organisers.")
 
 
 def _fail(error):
@@ -178,4 +183,20 @@ def demo_command(if_empty):
     click.echo(login)
 
 
-commands = [users, events, tickets, thrivecart, deliveries, demo_command]
+@alerts.command("send")
+def send_alerts_command():
+    """Email each opted-in organiser what needs attention (at most hourly; for cron)."""
+    problem = mail_problem(current_app.config)
+    if problem:
+        raise click.ClickException(problem)
+    # Flask-Mail opens SMTP connections without a timeout: a silent server must not hang cron.
+    socket.setdefaulttimeout(current_app.config["MAIL_TIMEOUT"])
+    sent, failed = send_digests(db.session, deliver_digest,
+                                silence_days=current_app.config["ALERT_SILENCE_DAYS"])
+    click.echo(f"{sent} alert email{'s' if sent != 1 else ''} sent"
+               + (f"; {failed} failed and will be retried next run." if failed else "."))
+    if failed:
+        raise SystemExit(1)
+
+
+commands = [users, events, tickets, thrivecart, deliveries, alerts, demo_command]

@@ -54,6 +54,17 @@ def load_config(app, overrides=None):
         HELD_DELIVERIES_PER_CLIENT=int(env.get("HELD_DELIVERIES_PER_CLIENT", 500)),
         HELD_DELIVERIES_TOTAL=int(env.get("HELD_DELIVERIES_TOTAL", 5000)),
         SQL_STATEMENT_COUNTS=env.get("SQL_STATEMENT_COUNTS") == "1",
+        # Outgoing mail (alerts), read by Flask-Mail. Unset MAIL_SERVER: no mail is sent.
+        MAIL_SERVER=env.get("MAIL_SERVER"),
+        MAIL_PORT=int(env.get("MAIL_PORT", 587)),
+        MAIL_USE_TLS=_flag(env.get("MAIL_USE_TLS", "1")),
+        MAIL_USE_SSL=_flag(env.get("MAIL_USE_SSL", "0")),
+        MAIL_USERNAME=env.get("MAIL_USERNAME"),
+        MAIL_PASSWORD=env.get("MAIL_PASSWORD"),
+        MAIL_DEFAULT_SENDER=env.get("MAIL_DEFAULT_SENDER"),
+        MAIL_TIMEOUT=int(env.get("MAIL_TIMEOUT", 30)),
+        # An alert digest reports silence after this many days without a delivery.
+        ALERT_SILENCE_DAYS=int(env.get("ALERT_SILENCE_DAYS", 7)),
     )
     config.update(overrides)
     config["SQLALCHEMY_ENGINE_OPTIONS"] = {
@@ -73,6 +84,20 @@ def load_config(app, overrides=None):
                 f"(APP_ENV={app_env}); refusing to start with a guessable key."
             )
         config["DEBUG"] = False
+
+
+def _flag(value):
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def mail_problem(config):
+    """Return why email cannot be sent with this configuration, or None when it can."""
+    missing = [name for name in ("MAIL_SERVER", "MAIL_DEFAULT_SENDER", "PUBLIC_BASE_URL")
+               if not config.get(name)]
+    if missing:
+        return (f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set, so no "
+                "email can be sent (see the README's Configuration).")
+    return None
 
 
 def engine_options(database_url):

@@ -5,6 +5,8 @@ starts from empty tables. ``REQUIRE_POSTGRES=1`` (set by .ci/run) turns a missin
 PostgreSQL into a failure instead of a skip.
 """
 
+import email
+import email.policy
 import logging
 import os
 import uuid
@@ -21,7 +23,7 @@ from heysummit_tc.services.events import add_member, create_event
 from heysummit_tc.services.integrations import set_secret_word
 from heysummit_tc.services.tickets import create_ticket
 
-from helpers import FIGURES, FIXTURE_SECRET, PASSWORD
+from helpers import FIGURES, FIXTURE_SECRET, PASSWORD, free_port
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -39,6 +41,8 @@ def base_config(database_url, **overrides):
         "RATELIMIT_STORAGE_URI": "memory://",
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "WEBHOOK_WRONG_SECRET_RATE_LIMIT": "1000 per minute",
+        # No mail unless a test brings its SMTP server (the smtp_server fixture).
+        "MAIL_SERVER": None,
         **overrides,
     }
 
@@ -296,3 +300,33 @@ def error_lines():
     logger.addHandler(handler)
     yield handler.lines
     logger.removeHandler(handler)
+
+
+class _Mailbox:
+    """An SMTP server's handler that keeps what arrives; it can refuse the next messages."""
+
+    def __init__(self):
+        self.messages = []
+        self.refuse = 0
+
+    async def handle_DATA(self, _server, _session, envelope):
+        if self.refuse:
+            self.refuse -= 1
+            return "451 4.3.0 Try again later"
+        self.messages.append(email.message_from_bytes(envelope.content,
+                                                      policy=email.policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on loopback (aiosmtpd); ``.messages`` are what it received."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = _Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    mailbox.port = controller.port
+    yield mailbox
+    controller.stop()
+

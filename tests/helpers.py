@@ -217,3 +217,10 @@ class TcpProxy:
                     end.close()
                 except OSError:
                     pass
+
+
+def mail_config(smtp_server):
+    """The configuration that sends the app's mail to the loopback SMTP server."""
+    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port, "MAIL_USE_TLS": False,
+            "MAIL_SUPPRESS_SEND": False, "MAIL_DEFAULT_SENDER": "alerts@heysummit.test",
+            "PUBLIC_BASE_URL": "https://events.example.com"}

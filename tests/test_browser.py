@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from helpers import FIGURES, PASSWORD, Gunicorn, fixture_bytes
+from orders import success
 
 pytestmark = pytest.mark.browser
 
@@ -219,6 +220,60 @@ def test_the_help_articles_journey(browser, server, people, session, backend):
     assert any(line.startswith("katherine.johnson@example.com,Katherine,Johnson,All-Access")
                for line in lines)
     visitor.close()
+
+
+def test_an_unlinked_item_is_linked_by_the_editor_and_re_run_by_the_organiser(
+    browser, server, people, connect
+):
+    """The failure step 3 of the article most often causes, found and fixed in the pages."""
+    connect(people)
+    status, _ = server.post("/api/webhooks/thrivecart/",
+                            success(order_id="UNL-1", key="downsell-5", currency="GBP",
+                                    email="grace.hopper@example.com"))
+    assert status == 200
+    organiser = Visitor(browser, server.url)
+    page = organiser.page
+    organiser.sign_in("ada@example.com")
+    page.get_by_role("link", name="Remote Work Summit").click()
+    attention = page.get_by_role("region", name="Needs attention")
+    expect(attention.get_by_role("link", name="Unlinked item: 1")).to_be_visible()
+    organiser.check("17-dashboard-needs-attention")
+    attention.get_by_role("link", name="Unlinked item: 1").click()
+    row = page.locator("table.log tbody tr").first
+    expect(row).to_contain_text("1 unlinked: downsell-5")
+    assert row.get_attribute("class") == "tone-warning"
+    organiser.check("18-log-needs-attention")
+
+    editor = Visitor(browser, server.url)
+    editor.sign_in("ed@example.com")
+    editor.page.get_by_role("link", name="Remote Work Summit").click()
+    editor.nav("Revenue › Tickets")
+    editor.page.get_by_role("link", name="Link it to a ticket").click()
+    editor.check("19-unlinked-items")
+    inbox_row = editor.page.locator("tr", has_text="downsell-5")
+    expect(inbox_row.locator("td[data-label=\"Name in ThriveCart\"]")).to_have_text("Ticket")
+    inbox_row.get_by_label("Ticket that downsell-5 unlocks").select_option(
+        label="All-Access Pass")
+    inbox_row.get_by_role("button", name="Link").click()
+    expect(editor.page.get_by_text("downsell-5 now unlocks “All-Access Pass”")).to_be_visible()
+    expect(editor.page.get_by_text("An organiser of this event can re-run them")).to_be_visible()
+    editor.check("20-unlinked-linked")
+    editor.close()
+
+    page.goto(f"/events/{people}/revenue/tickets/unlinked")
+    page.get_by_role("button", name="Re-run 1 delivery").click()
+    expect(page.get_by_text("Re-ran 1 delivery of downsell-5: 1 paid.")).to_be_visible()
+    row = page.locator("table.log tbody tr").first
+    expect(row).to_contain_text("1 paid")
+    assert row.get_attribute("class") == "tone-good"
+    expect(row).to_contain_text("by ada@example.com")
+    organiser.check("21-log-after-rerun")
+    organiser.nav("Attendees")
+    expect(page.get_by_text("grace.hopper@example.com")).to_be_visible()
+    page.get_by_role("link", name="ada@example.com").click()
+    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    organiser.check("22-account")
+    organiser.close()
 
 
 def test_a_ticket_editor_sees_tickets_and_nothing_organiser_only(browser, server, people):

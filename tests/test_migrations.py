@@ -60,3 +60,42 @@ def test_the_lifecycle_migration_carries_existing_rows_over(make_app, blank_data
         assert db.session.scalar(text("SELECT outcome FROM delivery_outcomes")) == (
             "waiting_for_order")
         db.session.remove()
+
+
+def test_the_log_migration_carries_what_each_delivery_did_over(make_app, blank_database_url):
+    """Deliveries recorded before the log filtered on outcomes are filtered right after it."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    app = make_app(SQLALCHEMY_DATABASE_URI=blank_database_url)
+    with app.app_context():
+        upgrade(revision="fc1726646077")
+        statements = [
+            "INSERT INTO events (id, name, currency, created_at) VALUES (1, 'S', 'USD', :now)",
+            "INSERT INTO thrivecart_integrations (id, event_id, secret_digest, secret_last3, "
+            "set_at) VALUES (1, 1, 'd', 'abc', :now)",
+            *[f"INSERT INTO webhook_deliveries (id, received_at, source, event_type, mode, "
+              f"test, thrivecart_account, status, attempts) VALUES ({number}, :then, "
+              f"'webhook', 'order.success', 'live', :no, 'a', 'processed', 2)"
+              for number in (1, 2, 3)],
+            "INSERT INTO delivery_events (delivery_id, event_id) VALUES (1, 1), (2, 1), (3, 1)",
+            # Delivery 1 was unlinked, then re-run after linking: only its latest attempt
+            # counts. Delivery 2 stays unlinked. Delivery 3 was never processed.
+            "INSERT INTO delivery_outcomes (delivery_id, event_id, attempt, item_key, outcome, "
+            "created_at) VALUES (1, 1, 1, 'upsell-9', 'unlinked', :now), "
+            "(1, 1, 2, 'upsell-9', 'paid', :now), (2, 1, 1, 'upsell-9', 'unlinked', :now)",
+        ]
+        for statement in statements:
+            db.session.execute(text(statement), {"now": "2026-01-01 00:00:00",
+                                                 "then": "2025-12-31 23:00:00", "no": False})
+        db.session.commit()
+        upgrade()
+        rows = db.session.execute(text(
+            "SELECT delivery_id, attempt, attention, received_at FROM delivery_events "
+            "ORDER BY delivery_id")).all()
+        assert [(row[0], row[1], bool(row[2])) for row in rows] == [
+            (1, 2, False), (2, 1, True), (3, 0, False)]
+        assert all(str(row[3]).startswith("2025-12-31 23:00:00") for row in rows)
+        assert str(db.session.scalar(text(
+            "SELECT connected_at FROM thrivecart_integrations"))).startswith("2026-01-01")
+        db.session.remove()

@@ -4,4 +4,13 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from . import attendees, auth, deliveries, events, integrations, tickets  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    account,
+    attendees,
+    auth,
+    deliveries,
+    events,
+    integrations,
+    tickets,
+    unlinked,
+)

@@ -3,10 +3,12 @@
 import json
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
 
 from ..extensions import db
 from ..services.deliveries import delivery_for_event, outcomes_for_event
-from ..services.provisioning import run_delivery
+from ..services.outcomes import summarise
+from ..services.provisioning import DeliveryResult, Outcome, run_delivery
 from ..thrivecart.order import read_order
 from . import bp
 from .access import organisers_only
@@ -25,14 +27,29 @@ def _delivery_or_404(event, delivery_id):
 @bp.route(DELIVERY)
 @organisers_only
 def delivery(event, delivery_id):
-    """Show a delivery: its envelope, every attempt's outcomes here, and its payload."""
+    """Show a delivery: its envelope, every attempt's outcomes here, the request and the
+    response the app gave."""
     found = _delivery_or_404(event, delivery_id)
     attempts = {}
     for outcome in outcomes_for_event(db.session, found.id, event.id):
         attempts.setdefault(outcome.attempt, []).append(outcome)
+    latest = attempts[max(attempts)] if attempts else []
     payload = json.dumps(found.payload, indent=2, ensure_ascii=False) if found.payload else None
     return render_template("admin/delivery.html", event=event, delivery=found,
-                           attempts=sorted(attempts.items(), reverse=True), payload=payload)
+                           attempts=sorted(attempts.items(), reverse=True), payload=payload,
+                           summary=summarise(latest, found.event_type),
+                           response=_response(found, latest))
+
+
+def _response(delivery, outcomes):
+    """Return the JSON body of the latest attempt as this event saw it (other events' parts
+    are theirs to see)."""
+    if delivery.http_status is None:
+        return None
+    result = DeliveryResult(delivery.id, delivery.status, delivery.http_status, tuple(
+        Outcome(outcome.event_id, outcome.item_key, outcome.outcome, outcome.ticket_id,
+                detail=outcome.detail) for outcome in outcomes), delivery.error)
+    return json.dumps(result.as_json(), indent=2, ensure_ascii=False)
 
 
 @bp.route(DELIVERY + "replay", methods=["POST"])
@@ -43,7 +60,8 @@ def replay_delivery(event, delivery_id):
     if found.payload is None:
         flash("This delivery's payload was pruned, so it cannot be replayed.", "error")
         return redirect(url_for("admin.delivery", event_id=event.id, delivery_id=found.id))
-    result = run_delivery(db.session, found.id, read_order(found.payload), [event.id])
+    result = run_delivery(db.session, found.id, read_order(found.payload), [event.id],
+                          user_id=current_user.id)
     changed = sum(outcome.outcome in ("paid", "refunded") for outcome in result.outcomes)
     if result.status == "failed":
         flash(f"Replay failed: {result.error}", "error")

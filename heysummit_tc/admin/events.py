@@ -7,6 +7,7 @@ from ..extensions import db
 from ..services import ServiceError
 from ..services.events import create_event, dashboard_counts, events_of
 from ..services.integrations import integration_of
+from ..services.outcomes import GROUPS
 from . import bp
 from .access import apply_service_error, members
 from .forms import EventForm
@@ -42,5 +43,5 @@ def dashboard(event):
     """Show the event's counts and where its set-up stands."""
     return render_template(
         "admin/dashboard.html", event=event, counts=dashboard_counts(db.session, event.id),
-        integration=integration_of(db.session, event.id),
+        integration=integration_of(db.session, event.id), groups=GROUPS,
     )

@@ -8,9 +8,11 @@ from wtforms import (
     RadioField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..thrivecart.items import ACCEPTED_FORMATS
 
@@ -74,6 +76,25 @@ class PriceForm(FlaskForm):
         description="In major units, e.g. 97.00.",
     )
     currency = StringField("Currency", validators=[DataRequired(), Length(min=3, max=3)])
+
+
+class LinkItemForm(FlaskForm):
+    """Link an item ThriveCart sent to a ticket (sets the ticket's External ID)."""
+
+    external_id = StringField("Item", validators=[DataRequired(), Length(max=200)])
+    ticket_id = SelectField("Ticket", coerce=int, validators=[DataRequired()])
+
+
+class RerunForm(FlaskForm):
+    external_id = StringField("Item", validators=[DataRequired(), Length(max=200)])
+
+
+class AlertsForm(FlaskForm):
+    alert_event_ids = SelectMultipleField(
+        "Email me alerts for", coerce=int, widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(), validate_choice=True,
+        description="At most one email an hour per event: failed deliveries, items no ticket "
+                    "links, payment failures, posts with a wrong Secret Word, and silence.")
 
 
 class SecretWordForm(FlaskForm):

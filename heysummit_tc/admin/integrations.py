@@ -7,9 +7,9 @@ from wtforms import SelectChoice
 from ..extensions import db
 from ..services import ServiceError
 from ..services.deliveries import (
-    STATUSES,
-    deliveries_of,
+    MODES,
     last_delivery,
+    log_of,
     rejected_posts,
     setup_warnings,
 )
@@ -20,6 +20,7 @@ from ..services.integrations import (
     integration_of,
     set_secret_word,
 )
+from ..services.outcomes import GROUPS, REJECTED
 from ..services.releases import release_held, send_test_purchase
 from ..services.tickets import linked_tickets
 from . import bp
@@ -49,12 +50,16 @@ def integrations(event):
 @organisers_only
 def thrivecart(event):
     """Show the ThriveCart set-up: status, checklist, webhook URL and the delivery log."""
-    status = request.args.get("status", "")
-    query = request.args.get("q", "").strip()
-    before = request.args.get("before", type=int)
+    filters = {
+        "outcome": request.args.get("outcome") if request.args.get("outcome") in (
+            *GROUPS, REJECTED) else None,
+        "mode": request.args.get("mode") if request.args.get("mode") in MODES else None,
+        "attention": request.args.get("attention") == "1",
+        "q": request.args.get("q", "").strip()[:254] or None,
+    }
+    before = request.args.get("before", "")[:24] or None
     integration = integration_of(db.session, event.id)
     held = held_for_digest(db.session, integration.secret_digest) if integration else []
-    rejected_count, rejected = rejected_posts(db.session, event.id, integration)
     return render_template(
         "admin/thrivecart.html",
         event=event,
@@ -64,10 +69,12 @@ def thrivecart(event):
         linked=linked_tickets(db.session, event.id),
         last=last_delivery(db.session, event.id),
         warnings=setup_warnings(db.session, event.id),
-        rejected_count=rejected_count,
-        rejected=rejected,
-        page=deliveries_of(db.session, event.id, status=status, query=query, before=before),
-        statuses=STATUSES, status=status, query=query, before=before,
+        rejections=rejected_posts(db.session, event.id, integration),
+        page=log_of(db.session, event.id, integration, outcome=filters["outcome"],
+                    mode=filters["mode"], attention=filters["attention"], query=filters["q"],
+                    before=before),
+        groups=GROUPS, rejected=REJECTED, filters=filters, before=before,
+        active_filters={name: value for name, value in filters.items() if value},
     )
 
 
@@ -128,7 +135,7 @@ def process_held(event):
     if integration is None:
         flash("Save the Secret Word first.", "error")
         return redirect(url_for("admin.configure_thrivecart", event_id=event.id))
-    results = release_held(db.session, integration.secret_digest)
+    results = release_held(db.session, integration.secret_digest, user_id=current_user.id)
     failed = sum(result.status == "failed" for result in results)
     flash(f"Processed {len(results)} held order{'s' if len(results) != 1 else ''}"
           + (f"; {failed} failed, see the log" if failed else "") + ".",
@@ -150,7 +157,8 @@ def test_purchase(event):
     if form.validate_on_submit():
         ticket = next(ticket for ticket in linked if ticket.id == form.ticket_id.data)
         result = send_test_purchase(db.session, event, ticket, form.email.data,
-                                    form.first_name.data or "", form.last_name.data or "")
+                                    form.first_name.data or "", form.last_name.data or "",
+                                    user_id=current_user.id)
         outcome = result.outcomes[0].outcome if result.outcomes else result.status
         flash(f"Test purchase sent: {outcome.replace('_', ' ')}.",
               "success" if outcome in ("paid", "already_paid") else "error")

@@ -6,6 +6,7 @@ from ..extensions import db
 from ..models import Ticket
 from ..services import ServiceError
 from ..services.tickets import add_price, create_ticket, remove_price, tickets_of, update_ticket
+from ..services.unlinked import count_unlinked
 from . import bp
 from .access import apply_service_error, members, owned_or_404
 from .forms import PriceForm, TicketForm
@@ -17,7 +18,8 @@ def tickets(event):
     """List the event's tickets with their prices, External IDs and purchases."""
     rows = tickets_of(db.session, event.id)
     linked = sum(1 for ticket, _purchases in rows if ticket.external_id)
-    return render_template("admin/tickets.html", event=event, rows=rows, linked=linked)
+    return render_template("admin/tickets.html", event=event, rows=rows, linked=linked,
+                           unlinked=count_unlinked(db.session, event.id))
 
 
 @bp.route("/events/<int:event_id>/revenue/tickets/new", methods=["GET", "POST"])

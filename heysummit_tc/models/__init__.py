@@ -1,6 +1,7 @@
 """The data model of the whole product, one module per aggregate."""
 
 from .accounts import EventMember, Role, User
+from .alerts import AlertDigest, AlertSubscription
 from .attendees import Attendee, PurchaseChange, PurchaseStatus, TicketPurchase
 from .base import Base, utcnow
 from .events import Event, OnCancel, OnPaymentFailed, Ticket, TicketPrice
@@ -18,6 +19,8 @@ from .thrivecart import (
 )
 
 __all__ = [
+    "AlertDigest",
+    "AlertSubscription",
     "Attendee",
     "Base",
     "DeliveryEvent",

@@ -73,6 +73,9 @@ class ThriveCartIntegration(Base):
     secret_last3: Mapped[str] = mapped_column(String(3))
     set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When a Secret Word was first saved (set_at moves on every save): posts rejected before
+    # it arrived before any Secret Word, not with a wrong one.
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Posts rejected for a wrong secret before this moment no longer raise the warning.
     rejections_dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -103,7 +106,12 @@ class WebhookDelivery(Base):
     # The parsed body without thrivecart_secret; None once pruned.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     payload_pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The latest attempt: when, and who asked for it (None: ThriveCart itself, or the CLI).
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    processed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
 
+    processed_by: Mapped["User | None"] = relationship()  # noqa: F821
     events: Mapped[list["DeliveryEvent"]] = relationship(
         back_populates="delivery", cascade="all, delete-orphan"
     )
@@ -114,11 +122,18 @@ class WebhookDelivery(Base):
 
 
 class DeliveryEvent(Base):
-    """An event a delivery was addressed to: the delivery log of an event reads these."""
+    """An event a delivery was addressed to: the delivery log of an event reads these.
+
+    It also keeps what the log filters on, so that a filtered page costs what the first does:
+    when the delivery was received, its latest attempt in this event and whether that
+    attempt left something that needs the organiser's attention.
+    """
 
     __tablename__ = "delivery_events"
     __table_args__ = (
         Index("ix_delivery_events_event_id_delivery_id", "event_id", "delivery_id"),
+        Index("ix_delivery_events_event_id_received_at", "event_id", "received_at",
+              "delivery_id"),
     )
 
     delivery_id: Mapped[int] = mapped_column(
@@ -127,6 +142,10 @@ class DeliveryEvent(Base):
     event_id: Mapped[int] = mapped_column(
         ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
     )
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # 0 until processed; then the delivery's attempt whose outcomes in this event count.
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    attention: Mapped[bool] = mapped_column(default=False)
 
     delivery: Mapped[WebhookDelivery] = relationship(back_populates="events")
 
@@ -148,6 +167,8 @@ class DeliveryOutcome(Base):
     )
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     item_key: Mapped[str | None] = mapped_column(String(40))
+    # The item's name as ThriveCart sent it (for items no ticket links).
+    item_name: Mapped[str | None] = mapped_column(String(200))
     outcome: Mapped[OutcomeKind] = mapped_column(str_enum(OutcomeKind, "outcome_kind", 30))
     # Indexed foreign keys: deleting a ticket, purchase or event must not scan every outcome.
     ticket_id: Mapped[int | None] = mapped_column(
@@ -180,6 +201,7 @@ class HeldDelivery(Base):
     order_id: Mapped[str | None] = mapped_column(String(40))
     customer_email: Mapped[str | None] = mapped_column(String(254))
     client_address: Mapped[str | None] = mapped_column(String(64), index=True)
+    test: Mapped[bool] = mapped_column(default=False)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivery_id: Mapped[int | None] = mapped_column(

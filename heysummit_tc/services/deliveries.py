@@ -1,55 +1,242 @@
 """Reading the delivery log: what reached an event, and what each attempt did there."""
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, distinct, exists, func, or_, select
 
 from ..models import (
     DeliveryEvent,
     DeliveryOutcome,
     HeldDelivery,
     Ticket,
+    User,
     WebhookDelivery,
+    utcnow,
 )
 from .held import held_cutoff
+from .outcomes import ATTENTION, GROUPS, REJECTED, WARNING, Summary, summarise
 
-STATUSES = ("processed", "ignored", "failed", "received")
 # How far back the wrong-secret warning looks for the ThriveCart accounts an event has seen.
 RECENT_DELIVERIES = 1000
+# How far back the dashboard's Needs attention card counts.
+ATTENTION_DAYS = 30
+MODES = ("live", "test")
 
 
 @dataclass(frozen=True)
 class Page:
     items: list
-    next_before: int | None
+    next_before: str | None
 
 
-def deliveries_of(session, event_id, *, status=None, query=None, before=None, per_page=25):
-    """Return a page of the deliveries addressed to the event, newest first.
+@dataclass(frozen=True)
+class LogRow:
+    """A line of an event's delivery log: a delivery, or a post rejected for its secret."""
 
-    ``query`` matches an order id exactly or an email; ``before`` is the id the page starts
-    below (keyset pagination: deep pages cost what the first does).
+    kind: str  # "delivery" or "rejected"
+    id: int
+    received_at: datetime
+    event_type: str
+    test: bool
+    order_id: str | None
+    customer_email: str | None
+    thrivecart_account: str
+    http_status: int | None
+    summary: Summary
+    source: str = "webhook"
+    processed_at: datetime | None = None
+    processed_by: str | None = None
+
+    @property
+    def cursor(self):
+        return f"{'d' if self.kind == 'delivery' else 'h'}{self.id}"
+
+
+def log_of(session, event_id, integration=None, *, outcome=None, mode=None, attention=False,
+           query=None, before=None, per_page=25, now=None):
+    """Return a page of the event's delivery log, newest received first.
+
+    Deliveries and the posts rejected for a wrong secret that concern the event are merged
+    by time received. ``outcome`` is a name of :data:`.outcomes.GROUPS` or ``rejected``;
+    ``mode`` is ``live`` or ``test``; ``attention`` keeps what needs the organiser;
+    ``query`` matches an order id exactly or an email; ``before`` is a row's cursor (keyset
+    pagination: deep pages cost what the first does).
     """
+    cursor = _cursor(session, before)
+    rows = []
+    if outcome != REJECTED:
+        rows += _delivery_rows(session, event_id, outcome, mode, attention, query, cursor,
+                               per_page + 1)
+    if outcome in (None, REJECTED):
+        rows += _rejected_rows(session, event_id, integration, mode, query, cursor,
+                               per_page + 1, now)
+    rows.sort(key=_order, reverse=True)
+    next_before = rows[per_page - 1].cursor if len(rows) > per_page else None
+    return Page(rows[:per_page], next_before)
+
+
+def _order(row):
+    return row.received_at, row.kind == "delivery", row.id
+
+
+def _cursor(session, before):
+    """Return (received_at, is_delivery, id) of the row a cursor names, or None."""
+    if not before:
+        return None
+    before = str(before)
+    kind, number = (before[0], before[1:]) if before[:1] in ("d", "h") else ("d", before)
+    if not number.isascii() or not number.isdigit():
+        return None
+    model = WebhookDelivery if kind == "d" else HeldDelivery
+    received_at = session.scalar(select(model.received_at).where(model.id == int(number)))
+    if received_at is None:
+        return None
+    return received_at, kind == "d", int(number)
+
+
+def _search(model, query):
+    query = (query or "").strip()
+    if not query:
+        return None
+    if "@" in query:
+        return model.customer_email == query.lower()
+    return model.order_id == query
+
+
+def _delivery_rows(session, event_id, outcome, mode, attention, query, cursor, limit):
     statement = (
-        select(WebhookDelivery)
+        select(WebhookDelivery, DeliveryEvent.attempt, DeliveryEvent.received_at, User.email)
         .join(DeliveryEvent, DeliveryEvent.delivery_id == WebhookDelivery.id)
+        .outerjoin(User, User.id == WebhookDelivery.processed_by_id)
+        .where(DeliveryEvent.event_id == event_id)
+        .order_by(DeliveryEvent.received_at.desc(), DeliveryEvent.delivery_id.desc())
+        .limit(limit)
+    )
+    if outcome in GROUPS:
+        statement = statement.where(exists().where(
+            DeliveryOutcome.delivery_id == DeliveryEvent.delivery_id,
+            DeliveryOutcome.event_id == DeliveryEvent.event_id,
+            DeliveryOutcome.attempt == DeliveryEvent.attempt,
+            DeliveryOutcome.outcome.in_(GROUPS[outcome][1]),
+        ))
+    if mode in MODES:
+        statement = statement.where(WebhookDelivery.test.is_(mode == "test"))
+    if attention:
+        statement = statement.where(DeliveryEvent.attention.is_(True))
+    if (search := _search(WebhookDelivery, query)) is not None:
+        statement = statement.where(search)
+    if cursor is not None:
+        received_at, is_delivery, number = cursor
+        statement = statement.where(or_(
+            DeliveryEvent.received_at < received_at,
+            and_(DeliveryEvent.received_at == received_at,
+                 DeliveryEvent.delivery_id < (number if is_delivery else 0)),
+        ))
+    found = session.execute(statement).all()
+    outcomes = _latest_outcomes(session, event_id, {row[0].id: row[1] for row in found})
+    return [
+        LogRow("delivery", delivery.id, received_at, delivery.event_type, delivery.test,
+               delivery.order_id, delivery.customer_email, delivery.thrivecart_account,
+               delivery.http_status,
+               summarise(outcomes.get(delivery.id, []), delivery.event_type),
+               delivery.source, delivery.processed_at, email)
+        for delivery, _attempt, received_at, email in found
+    ]
+
+
+def _latest_outcomes(session, event_id, attempts):
+    """Return {delivery id: outcomes of its latest attempt in the event}."""
+    if not attempts:
+        return {}
+    outcomes = {}
+    for outcome in session.scalars(
+        select(DeliveryOutcome)
+        .where(DeliveryOutcome.event_id == event_id,
+               DeliveryOutcome.delivery_id.in_(list(attempts)))
+        .order_by(DeliveryOutcome.id)
+    ):
+        if outcome.attempt == attempts[outcome.delivery_id]:
+            outcomes.setdefault(outcome.delivery_id, []).append(outcome)
+    return outcomes
+
+
+def seen_accounts(event_id):
+    """The ThriveCart accounts among the event's latest deliveries (bounded)."""
+    recent = (
+        select(DeliveryEvent.delivery_id)
         .where(DeliveryEvent.event_id == event_id)
         .order_by(DeliveryEvent.delivery_id.desc())
-        .limit(per_page + 1)
+        .limit(RECENT_DELIVERIES)
+        .subquery()
     )
-    if status in STATUSES:
-        statement = statement.where(WebhookDelivery.status == status)
-    if query:
-        query = query.strip()
-        if "@" in query:
-            statement = statement.where(WebhookDelivery.customer_email == query.lower())
-        else:
-            statement = statement.where(WebhookDelivery.order_id == query)
-    if before:
-        statement = statement.where(DeliveryEvent.delivery_id < before)
-    rows = list(session.scalars(statement))
-    next_before = rows[per_page - 1].id if len(rows) > per_page else None
-    return Page(rows[:per_page], next_before)
+    return (
+        select(WebhookDelivery.thrivecart_account)
+        .join(recent, recent.c.delivery_id == WebhookDelivery.id)
+        .where(WebhookDelivery.thrivecart_account != "")
+        .distinct()
+    )
+
+
+def _rejected_criteria(event_id, integration, now):
+    """Posts rejected for their secret that concern the event: they claim an account it has
+    seen, or carry its current Secret Word (then they wait to be processed)."""
+    concerns = HeldDelivery.thrivecart_account.in_(seen_accounts(event_id))
+    if integration is not None:
+        concerns = or_(concerns, HeldDelivery.secret_digest == integration.secret_digest)
+    return [concerns, HeldDelivery.released_at.is_(None),
+            HeldDelivery.received_at >= held_cutoff(now)]
+
+
+def _rejected_rows(session, event_id, integration, mode, query, cursor, limit, now):
+    statement = (
+        select(HeldDelivery)
+        .where(*_rejected_criteria(event_id, integration, now))
+        .order_by(HeldDelivery.received_at.desc(), HeldDelivery.id.desc())
+        .limit(limit)
+    )
+    if mode in MODES:
+        statement = statement.where(HeldDelivery.test.is_(mode == "test"))
+    if (search := _search(HeldDelivery, query)) is not None:
+        statement = statement.where(search)
+    if cursor is not None:
+        received_at, is_delivery, number = cursor
+        statement = statement.where(
+            HeldDelivery.received_at <= received_at if is_delivery else or_(
+                HeldDelivery.received_at < received_at,
+                and_(HeldDelivery.received_at == received_at, HeldDelivery.id < number)))
+    rows = []
+    for held in session.scalars(statement):
+        waiting = integration is not None and held.secret_digest == integration.secret_digest
+        text = ("rejected: arrived before this Secret Word was saved; process it above"
+                if waiting else "rejected: unknown Secret Word")
+        rows.append(LogRow("rejected", held.id, held.received_at, held.event_type, held.test,
+                           held.order_id, held.customer_email, held.thrivecart_account, 403,
+                           Summary(text, WARNING, True)))
+    return rows
+
+
+def attention_counts(session, event_id, integration=None, now=None):
+    """Return {outcome group: deliveries} needing attention in the last ATTENTION_DAYS."""
+    since = (now or utcnow()) - timedelta(days=ATTENTION_DAYS)
+    group_of = {kind: name for name, (_label, kinds) in GROUPS.items() for kind in kinds}
+    counts = {}
+    for kind, count in session.execute(
+        select(DeliveryOutcome.outcome, func.count(distinct(DeliveryOutcome.delivery_id)))
+        .join(DeliveryEvent, and_(DeliveryEvent.delivery_id == DeliveryOutcome.delivery_id,
+                                  DeliveryEvent.event_id == DeliveryOutcome.event_id,
+                                  DeliveryEvent.attempt == DeliveryOutcome.attempt))
+        .where(DeliveryEvent.event_id == event_id, DeliveryEvent.attention.is_(True),
+               DeliveryEvent.received_at >= since, DeliveryOutcome.outcome.in_(ATTENTION))
+        .group_by(DeliveryOutcome.outcome)
+    ):
+        group = group_of[kind]
+        counts[group] = counts.get(group, 0) + count
+    rejected = session.scalar(select(func.count()).select_from(HeldDelivery).where(
+        *_rejected_criteria(event_id, integration, now)))
+    if rejected:
+        counts[REJECTED] = rejected
+    return counts
 
 
 def delivery_for_event(session, delivery_id, event_id):
@@ -71,9 +258,14 @@ def outcomes_for_event(session, delivery_id, event_id):
 
 
 def last_delivery(session, event_id):
-    """Return the newest delivery addressed to the event, or None."""
-    items = deliveries_of(session, event_id, per_page=1).items
-    return items[0] if items else None
+    """Return the delivery received last of those addressed to the event, or None."""
+    return session.scalar(
+        select(WebhookDelivery)
+        .join(DeliveryEvent, DeliveryEvent.delivery_id == WebhookDelivery.id)
+        .where(DeliveryEvent.event_id == event_id)
+        .order_by(DeliveryEvent.received_at.desc(), DeliveryEvent.delivery_id.desc())
+        .limit(1)
+    )
 
 
 def event_ids_of(session, delivery_id):
@@ -95,37 +287,47 @@ def setup_warnings(session, event_id):
             + ", ".join(f"“{name}”" for name in inactive) + "."]
 
 
+@dataclass(frozen=True)
+class Rejections:
+    """Posts rejected for their secret that claim an account the event has seen, counted
+    apart: those that arrived before any Secret Word was saved here, and those whose secret
+    matches nothing although one was. Each: how many in all, and the newest few."""
+
+    before_secret: tuple[int, list]
+    wrong_secret: tuple[int, list]
+
+    def __bool__(self):
+        return bool(self.before_secret[0] or self.wrong_secret[0])
+
+
 def rejected_posts(session, event_id, integration, now=None, limit=20):
-    """Return the recent posts rejected for a wrong secret that claim an account this event
-    has seen, newest first: (how many in all, up to ``limit`` of them).
+    """Return the :class:`Rejections` the ThriveCart page warns about.
 
     The account is whatever the body said, so the warning can only say what is known. Posts
     made with the event's current Secret Word (offered for processing instead) and posts
     from before the organiser dismissed the warning are left out.
     """
-    # The accounts among the event's latest deliveries: bounded however long the log grows.
-    recent = (
-        select(DeliveryEvent.delivery_id)
-        .where(DeliveryEvent.event_id == event_id)
-        .order_by(DeliveryEvent.delivery_id.desc())
-        .limit(RECENT_DELIVERIES)
-        .subquery()
-    )
-    accounts = (
-        select(WebhookDelivery.thrivecart_account)
-        .join(recent, recent.c.delivery_id == WebhookDelivery.id)
-        .where(WebhookDelivery.thrivecart_account != "")
-    )
-    criteria = [HeldDelivery.thrivecart_account.in_(accounts.distinct()),
+    criteria = [HeldDelivery.thrivecart_account.in_(seen_accounts(event_id)),
                 HeldDelivery.released_at.is_(None),
                 HeldDelivery.received_at >= held_cutoff(now)]
-    if integration is not None:
-        criteria.append(HeldDelivery.secret_digest != integration.secret_digest)
-        if integration.rejections_dismissed_at is not None:
-            criteria.append(HeldDelivery.received_at > integration.rejections_dismissed_at)
+    if integration is None:
+        return Rejections(_count_and_list(session, criteria, limit), (0, []))
+    criteria.append(HeldDelivery.secret_digest != integration.secret_digest)
+    if integration.rejections_dismissed_at is not None:
+        criteria.append(HeldDelivery.received_at > integration.rejections_dismissed_at)
+    return Rejections(
+        _count_and_list(session, [*criteria,
+                                  HeldDelivery.received_at < integration.connected_at], limit),
+        _count_and_list(session, [*criteria,
+                                  HeldDelivery.received_at >= integration.connected_at], limit),
+    )
+
+
+def _count_and_list(session, criteria, limit):
     total = session.scalar(select(func.count()).select_from(HeldDelivery).where(*criteria))
     if not total:
         return 0, []
     return total, list(session.scalars(
-        select(HeldDelivery).where(*criteria).order_by(HeldDelivery.id.desc()).limit(limit)
+        select(HeldDelivery).where(*criteria)
+        .order_by(HeldDelivery.received_at.desc(), HeldDelivery.id.desc()).limit(limit)
     ))

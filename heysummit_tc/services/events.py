@@ -14,8 +14,10 @@ from ..models import (
 )
 from . import ServiceError
 from .accounts import normalize_email
-from .deliveries import last_delivery
+from .deliveries import attention_counts, last_delivery
+from .integrations import integration_of
 from .money import normalize_currency
+from .unlinked import count_unlinked
 
 
 def create_event(session, name, currency, organiser):
@@ -71,16 +73,20 @@ def dashboard_counts(session, event_id):
     attendees = session.scalar(
         select(func.count(Attendee.id)).where(Attendee.event_id == event_id)
     )
-    paid = session.scalar(
-        select(func.count(TicketPurchase.id))
+    paid, paid_test = session.execute(
+        select(func.count(TicketPurchase.id),
+               func.count(TicketPurchase.id).filter(TicketPurchase.test.is_(True)))
         .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
         .where(Ticket.event_id == event_id, TicketPurchase.status == PurchaseStatus.PAID)
-    )
+    ).one()
     return {
         "tickets": tickets,
         "linked_tickets": linked,
         "attendees": attendees,
         "paid_purchases": paid,
+        "paid_test_purchases": paid_test,
         "last_delivery": last_delivery(session, event_id),
+        "attention": attention_counts(session, event_id, integration_of(session, event_id)),
+        "unlinked_items": count_unlinked(session, event_id),
     }
 

@@ -27,6 +27,7 @@ def hold_delivery(session, order, digest, *, client_address, per_secret, per_cli
         order_id=order.order_id and order.order_id[:40],
         customer_email=order.buyer.email,
         client_address=client_address[:64],
+        test=order.test,
         payload=order.payload,
     )
     session.add(held)

@@ -37,13 +37,14 @@ def set_secret_word(session, event, secret_word, key, user=None, now=None):
             field="secret_word",
         )
     integration = integration_of(session, event.id)
+    now = now or utcnow()
     if integration is None:
-        integration = ThriveCartIntegration(event_id=event.id)
+        integration = ThriveCartIntegration(event_id=event.id, connected_at=now)
         session.add(integration)
     integration.secret_digest = secret_digest(key, secret_word)
     integration.secret_last3 = secret_word[-3:]
     integration.set_by_id = user.id if user is not None else None
-    integration.set_at = now or utcnow()
+    integration.set_at = now
     session.flush()
     return integration
 

@@ -23,6 +23,7 @@ from ..models import (
 from ..thrivecart.order import ORDER_SUCCESS
 from . import statements as sql
 from .lifecycle import REBUYABLE, Event, settle
+from .outcomes import needs_attention
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,9 @@ class _LinkedTicket:
 
 def record_delivery(session, order, event_ids, *, source="webhook", now=None):
     """Store a delivery addressed to ``event_ids`` before it is processed; return its id."""
+    received_at = now or utcnow()
     delivery_id = session.connection().execute(sql.INSERT_DELIVERY, {
-        "received_at": now or utcnow(),
+        "received_at": received_at,
         "source": source,
         "event_type": order.event_type[:64],
         "mode": order.mode[:10],
@@ -113,33 +115,39 @@ def record_delivery(session, order, event_ids, *, source="webhook", now=None):
         "payload": order.payload,
     }).scalar_one()
     session.connection().execute(sql.INSERT_DELIVERY_EVENT, [
-        {"delivery_id": delivery_id, "event_id": event_id} for event_id in sorted(set(event_ids))
+        {"delivery_id": delivery_id, "event_id": event_id, "received_at": received_at,
+         "attempt": 0, "attention": False}
+        for event_id in sorted(set(event_ids))
     ])
     return delivery_id
 
 
-def run_delivery(session, delivery_id, order, event_ids, *, source="thrivecart", now=None):
+def run_delivery(session, delivery_id, order, event_ids, *, source="thrivecart", now=None,
+                 user_id=None):
     """Apply a recorded delivery to ``event_ids`` in one transaction and commit.
 
-    On any error nothing of the attempt is applied, the delivery is recorded as failed with
-    the error, and the result says 503 so that ThriveCart (or the person replaying) can try
-    again. If even that record cannot be written, the error propagates.
+    ``user_id`` is whoever asked for this attempt (a replay, a release, a re-run); the log
+    shows them. On any error nothing of the attempt is applied, the delivery is recorded as
+    failed with the error, and the result says 503 so that ThriveCart (or the person
+    replaying) can try again. If even that record cannot be written, the error propagates.
     """
     try:
         result = process_delivery(session, delivery_id, order, event_ids,
-                                  source=source, now=now)
+                                  source=source, now=now, user_id=user_id)
         session.commit()
         return result
     except Exception as error:
         session.rollback()
         message = describe_error(error)
         log.warning("delivery %s failed: %s", delivery_id, message, exc_info=True)
-        record_failure(session, delivery_id, event_ids, message, http_status=503, now=now)
+        record_failure(session, delivery_id, event_ids, message, http_status=503, now=now,
+                       user_id=user_id)
         session.commit()
         return DeliveryResult(delivery_id, FAILED, 503, error=message)
 
 
-def process_delivery(session, delivery_id, order, event_ids, *, source="thrivecart", now=None):
+def process_delivery(session, delivery_id, order, event_ids, *, source="thrivecart", now=None,
+                     user_id=None):
     """Apply one delivery to the given events and record the attempt; flush, do not commit."""
     now = now or utcnow()
     event_ids = sorted(set(event_ids))
@@ -159,16 +167,18 @@ def process_delivery(session, delivery_id, order, event_ids, *, source="thriveca
         detail = f"{order.event_type or 'an event without a name'} is not acted on"
         outcomes = [Outcome(event_id, None, OutcomeKind.IGNORED, detail=detail)
                     for event_id in event_ids]
-    _record_attempt(session, delivery_id, status, http_status, error, outcomes, now)
+    _record_attempt(session, delivery_id, status, http_status, error, outcomes, now, user_id,
+                    order.item_names)
     return DeliveryResult(delivery_id, status, http_status, tuple(outcomes), error)
 
 
-def record_failure(session, delivery_id, event_ids, message, *, http_status, now=None):
+def record_failure(session, delivery_id, event_ids, message, *, http_status, now=None,
+                   user_id=None):
     """Record a failed attempt of a delivery, with its error, on every event it addressed."""
     outcomes = [Outcome(event_id, None, OutcomeKind.FAILED, detail=message[:500])
                 for event_id in sorted(set(event_ids))]
     _record_attempt(session, delivery_id, FAILED, http_status, message, outcomes,
-                    now or utcnow())
+                    now or utcnow(), user_id)
 
 
 def describe_error(error):
@@ -428,15 +438,28 @@ def _linked_tickets(session, event_ids, keys):
     return tickets
 
 
-def _record_attempt(session, delivery_id, status, http_status, error, outcomes, now):
-    attempt = session.connection().execute(sql.FINISH_ATTEMPT, {
+def _record_attempt(session, delivery_id, status, http_status, error, outcomes, now,
+                    user_id=None, names=None):
+    connection = session.connection()
+    attempt = connection.execute(sql.FINISH_ATTEMPT, {
         "delivery_id": delivery_id, "status": status, "http_status": http_status,
-        "error": error,
+        "error": error, "now": now, "user_id": user_id,
     }).scalar_one()
+    names = names or {}
     if outcomes:
-        session.connection().execute(sql.INSERT_OUTCOME, [
+        kinds = {}
+        for outcome in outcomes:
+            kinds.setdefault(outcome.event_id, set()).add(outcome.outcome)
+        connection.execute(sql.MARK_DELIVERY_EVENT, [
+            {"marked_delivery": delivery_id, "marked_event": event_id, "new_attempt": attempt,
+             "needs_attention": needs_attention(event_kinds)}
+            for event_id, event_kinds in kinds.items()
+        ])
+        connection.execute(sql.INSERT_OUTCOME, [
             {"delivery_id": delivery_id, "event_id": outcome.event_id, "attempt": attempt,
-             "item_key": outcome.item and outcome.item[:40], "outcome": outcome.outcome,
+             "item_key": outcome.item and outcome.item[:40],
+             "item_name": names.get(outcome.item) if outcome.item else None,
+             "outcome": outcome.outcome,
              "ticket_id": outcome.ticket_id, "attendee_id": outcome.attendee_id,
              "purchase_id": outcome.purchase_id,
              "detail": outcome.detail and outcome.detail[:500], "created_at": now}

@@ -16,11 +16,26 @@ from . import ServiceError
 from .held import claim_held, held_for_digest
 from .integrations import find_event_ids_by_digest
 from .provisioning import record_delivery, run_delivery
+from .unlinked import deliveries_to_rerun
 
 TEST_ACCOUNT = "test-purchase"
 
 
-def release_held(session, digest, now=None):
+def rerun_unlinked(session, event_id, item_key, user_id=None, now=None):
+    """Apply again, to this event only, every delivery that left ``item_key`` unapplied.
+
+    Through the one processing function, so a re-run is idempotent like any replay: a
+    purchase already granted stays one purchase. Returns the results, oldest delivery first.
+    """
+    results = []
+    for delivery_id in deliveries_to_rerun(session, event_id, item_key):
+        payload = session.get(WebhookDelivery, delivery_id).payload
+        results.append(run_delivery(session, delivery_id, read_order(payload), [event_id],
+                                    now=now, user_id=user_id))
+    return results
+
+
+def release_held(session, digest, now=None, user_id=None):
     """Process every held delivery the Secret Word with ``digest`` would have accepted.
 
     Each goes to every event whose integration now holds that Secret Word, exactly as the
@@ -41,7 +56,8 @@ def release_held(session, digest, now=None):
                         .values(delivery_id=delivery_id)
                         .execution_options(synchronize_session=False))
         session.commit()
-        results.append(run_delivery(session, delivery_id, order, event_ids, now=now))
+        results.append(run_delivery(session, delivery_id, order, event_ids, now=now,
+                                    user_id=user_id))
     return results
 
 
@@ -96,13 +112,14 @@ def test_purchase_payload(ticket, email, first_name="", last_name="", now=None):
     }
 
 
-def send_test_purchase(session, event, ticket, email, first_name="", last_name="", now=None):
+def send_test_purchase(session, event, ticket, email, first_name="", last_name="", now=None,
+                       user_id=None):
     """Run a made-up test-mode order for ``ticket`` through the real processing."""
     order = read_order(test_purchase_payload(ticket, email, first_name, last_name, now))
     delivery_id = record_delivery(session, order, [event.id], source="test_purchase", now=now)
     session.commit()
     return run_delivery(session, delivery_id, order, [event.id], source="test_purchase",
-                        now=now)
+                        now=now, user_id=user_id)
 
 
 def prune_payloads(session, older_than_days, now=None):

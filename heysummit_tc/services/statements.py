@@ -38,8 +38,16 @@ FINISH_ATTEMPT = (
     update(deliveries)
     .where(deliveries.c.id == bindparam("delivery_id"))
     .values(status=bindparam("status"), http_status=bindparam("http_status"),
-            error=bindparam("error"), attempts=deliveries.c.attempts + 1)
+            error=bindparam("error"), attempts=deliveries.c.attempts + 1,
+            processed_at=bindparam("now"), processed_by_id=bindparam("user_id"))
     .returning(deliveries.c.attempts)
+)
+# What the log of each event filters on: the attempt that counts there and its attention.
+MARK_DELIVERY_EVENT = (
+    update(DeliveryEvent.__table__)
+    .where(DeliveryEvent.delivery_id == bindparam("marked_delivery"),
+           DeliveryEvent.event_id == bindparam("marked_event"))
+    .values(attempt=bindparam("new_attempt"), attention=bindparam("needs_attention"))
 )
 LINKED_TICKETS = (
     select(Ticket.id, Ticket.event_id, Ticket.external_id, Ticket.active,

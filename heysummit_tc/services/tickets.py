@@ -79,6 +79,17 @@ def update_ticket(session, ticket, name, external_id, active, on_payment_failed=
     return ticket
 
 
+def link_ticket(session, ticket, external_id):
+    """Give a ticket the External ID of an item ThriveCart sent (as the ticket form would)."""
+    external_id = normalize_external_id(external_id)
+    if external_id is None:
+        raise ServiceError("Choose the item to link.", field="external_id")
+    _check_external_id_free(session, ticket.event_id, external_id, ticket.id)
+    ticket.external_id = external_id
+    session.flush()
+    return ticket
+
+
 def add_price(session, ticket, amount, currency):
     """Add a price typed as ``97.00`` in ``currency`` to the ticket."""
     currency = normalize_currency(currency)

@@ -59,6 +59,8 @@ class Order:
     buyer: Buyer
     item_keys: list[str] = field(default_factory=list)
     charged: dict[str, int] = field(default_factory=dict)
+    # The items' names as ThriveCart sent them, per item key (where the payload names them).
+    item_names: dict[str, str] = field(default_factory=dict)
     paid_at: datetime | None = None
     lifecycle: Lifecycle | None = None
     # The payload as it may be stored and shown: without the secret word.
@@ -81,6 +83,7 @@ def read_order(payload):
         buyer=read_buyer(_mapping(payload.get("customer"))),
         item_keys=item_keys(payload),
         charged=charged_amounts(order, _text(payload.get("base_product"))),
+        item_names=item_names(payload),
         paid_at=_timestamp(order.get("date_unix")) or _timestamp(payload.get("order_timestamp")),
         lifecycle=read_lifecycle(payload, event_type, currency),
         payload=redact(payload),
@@ -156,6 +159,26 @@ def item_keys(payload):
     for charge in _values(_mapping(payload.get("order")).get("charges")):
         keys.append(_charge_key(_mapping(charge), base_product))
     return list(dict.fromkeys(key for key in keys if key))
+
+
+def item_names(payload):
+    """Return {item key: name} from the charge rows and ``purchases`` beside ``purchase_map``.
+
+    ThriveCart HTML-escapes names (``&amp;``); they are unescaped here, escaped again when shown.
+    """
+    names = {}
+    base_product = _text(payload.get("base_product"))
+    for charge in _values(_mapping(payload.get("order")).get("charges")):
+        charge = _mapping(charge)
+        key, name = _charge_key(charge, base_product), _text(charge.get("name"))
+        if key and name:
+            names.setdefault(key, html.unescape(name)[:200])
+    for value, name in zip(_values(payload.get("purchase_map")),
+                           _values(payload.get("purchases")), strict=False):
+        key, name = payload_item_key(value), _text(name)
+        if key and name:
+            names.setdefault(key, html.unescape(name)[:200])
+    return names
 
 
 def charged_amounts(order, base_product=""):

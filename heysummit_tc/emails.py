@@ -1,0 +1,53 @@
+"""Email out of the app: rendering and sending through Flask-Mail, links from PUBLIC_BASE_URL.
+
+Services decide what to send (:mod:`.services.alerts`); this module turns it into a message.
+"""
+
+from flask import current_app, render_template, url_for
+from flask_mail import Message
+
+from .extensions import mail
+
+
+def _plural(count, word, plural=None):
+    return f"{count} {word if count == 1 else (plural or word + 's')}"
+
+
+def digest_subject(digest):
+    found = digest.findings
+    parts = [text for count, text in (
+        (found.failed, _plural(found.failed, "failed delivery", "failed deliveries")),
+        (found.unlinked, _plural(found.unlinked, "unlinked item")),
+        (found.payment_failed, _plural(found.payment_failed, "payment failure")),
+        (found.rejected, _plural(found.rejected, "rejected post")),
+        (found.silent_since, "no delivery lately"),
+    ) if count]
+    return f"{digest.event_name}: {', '.join(parts)}"
+
+
+def deliver_digest(digest):
+    """Send one alert digest (plain text and HTML); return its subject. Raises on failure."""
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    with current_app.test_request_context(base_url=base):
+        def log(**filters):
+            return url_for("admin.thrivecart", event_id=digest.event_id, _external=True,
+                           **filters) + "#deliveries"
+
+        links = {
+            "failed": log(outcome="failed", attention=1),
+            "rejected": log(outcome="rejected"),
+            "payment_failed": log(outcome="payment_failed", attention=1),
+            "unlinked": url_for("admin.unlinked_items", event_id=digest.event_id,
+                                _external=True),
+            "silence": url_for("admin.thrivecart", event_id=digest.event_id, _external=True),
+            "log": log(attention=1),
+            "account": url_for("admin.account", _external=True),
+        }
+        subject = digest_subject(digest)
+        context = {"digest": digest, "found": digest.findings, "links": links,
+                   "subject": subject}
+        message = Message(subject, recipients=[digest.recipient],
+                          body=render_template("email/alert_digest.txt", **context),
+                          html=render_template("email/alert_digest.html", **context))
+    mail.send(message)
+    return subject

@@ -1,0 +1,117 @@
+"""What a delivery did, in words: the summary, colour and filters of the delivery log.
+
+One attempt of a delivery leaves an outcome per item in each event it reached. The log shows
+them as one line (``2 paid · 1 unlinked: upsell-9``), coloured by the worst of them, and
+filters on groups of them. The same groups decide what needs the organiser's attention.
+"""
+
+from dataclasses import dataclass
+
+from ..models import OutcomeKind as K
+
+# The log's outcome filter: a name, its label and the outcomes it matches.
+GROUPS = {
+    "paid": ("Paid", (K.PAID,)),
+    "refunded": ("Refunded", (K.REFUNDED,)),
+    "partial_refund": ("Partial refund", (K.PARTIAL_REFUND,)),
+    "payment_failed": ("Payment failed", (K.PAYMENT_FAILED,)),
+    "payment_recorded": ("Payment recorded", (K.PAYMENT_RECORDED,)),
+    "cancelled": ("Cancelled", (K.CANCELLED,)),
+    "waiting": ("Waiting for its order", (K.WAITING_FOR_ORDER,)),
+    "unlinked": ("Unlinked item", (K.UNLINKED, K.TICKET_INACTIVE)),
+    "no_change": ("No change", (K.ALREADY_PAID, K.ALREADY_PAYMENT_FAILED, K.ALREADY_CANCELLED,
+                                K.ALREADY_ENDED, K.ALREADY_REFUNDED, K.DUPLICATE)),
+    "ignored": ("Ignored", (K.IGNORED, K.NO_ITEMS)),
+    "failed": ("Failed", (K.FAILED,)),
+}
+# Posts refused for a wrong Secret Word: not deliveries, but listed with them.
+REJECTED = "rejected"
+
+ATTENTION = frozenset({K.FAILED, K.UNLINKED, K.TICKET_INACTIVE, K.PARTIAL_REFUND,
+                       K.PAYMENT_FAILED, K.WAITING_FOR_ORDER, K.NO_ITEMS})
+
+# Tones, from least to most telling: the row takes the most telling of its outcomes
+# (a grant beside a no-change is green; a warning beside a grant is a warning).
+GOOD, INFO, NEUTRAL, WARNING, DANGER = "good", "info", "neutral", "warning", "danger"
+_RANK = {NEUTRAL: 0, GOOD: 1, INFO: 2, WARNING: 3, DANGER: 4}
+_TONE = {
+    K.PAID: GOOD,
+    K.PAYMENT_RECORDED: GOOD,
+    K.REFUNDED: INFO,
+    K.CANCELLED: INFO,
+    K.FAILED: DANGER,
+    **{kind: WARNING for kind in ATTENTION if kind != K.FAILED},
+}
+
+_WORDS = {
+    K.PAID: "paid",
+    K.REFUNDED: "refunded",
+    K.PARTIAL_REFUND: "partial refund",
+    K.PAYMENT_FAILED: "payment failed",
+    K.PAYMENT_RECORDED: "payment recorded",
+    K.CANCELLED: "cancelled",
+    K.UNLINKED: "unlinked",
+    K.TICKET_INACTIVE: "ticket inactive",
+    K.NO_ITEMS: "no items",
+}
+_NO_CHANGE = {
+    K.ALREADY_PAID: "already paid",
+    K.ALREADY_PAYMENT_FAILED: "already payment failed",
+    K.ALREADY_CANCELLED: "already cancelled",
+    K.ALREADY_ENDED: "already ended",
+    K.ALREADY_REFUNDED: "already refunded",
+    K.DUPLICATE: "received before",
+}
+_EVENT_WORDS = {
+    "order.refund": "refund",
+    "order.rebill_failed": "failed rebill",
+    "order.subscription_payment": "subscription payment",
+    "order.subscription_cancelled": "cancellation",
+}
+
+
+@dataclass(frozen=True)
+class Summary:
+    text: str
+    tone: str
+    attention: bool
+
+
+def needs_attention(kinds):
+    """Tell whether outcomes of these kinds need the organiser to act."""
+    return any(kind in ATTENTION for kind in kinds)
+
+
+def summarise(outcomes, event_type=""):
+    """Sum up one attempt's outcomes in one event: ``2 paid · 1 unlinked: upsell-9``.
+
+    ``outcomes`` are objects with ``outcome``, ``item`` (or ``item_key``) and ``detail``.
+    """
+    if not outcomes:
+        return Summary("not processed yet", NEUTRAL, False)
+    counted, no_change, parts = {}, [], []
+    for outcome in outcomes:
+        kind = K(outcome.outcome)
+        item = getattr(outcome, "item", None) or getattr(outcome, "item_key", None)
+        counted.setdefault(kind, []).append(item)
+    for kind, items in counted.items():
+        if kind == K.FAILED:
+            detail = next((o.detail for o in outcomes if o.outcome == K.FAILED and o.detail), "")
+            parts.append(f"failed: {detail}" if detail else "failed")
+        elif kind == K.WAITING_FOR_ORDER:
+            parts.append(f"{_EVENT_WORDS.get(event_type, 'event')} waiting for its order")
+        elif kind == K.IGNORED:
+            parts.append("ignored")
+        elif kind in _NO_CHANGE:
+            no_change.append(_NO_CHANGE[kind])
+        elif kind in (K.UNLINKED, K.TICKET_INACTIVE):
+            keys = ", ".join(sorted({item for item in items if item}))
+            parts.append(f"{len(items)} {_WORDS[kind]}" + (f": {keys}" if keys else ""))
+        elif kind == K.NO_ITEMS:
+            parts.append(_WORDS[kind])
+        else:
+            parts.append(f"{len(items)} {_WORDS[kind]}")
+    if no_change:
+        parts.append("no change: " + ", ".join(dict.fromkeys(no_change)))
+    tone = max((_TONE.get(kind, NEUTRAL) for kind in counted), key=_RANK.__getitem__)
+    return Summary(" · ".join(parts), tone, needs_attention(counted))

@@ -1,0 +1,87 @@
+"""Items ThriveCart sent that no ticket of the event links: the inbox of Revenue > Tickets."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, distinct, func, select
+
+from ..models import DeliveryEvent, DeliveryOutcome, OutcomeKind, Ticket, WebhookDelivery
+
+# Outcomes a re-run can change once the item is linked (or its ticket reactivated).
+RERUNNABLE = (OutcomeKind.UNLINKED, OutcomeKind.TICKET_INACTIVE)
+
+
+@dataclass(frozen=True)
+class UnlinkedItem:
+    key: str
+    name: str | None
+    deliveries: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+def _latest(event_id):
+    """Join condition: outcomes of each delivery's latest attempt in the event."""
+    return and_(DeliveryEvent.delivery_id == DeliveryOutcome.delivery_id,
+                DeliveryEvent.event_id == DeliveryOutcome.event_id,
+                DeliveryEvent.attempt == DeliveryOutcome.attempt,
+                DeliveryEvent.event_id == event_id)
+
+
+def unlinked_items(session, event_id):
+    """Return every item key deliveries brought that no ticket of the event links, newest
+    first, with its ThriveCart name, how many deliveries carried it, first and last seen."""
+    linked = select(Ticket.external_id).where(Ticket.event_id == event_id,
+                                              Ticket.external_id.is_not(None))
+    rows = session.execute(
+        select(DeliveryOutcome.item_key, func.max(DeliveryOutcome.item_name),
+               func.count(distinct(DeliveryOutcome.delivery_id)),
+               func.min(DeliveryEvent.received_at), func.max(DeliveryEvent.received_at))
+        .join(DeliveryEvent, _latest(event_id))
+        .where(DeliveryOutcome.event_id == event_id,
+               DeliveryOutcome.outcome == OutcomeKind.UNLINKED,
+               DeliveryOutcome.item_key.is_not(None),
+               DeliveryOutcome.item_key.not_in(linked))
+        .group_by(DeliveryOutcome.item_key)
+        .order_by(func.max(DeliveryEvent.received_at).desc(), DeliveryOutcome.item_key)
+    )
+    return [UnlinkedItem(*row) for row in rows]
+
+
+def count_unlinked(session, event_id):
+    """Return how many item keys the inbox lists."""
+    return len(unlinked_items(session, event_id))
+
+
+def pending_reruns(session, event_id):
+    """Return {item key: deliveries} for items a ticket now links (and that ticket is active)
+    whose deliveries left them unapplied: they wait for a re-run."""
+    linked = select(Ticket.external_id).where(Ticket.event_id == event_id,
+                                              Ticket.external_id.is_not(None),
+                                              Ticket.active.is_(True))
+    return dict(session.execute(
+        select(DeliveryOutcome.item_key, func.count(distinct(DeliveryOutcome.delivery_id)))
+        .join(DeliveryEvent, _latest(event_id))
+        .join(WebhookDelivery, WebhookDelivery.id == DeliveryOutcome.delivery_id)
+        .where(DeliveryOutcome.event_id == event_id,
+               DeliveryOutcome.outcome.in_(RERUNNABLE),
+               DeliveryOutcome.item_key.in_(linked),
+               WebhookDelivery.payload.is_not(None))
+        .group_by(DeliveryOutcome.item_key)
+        .order_by(DeliveryOutcome.item_key)
+    ).all())
+
+
+def deliveries_to_rerun(session, event_id, item_key):
+    """Return the ids of the deliveries whose latest attempt in the event left ``item_key``
+    unapplied (unlinked or its ticket inactive) and whose payload is still kept."""
+    return list(session.scalars(
+        select(distinct(DeliveryOutcome.delivery_id))
+        .join(DeliveryEvent, _latest(event_id))
+        .join(WebhookDelivery, WebhookDelivery.id == DeliveryOutcome.delivery_id)
+        .where(DeliveryOutcome.event_id == event_id,
+               DeliveryOutcome.item_key == item_key,
+               DeliveryOutcome.outcome.in_(RERUNNABLE),
+               WebhookDelivery.payload.is_not(None))
+        .order_by(DeliveryOutcome.delivery_id)
+    ))
