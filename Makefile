@@ -24,8 +24,10 @@ $(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-app ## set up and serve on http://127.0.0.1:$(PORT) with SQLite
 	$(DEV) $(BIN)/flask --app wsgi db upgrade
 	@$(DEV) $(BIN)/flask --app wsgi demo --if-empty
-	@echo "Serving on http://127.0.0.1:$(PORT)/  (Ctrl+C to stop)"
-	$(DEV) exec $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) \
+	@echo "Serving on http://127.0.0.1:$(PORT)/ with a background worker  (Ctrl+C to stop)"
+	@$(DEV) $(BIN)/huey_consumer heysummit_tc.worker.huey --workers 2 --worker-type thread \
+		--quiet & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(DEV) $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) \
 		--access-logfile - wsgi:app
 
 # axe-core, which the browser tests load into every page they check.

@@ -63,6 +63,14 @@ def load_config(app, overrides=None):
         MAIL_PASSWORD=env.get("MAIL_PASSWORD"),
         MAIL_DEFAULT_SENDER=env.get("MAIL_DEFAULT_SENDER"),
         MAIL_TIMEOUT=int(env.get("MAIL_TIMEOUT", 30)),
+        # The background jobs' queue: SQLite beside the instance data, or redis://...
+        JOBS_URL=env.get("JOBS_URL") or f"sqlite:///{instance / 'jobs.sqlite3'}",
+        # Whether the worker also runs expire, alerts and prune on its schedule.
+        JOBS_PERIODIC=_flag(env.get("JOBS_PERIODIC", "1")),
+        PRUNE_PAYLOADS_DAYS=int(env.get("PRUNE_PAYLOADS_DAYS", 90)),
+        # A refused email is tried again after this many seconds, doubling each time.
+        EMAIL_RETRY_SECONDS=int(env.get("EMAIL_RETRY_SECONDS", 60)),
+        FRESH_LINK_RATE_LIMIT=env.get("FRESH_LINK_RATE_LIMIT", "5 per hour"),
         # An alert digest reports silence after this many days without a delivery.
         ALERT_SILENCE_DAYS=int(env.get("ALERT_SILENCE_DAYS", 7)),
     )

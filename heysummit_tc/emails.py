@@ -5,6 +5,7 @@ Services decide what to send (:mod:`.services.alerts`); this module turns it int
 
 from flask import current_app, render_template, url_for
 from flask_mail import Message
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from .extensions import mail
 
@@ -51,3 +52,32 @@ def deliver_digest(digest):
                           html=render_template("email/alert_digest.html", **context))
     mail.send(message)
     return subject
+
+
+def _serializer():
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="access-link")
+
+
+def access_url(link_id):
+    """Return the signed URL of an access link (built from PUBLIC_BASE_URL)."""
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    with current_app.test_request_context(base_url=base):
+        return url_for("access.show", token=_serializer().dumps(link_id), _external=True)
+
+
+def read_access_token(token, max_age=None):
+    """Return the access link id a token names, or None; ``max_age`` in seconds."""
+    try:
+        return int(_serializer().loads(token, max_age=max_age))
+    except (BadSignature, TypeError, ValueError):
+        return None
+
+
+def deliver_access_email(email):
+    """Send one access email (plain text and HTML, placeholders filled and escaped)."""
+    link = email.values["access_link"]
+    paragraphs = [part for part in email.text.split("\n\n") if part.strip()]
+    message = Message(email.subject, recipients=[email.to], body=email.text,
+                      html=render_template("email/access.html", email=email,
+                                           paragraphs=paragraphs, link=link))
+    mail.send(message)

@@ -224,3 +224,62 @@ def mail_config(smtp_server):
     return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port, "MAIL_USE_TLS": False,
             "MAIL_SUPPRESS_SEND": False, "MAIL_DEFAULT_SENDER": "alerts@heysummit.test",
             "PUBLIC_BASE_URL": "https://events.example.com"}
+
+
+class Worker:
+    """The real background worker (Huey's consumer) on the test's database and queue."""
+
+    def __init__(self, database_url, jobs_url, env=None, log_path=None):
+        self.database_url = database_url
+        self.jobs_url = jobs_url
+        self.env = env or {}
+        self.log_path = log_path
+        self.process = None
+
+    def __enter__(self):
+        import os
+        import subprocess
+        import sys
+
+        env = {**os.environ, "APP_ENV": "production", "DATABASE_URL": self.database_url,
+               "SECRET_KEY": "test-secret-key", "SECRET_WORD_KEY": "test-secret-word-key",
+               "JOBS_URL": self.jobs_url, "JOBS_PERIODIC": "0", **self.env}
+        self.log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        # Poll the queue every 0.1 s and never back off beyond half a second when idle.
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "huey.bin.huey_consumer", "heysummit_tc.worker.huey",
+             "--workers", "2", "--worker-type", "thread", "--delay", "0.1",
+             "--max-delay", "0.5"],
+            cwd=Path(__file__).parent.parent, env=env, stdout=self.log, stderr=self.log)
+        return self
+
+    def __exit__(self, *exc):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except Exception:  # noqa: BLE001
+                self.process.kill()
+                self.process.wait()
+        if self.log_path:
+            self.log.close()
+
+
+def mail_env(smtp_server):
+    """The environment that sends a process's mail to the loopback SMTP server."""
+    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_server.port), "MAIL_USE_TLS": "0",
+            "MAIL_DEFAULT_SENDER": "events@heysummit.test",
+            "PUBLIC_BASE_URL": "https://events.example.com", "EMAIL_RETRY_SECONDS": "1"}
+
+
+def wait_for(check, timeout=30, interval=0.05):
+    """Return check()'s first truthy value within ``timeout`` seconds, else fail."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"not within {timeout} s: {getattr(check, '__doc__', None) or check}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from helpers import FIGURES, PASSWORD, Gunicorn, fixture_bytes
+from helpers import FIGURES, PASSWORD, Gunicorn, Worker, fixture_bytes, mail_env, wait_for
 from orders import success
 
 pytestmark = pytest.mark.browser
@@ -274,6 +274,56 @@ def test_an_unlinked_item_is_linked_by_the_editor_and_re_run_by_the_organiser(
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
     organiser.check("22-account")
     organiser.close()
+
+
+def test_a_buyer_follows_the_link_in_their_email_to_their_tickets(
+    browser, app, database_url, tmp_path, smtp_server, people, connect
+):
+    """The access email end to end: gunicorn, the worker, real SMTP, the buyer's browser."""
+    connect(people)
+    jobs = f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
+    server = Gunicorn(database_url, workers=2, log_path=tmp_path / "gunicorn.log")
+    mail = {**mail_env(smtp_server), "PUBLIC_BASE_URL": server.url}
+    server.env = {"SESSION_COOKIE_SECURE": "0", "JOBS_URL": jobs, **mail}
+    with server, Worker(database_url, jobs, mail, log_path=tmp_path / "worker.log"):
+        organiser = Visitor(browser, server.url)
+        organiser.sign_in("ada@example.com")
+        organiser.page.goto(f"/events/{people}/setup/access-email")
+        organiser.page.get_by_label("Subject").fill("Your {tickets} for {event}")
+        organiser.page.get_by_role("button", name="Preview").click()
+        expect(organiser.page.get_by_text("Your All-Access Pass, VIP Day Pass for Remote "
+                                          "Work Summit")).to_be_visible()
+        organiser.check("23-access-email-preview")
+        organiser.page.get_by_role("button", name="Save").click()
+        expect(organiser.page.get_by_text("Access email saved")).to_be_visible()
+        organiser.close()
+
+        status, _ = server.post("/api/webhooks/thrivecart/", success(
+            order_id="MAIL-1", key="upsell-3", currency="GBP", email="grace@example.com"))
+        assert status == 200
+        [message] = wait_for(lambda: smtp_server.messages)
+        assert message["Subject"] == "[TEST] Your VIP Day Pass for Remote Work Summit"
+        markup = message.get_body(("html",)).get_content()
+        link = re.search(r'<a href="([^"]+)">Open your tickets</a>', markup).group(1)
+        assert link.startswith(f"{server.url}/access/")
+
+        buyer = Visitor(browser, server.url)
+        page = buyer.page
+        page.goto(link)
+        expect(page.get_by_role("heading", name="Your tickets for Remote Work Summit")
+               ).to_be_visible()
+        expect(page.get_by_text("VIP Day Pass")).to_be_visible()
+        expect(page.get_by_text("access now")).to_be_visible()
+        buyer.check("24-access-page")
+        page.reload()
+        expect(page.get_by_text("This link was used already.")).to_be_visible()
+        buyer.check("25-access-fresh-link", status=410)
+        page.get_by_label("Your email").fill("grace@example.com")
+        page.get_by_role("button", name="Email me a fresh link").click()
+        expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+        buyer.check("26-access-fresh-link-sent")
+        wait_for(lambda: len(smtp_server.messages) == 2)
+        buyer.close()
 
 
 def test_a_ticket_editor_sees_tickets_and_nothing_organiser_only(browser, server, people):

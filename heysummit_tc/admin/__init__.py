@@ -9,6 +9,7 @@ from . import (  # noqa: E402,F401
     attendees,
     auth,
     deliveries,
+    emails,
     events,
     integrations,
     tickets,

@@ -6,6 +6,7 @@ from flask import Response, render_template, request, stream_with_context
 
 from ..extensions import db
 from ..models import Attendee, PurchaseStatus, utcnow
+from ..services.access_emails import emails_of
 from ..services.attendees import (
     attendee_csv,
     attendees_of,
@@ -40,6 +41,7 @@ def attendee(event, attendee_id):
     return render_template("admin/attendee.html", event=event, attendee=person,
                            deliveries=deliveries_touching(db.session, person),
                            history=purchase_history(db.session, person),
+                           emails=emails_of(db.session, person.id),
                            access=purchase_access, now=utcnow())
 
 

@@ -6,6 +6,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from ..extensions import db
+from ..jobs import after_grant
 from ..services.deliveries import delivery_for_event, outcomes_for_event
 from ..services.outcomes import summarise
 from ..services.provisioning import DeliveryResult, Outcome, run_delivery
@@ -62,6 +63,7 @@ def replay_delivery(event, delivery_id):
         return redirect(url_for("admin.delivery", event_id=event.id, delivery_id=found.id))
     result = run_delivery(db.session, found.id, read_order(found.payload), [event.id],
                           user_id=current_user.id)
+    after_grant(result)
     changed = sum(outcome.outcome in ("paid", "refunded") for outcome in result.outcomes)
     if result.status == "failed":
         flash(f"Replay failed: {result.error}", "error")

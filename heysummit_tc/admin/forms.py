@@ -10,6 +10,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -87,6 +88,13 @@ class LinkItemForm(FlaskForm):
 
 class RerunForm(FlaskForm):
     external_id = StringField("Item", validators=[DataRequired(), Length(max=200)])
+
+
+class AccessEmailForm(FlaskForm):
+    enabled = BooleanField("Send buyers an access email")
+    subject = StringField("Subject", validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField("Body", validators=[DataRequired(), Length(max=10000)],
+                         render_kw={"rows": 12})
 
 
 class AlertsForm(FlaskForm):

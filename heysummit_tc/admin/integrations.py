@@ -5,6 +5,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from ..extensions import db
+from ..jobs import after_grant
 from ..services import ServiceError
 from ..services.deliveries import (
     MODES,
@@ -136,6 +137,8 @@ def process_held(event):
         flash("Save the Secret Word first.", "error")
         return redirect(url_for("admin.configure_thrivecart", event_id=event.id))
     results = release_held(db.session, integration.secret_digest, user_id=current_user.id)
+    for result in results:
+        after_grant(result)
     failed = sum(result.status == "failed" for result in results)
     flash(f"Processed {len(results)} held order{'s' if len(results) != 1 else ''}"
           + (f"; {failed} failed, see the log" if failed else "") + ".",
@@ -159,6 +162,7 @@ def test_purchase(event):
         result = send_test_purchase(db.session, event, ticket, form.email.data,
                                     form.first_name.data or "", form.last_name.data or "",
                                     user_id=current_user.id)
+        after_grant(result)
         outcome = result.outcomes[0].outcome if result.outcomes else result.status
         flash(f"Test purchase sent: {outcome.replace('_', ' ')}.",
               "success" if outcome in ("paid", "already_paid") else "error")

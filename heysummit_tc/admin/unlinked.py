@@ -5,6 +5,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from ..extensions import db
+from ..jobs import after_grant
 from ..models import Role, Ticket
 from ..services import ServiceError
 from ..services import unlinked as inbox
@@ -89,6 +90,8 @@ def rerun_unlinked_deliveries(event):
         return redirect(url_for("admin.unlinked_items", event_id=event.id))
     key = form.external_id.data.strip()[:40]
     results = rerun_unlinked(db.session, event.id, key, user_id=current_user.id)
+    for result in results:
+        after_grant(result)
     if not results:
         flash(f"No delivery of {key} is waiting to be re-run.", "info")
         return redirect(url_for("admin.unlinked_items", event_id=event.id))

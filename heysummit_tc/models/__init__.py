@@ -4,6 +4,14 @@ from .accounts import EventMember, Role, User
 from .alerts import AlertDigest, AlertSubscription
 from .attendees import Attendee, PurchaseChange, PurchaseStatus, TicketPurchase
 from .base import Base, utcnow
+from .emails import (
+    AccessEmailSettings,
+    AccessLink,
+    ActivityEntry,
+    EmailKind,
+    EmailStatus,
+    OutboxEmail,
+)
 from .events import Event, OnCancel, OnPaymentFailed, Ticket, TicketPrice
 from .thrivecart import (
     DeliveryEvent,
@@ -19,6 +27,12 @@ from .thrivecart import (
 )
 
 __all__ = [
+    "AccessEmailSettings",
+    "AccessLink",
+    "ActivityEntry",
+    "EmailKind",
+    "EmailStatus",
+    "OutboxEmail",
     "AlertDigest",
     "AlertSubscription",
     "Attendee",

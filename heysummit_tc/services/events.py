@@ -13,6 +13,7 @@ from ..models import (
     User,
 )
 from . import ServiceError
+from .access_emails import email_counts
 from .accounts import normalize_email
 from .deliveries import attention_counts, last_delivery
 from .integrations import integration_of
@@ -88,5 +89,6 @@ def dashboard_counts(session, event_id):
         "last_delivery": last_delivery(session, event_id),
         "attention": attention_counts(session, event_id, integration_of(session, event_id)),
         "unlinked_items": count_unlinked(session, event_id),
+        "emails": email_counts(session, event_id),
     }
 

@@ -17,6 +17,7 @@ from ..models import (
     DeliveryOutcome,
     Event,
     LifecycleEvent,
+    OutboxEmail,
     PurchaseChange,
     PurchaseStatus,
     ThriveCartOrder,
@@ -169,6 +170,15 @@ def lifecycle_insert(dialect):
                         lifecycle_events.c.item_key, lifecycle_events.c.kind,
                         lifecycle_events.c.identity],
     ).returning(lifecycle_events.c.id)
+
+
+@cache
+def outbox_insert(dialect):
+    """Queue an access email for a grant, once: a repeated grant inserts nothing."""
+    outbox = OutboxEmail.__table__
+    return _insert_for(dialect)(outbox).on_conflict_do_nothing(
+        index_elements=[outbox.c.attendee_id, outbox.c.ticket_id, outbox.c.order_id,
+                        outbox.c.kind])
 
 
 def numbered(rows):

@@ -7,6 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..extensions import db
+from ..jobs import after_grant
 from ..security import wrong_secrets
 from ..services.held import hold_delivery
 from ..services.integrations import find_event_ids, secret_digest
@@ -94,6 +95,7 @@ def _receive(order, secret_word):
     delivery_id = record_delivery(db.session, order, event_ids)
     db.session.commit()
     result = run_delivery(db.session, delivery_id, order, event_ids)
+    after_grant(result)
     log.info(
         "delivery %s %s: %s (%s) for events %s", delivery_id, order.event_type or "-",
         result.status, result.http_status, ",".join(map(str, event_ids)),

@@ -1,0 +1,84 @@
+"""Event Setup > Access email: what buyers get, and resending it from an attendee's page."""
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..config import mail_problem
+from ..extensions import db
+from ..jobs import queue_for
+from ..models import Attendee, EmailKind
+from ..services import ServiceError
+from ..services.access_emails import (
+    PLACEHOLDERS,
+    check_template,
+    email_counts,
+    queue_email,
+    render,
+    save_settings,
+    settings_of,
+)
+from . import bp
+from .access import apply_service_error, organisers_only, owned_or_404
+from .forms import AccessEmailForm
+
+SAMPLE_LINK = "https://…/access/(a link for this buyer)"
+
+
+@bp.route("/events/<int:event_id>/setup/access-email", methods=["GET", "POST"])
+@organisers_only
+def access_email(event):
+    """Edit the access email; preview it before saving."""
+    problem = mail_problem(current_app.config)
+    settings = settings_of(db.session, event.id, problem is None)
+    form = AccessEmailForm(data={"enabled": settings.enabled, "subject": settings.subject,
+                                 "body": settings.body} if request.method == "GET" else None)
+    preview = None
+    if form.validate_on_submit():
+        try:
+            check_template(form.subject.data, "subject")
+            check_template(form.body.data, "body")
+            if "preview" in request.form:
+                preview = _preview(event, form)
+            else:
+                save_settings(db.session, event, form.enabled.data, form.subject.data,
+                              form.body.data, user=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            apply_service_error(form, error, flash)
+        else:
+            if preview is None:
+                db.session.commit()
+                flash("Access email saved: buyers get it "
+                      + ("from their next purchase on." if form.enabled.data
+                         else "no more (switched off)."), "success")
+                return redirect(url_for("admin.access_email", event_id=event.id))
+    status = 400 if form.errors else 200
+    return render_template("admin/access_email.html", event=event, form=form, preview=preview,
+                           placeholders=PLACEHOLDERS, mail_problem=problem,
+                           counts=email_counts(db.session, event.id)), status
+
+
+def _preview(event, form):
+    values = {"first_name": current_user.email.split("@")[0].title(), "event": event.name,
+              "tickets": ", ".join(ticket.name for ticket in event.tickets[:2]) or "a ticket",
+              "access_link": SAMPLE_LINK}
+    return {"subject": render(form.subject.data, values), "body": render(form.body.data, values)}
+
+
+@bp.route("/events/<int:event_id>/attendees/<int:attendee_id>/resend", methods=["POST"])
+@organisers_only
+def resend_access_email(event, attendee_id):
+    """Queue the access email again for an attendee (with a fresh link), and record it."""
+    attendee = owned_or_404(Attendee, attendee_id, event.id)
+    problem = mail_problem(current_app.config)
+    if problem:
+        flash(f"Not sent: {problem}", "error")
+        return redirect(url_for("admin.attendee", event_id=event.id, attendee_id=attendee.id))
+    queue_email(db.session, attendee, EmailKind.RESEND, user=current_user)
+    db.session.commit()
+    try:
+        queue_for(current_app._get_current_object()).send_emails()
+    except Exception as error:  # noqa: BLE001 - the worker's sweep sends it within a minute
+        current_app.logger.warning("could not queue the email job: %s", type(error).__name__)
+    flash(f"Access email queued for {attendee.email}, with a fresh link.", "success")
+    return redirect(url_for("admin.attendee", event_id=event.id, attendee_id=attendee.id))

@@ -1,0 +1,138 @@
+"""Background jobs on Huey: the access email relay and the periodic chores.
+
+Huey keeps its queue in SQLite beside the app's instance data by default and in Redis when
+``JOBS_URL`` is a ``redis://`` URL (several worker hosts then share it). The jobs only start
+work; what must happen once is claimed in the app's database (the outbox rows, the alert
+digests), so a job that runs twice, or on two hosts, does no harm.
+
+Run the worker with ``huey_consumer heysummit_tc.worker.huey`` (``make run`` does).
+"""
+
+import logging
+import socket
+from pathlib import Path
+
+from flask import current_app
+from huey import RedisHuey, SqliteHuey, crontab
+
+log = logging.getLogger(__name__)
+
+SEND_EMAILS = "send_emails"
+
+
+def build_huey(app):
+    """Return the Huey queue ``app.config['JOBS_URL']`` names, with every job registered."""
+    url = app.config["JOBS_URL"]
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        huey = RedisHuey("heysummit", url=url, utc=True)
+    else:
+        path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        huey = SqliteHuey("heysummit", filename=path, utc=True)
+    _register(huey, app)
+    return huey
+
+
+def _register(huey, app):
+    def in_app(function):
+        def run():
+            with app.app_context():
+                return function()
+
+        run.__name__ = function.__name__
+        return run
+
+    # A refused email raises RetryLater: Huey runs the job again after the first backoff.
+    send = huey.task(name=SEND_EMAILS, retries=5,
+                     retry_delay=app.config["EMAIL_RETRY_SECONDS"])(in_app(send_emails))
+
+    # The sweep: whatever a lost enqueue or a retry's backoff left behind, sent by the job
+    # above (which retries), never here.
+    @huey.periodic_task(crontab(minute="*"), name="sweep_emails")
+    def sweep_emails():
+        send()
+
+    if app.config["JOBS_PERIODIC"]:
+        huey.periodic_task(crontab(minute="*/10"), name="expire")(in_app(expire))
+        huey.periodic_task(crontab(minute="*/5"), name="alerts")(in_app(send_alerts))
+        huey.periodic_task(crontab(minute="15", hour="3"), name="prune")(in_app(prune))
+    huey.send_emails = send
+
+
+def queue_for(app):
+    """Return the app's queue, built once per app."""
+    if "huey" not in app.extensions:
+        app.extensions["huey"] = build_huey(app)
+    return app.extensions["huey"]
+
+
+def after_grant(result):
+    """Ask a worker to send the emails a delivery's grants queued; never fail the caller.
+
+    The emails are in the outbox already: if the queue is unreachable, the worker's
+    once-a-minute sweep sends them.
+    """
+    if not result.granted:
+        return
+    try:
+        queue_for(current_app._get_current_object()).send_emails()
+    except Exception as error:  # noqa: BLE001 - the sweep covers it
+        log.warning("could not queue the email job (%s); the sweep will send it",
+                    type(error).__name__)
+
+
+class RetryLater(Exception):
+    """Some emails were refused and wait for their retry."""
+
+
+def send_emails():
+    from .config import mail_problem
+    from .emails import access_url, deliver_access_email
+    from .extensions import db
+    from .services.access_emails import send_due, waiting_for_retry
+
+    socket.setdefaulttimeout(current_app.config["MAIL_TIMEOUT"])
+    counts = send_due(db.session, deliver_access_email, access_url,
+                      mail_configured=mail_problem(current_app.config) is None,
+                      retry_seconds=current_app.config["EMAIL_RETRY_SECONDS"])
+    if counts:
+        log.info("access emails: %s", ", ".join(f"{count} {status}"
+                                                for status, count in sorted(counts.items())))
+    waiting = waiting_for_retry(db.session)
+    db.session.commit()
+    if waiting:
+        raise RetryLater(f"{waiting} email(s) refused; retried with backoff")
+    return counts
+
+
+def expire():
+    from .extensions import db
+    from .services.lifecycle import expire_cancelled
+
+    count = expire_cancelled(db.session)
+    db.session.commit()
+    return count
+
+
+def send_alerts():
+    from .config import mail_problem
+    from .emails import deliver_digest
+    from .extensions import db
+    from .services.alerts import send_digests
+
+    if mail_problem(current_app.config):
+        return None
+    socket.setdefaulttimeout(current_app.config["MAIL_TIMEOUT"])
+    return send_digests(db.session, deliver_digest,
+                        silence_days=current_app.config["ALERT_SILENCE_DAYS"])
+
+
+def prune():
+    from .extensions import db
+    from .services.held import prune_held
+    from .services.releases import prune_payloads
+
+    pruned = prune_payloads(db.session, current_app.config["PRUNE_PAYLOADS_DAYS"])
+    dropped = prune_held(db.session)
+    db.session.commit()
+    return pruned, dropped

@@ -1,0 +1,108 @@
+"""Emails to buyers: the per-event access email, the outbox it is sent from, access links."""
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UTCDateTime, str_enum, utcnow
+
+
+class EmailKind(enum.StrEnum):
+    ACCESS = "access"  # written with the grant that causes it
+    RESEND = "resend"  # an organiser asked for it again
+    FRESH_LINK = "fresh_link"  # the buyer asked for a new link
+
+
+class EmailStatus(enum.StrEnum):
+    """pending -> sending -> sent | failed (after MAX_TRIES) | skipped (switched off)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class AccessEmailSettings(Base):
+    """An event's access email: whether it is sent, and its words."""
+
+    __tablename__ = "access_email_settings"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class OutboxEmail(Base):
+    """An email to a buyer, written in the transaction that causes it and sent by a worker.
+
+    An access email is unique per attendee, ticket and order: a grant is written once, however
+    often ThriveCart repeats the order. The worker sends an attendee's pending rows of one
+    order as one email.
+    """
+
+    __tablename__ = "outbox_emails"
+    __table_args__ = (
+        UniqueConstraint("attendee_id", "ticket_id", "order_id", "kind"),
+        Index("ix_outbox_emails_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"),
+                                          index=True)
+    attendee_id: Mapped[int] = mapped_column(ForeignKey("attendees.id", ondelete="CASCADE"),
+                                             index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    # The order that granted it (access emails); a unique token for the other kinds.
+    order_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[EmailKind] = mapped_column(str_enum(EmailKind, "email_kind"))
+    status: Mapped[EmailStatus] = mapped_column(str_enum(EmailStatus, "email_status"),
+                                                default=EmailStatus.PENDING)
+    test: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Which worker's claim landed on the row (see services.access_emails.claim).
+    claim_token: Mapped[str | None] = mapped_column(String(16))
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    subject: Mapped[str | None] = mapped_column(String(300))
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+
+    ticket: Mapped["Ticket | None"] = relationship()  # noqa: F821
+
+
+class AccessLink(Base):
+    """A link sent to a buyer: signed, single use, expiring."""
+
+    __tablename__ = "access_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attendee_id: Mapped[int] = mapped_column(ForeignKey("attendees.id", ondelete="CASCADE"),
+                                             index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ActivityEntry(Base):
+    """An append-only record of who did what in an event."""
+
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_event_id_id", "event_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped["User | None"] = relationship()  # noqa: F821

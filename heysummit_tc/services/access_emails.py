@@ -1,0 +1,307 @@
+"""The access email: what a buyer gets when a delivery first grants them a ticket.
+
+The email is written to the outbox in the grant's transaction (:mod:`.provisioning`), so a
+rolled-back delivery sends nothing and a crash after the commit loses nothing. A worker
+claims outbox rows here, sends them through a ``deliver`` callable (the Flask side renders
+and speaks SMTP), and marks each sent, retried with backoff, failed or skipped.
+"""
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+
+from ..models import (
+    AccessEmailSettings,
+    AccessLink,
+    ActivityEntry,
+    Attendee,
+    EmailKind,
+    EmailStatus,
+    Event,
+    OutboxEmail,
+    Ticket,
+    TicketPurchase,
+    utcnow,
+)
+from . import ServiceError
+from .lifecycle import has_access
+
+LINK_DAYS = 7
+MAX_TRIES = 5
+# A row claimed longer ago than this was left by a worker that died: it may be taken again.
+STALE_CLAIM = timedelta(minutes=10)
+BATCH = 50
+
+PLACEHOLDERS = {
+    "first_name": "the buyer's first name (or “there” when ThriveCart sent none)",
+    "event": "the event's name",
+    "tickets": "the tickets this email is about",
+    "access_link": "the buyer's link to their tickets (single use, 7 days)",
+}
+DEFAULT_SUBJECT = "Your ticket for {event}"
+DEFAULT_BODY = """Hi {first_name},
+
+thank you for your purchase. You now hold: {tickets}.
+
+Open your tickets and how to get in here (the link works once and for 7 days):
+{access_link}
+
+See you at {event}."""
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    enabled: bool
+    subject: str
+    body: str
+    saved: bool
+
+
+def settings_of(session, event_id, mail_configured):
+    """Return the event's access email; unsaved, it is on exactly when mail is configured."""
+    row = session.get(AccessEmailSettings, event_id)
+    if row is None:
+        return Settings(mail_configured, DEFAULT_SUBJECT, DEFAULT_BODY, False)
+    return Settings(row.enabled, row.subject, row.body, True)
+
+
+def check_template(text, field):
+    """Refuse placeholders the email does not know (``{name}`` only, no expressions)."""
+    unknown = sorted({name for name in _PLACEHOLDER.findall(text) if name not in PLACEHOLDERS})
+    if unknown:
+        raise ServiceError(
+            f"Unknown placeholder{'s' if len(unknown) != 1 else ''} "
+            f"{', '.join('{' + name + '}' for name in unknown)}. Use "
+            f"{', '.join('{' + name + '}' for name in PLACEHOLDERS)}.", field=field)
+
+
+def save_settings(session, event, enabled, subject, body, user=None, now=None):
+    """Save the event's access email (switch, subject, body) and record who did."""
+    subject, body = (subject or "").strip(), (body or "").strip()
+    if not subject:
+        raise ServiceError("Give the email a subject.", field="subject")
+    if "{access_link}" not in body:
+        raise ServiceError("Keep {access_link} in the body: it is how buyers get in.",
+                           field="body")
+    check_template(subject, "subject")
+    check_template(body, "body")
+    row = session.get(AccessEmailSettings, event.id)
+    if row is None:
+        row = AccessEmailSettings(event_id=event.id)
+        session.add(row)
+    changed_switch = row.enabled != enabled
+    row.enabled, row.subject, row.body = enabled, subject[:200], body[:10000]
+    session.add(ActivityEntry(
+        event_id=event.id, user_id=user.id if user else None, kind="access_email_saved",
+        detail=("switched " + ("on" if enabled else "off") + "; " if changed_switch else "")
+        + "subject and body saved", created_at=now or utcnow()))
+    session.flush()
+    return row
+
+
+def render(template, values):
+    """Fill ``{placeholder}``s with values; anything else stays as written."""
+    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)
+
+
+def claim(session, now=None, limit=BATCH):
+    """Take a batch of due outbox rows for this worker; return their ids.
+
+    On PostgreSQL the candidates are read ``FOR UPDATE SKIP LOCKED``, so workers take
+    different rows without waiting; on SQLite (one writer at a time) the claim itself is
+    the guard. Either way a row is ours only if our claim token landed on it.
+    """
+    now = now or utcnow()
+    due = or_(
+        and_(OutboxEmail.status == EmailStatus.PENDING, OutboxEmail.next_attempt_at <= now),
+        and_(OutboxEmail.status == EmailStatus.SENDING,
+             OutboxEmail.claimed_at < now - STALE_CLAIM),
+    )
+    candidates = list(session.scalars(
+        select(OutboxEmail.id).where(due).order_by(OutboxEmail.id).limit(limit)
+        .with_for_update(skip_locked=True)
+    ))
+    if not candidates:
+        session.commit()
+        return []
+    token = secrets.token_hex(8)
+    session.execute(
+        update(OutboxEmail).where(OutboxEmail.id.in_(candidates), due)
+        .values(status=EmailStatus.SENDING, claimed_at=now, claim_token=token,
+                tries=OutboxEmail.tries + 1)
+        .execution_options(synchronize_session=False))
+    session.commit()
+    return list(session.scalars(select(OutboxEmail.id).where(
+        OutboxEmail.claim_token == token, OutboxEmail.status == EmailStatus.SENDING)))
+
+
+@dataclass(frozen=True)
+class AccessEmail:
+    """One email to send: rendered words and where it goes."""
+
+    to: str
+    subject: str
+    text: str
+    values: dict
+    event_name: str
+
+
+def send_due(session, deliver, sign, *, mail_configured, retry_seconds=60, now=None):
+    """Send every due outbox email through ``deliver(email)``; return a count per status.
+
+    ``sign(link_id)`` makes the access link. Rows of one attendee and order are sent as one
+    email. A failed send is tried again after ``retry_seconds``, doubling each time, and
+    marked failed after MAX_TRIES (``pending`` in the counts: waiting for a retry). Commits
+    as it goes.
+    """
+    now = now or utcnow()
+    counts = {}
+    while ids := claim(session, now):
+        rows = list(session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(ids))
+                                    .order_by(OutboxEmail.id)))
+        groups = {}
+        for row in rows:
+            groups.setdefault((row.attendee_id, row.order_id, row.kind), []).append(row)
+        for group in groups.values():
+            status = _send_group(session, group, deliver, sign, mail_configured, now,
+                                 retry_seconds)
+            counts[status] = counts.get(status, 0) + 1
+            session.commit()
+    return counts
+
+
+def waiting_for_retry(session):
+    """Return how many emails were refused and wait for their retry."""
+    return session.scalar(select(func.count()).select_from(OutboxEmail).where(
+        OutboxEmail.status == EmailStatus.PENDING, OutboxEmail.tries > 0))
+
+
+def _send_group(session, rows, deliver, sign, mail_configured, now, retry_seconds):
+    first = rows[0]
+    attendee = session.get(Attendee, first.attendee_id)
+    event = session.get(Event, first.event_id)
+    settings = settings_of(session, event.id, mail_configured)
+    if first.kind == EmailKind.ACCESS and not settings.enabled:
+        return _mark(rows, EmailStatus.SKIPPED, error="the access email is switched off")
+    if not mail_configured:
+        return _mark(rows, EmailStatus.SKIPPED, error="mail is not configured")
+    link = AccessLink(attendee_id=attendee.id, created_at=now,
+                      expires_at=now + timedelta(days=LINK_DAYS))
+    session.add(link)
+    session.flush()
+    names = [row.ticket.name for row in rows if row.ticket is not None]
+    if not names:  # a resend or a fresh link: every ticket the buyer holds
+        names = list(session.scalars(
+            select(Ticket.name).join(TicketPurchase, TicketPurchase.ticket_id == Ticket.id)
+            .where(TicketPurchase.attendee_id == attendee.id).order_by(Ticket.name)))
+    values = {"first_name": attendee.first_name or "there", "event": event.name,
+              "tickets": ", ".join(names) or "your tickets",
+              "access_link": sign(link.id)}
+    subject = render(settings.subject, values)
+    if any(row.test for row in rows):
+        subject = "[TEST] " + subject
+    email = AccessEmail(attendee.email, subject[:300], render(settings.body, values), values,
+                        event.name)
+    # The link must exist before the buyer can click it.
+    session.commit()
+    try:
+        deliver(email)
+    except Exception as error:  # noqa: BLE001 - any failure is retried, then reported
+        message = f"{type(error).__name__}: {error}"[:300]
+        if first.tries >= MAX_TRIES:
+            return _mark(rows, EmailStatus.FAILED, error=message, subject=email.subject)
+        backoff = timedelta(seconds=retry_seconds * 2 ** (first.tries - 1))
+        return _mark(rows, EmailStatus.PENDING, error=message, next_attempt_at=now + backoff)
+    return _mark(rows, EmailStatus.SENT, subject=email.subject, sent_at=now)
+
+
+def _mark(rows, status, error=None, **values):
+    for row in rows:
+        row.status, row.last_error, row.claim_token = status, error, None
+        for name, value in values.items():
+            setattr(row, name, value)
+    return status
+
+
+def queue_email(session, attendee, kind, user=None, now=None):
+    """Queue a resend (an organiser's) or a fresh link (the buyer's) to an attendee."""
+    now = now or utcnow()
+    row = OutboxEmail(event_id=attendee.event_id, attendee_id=attendee.id, ticket_id=None,
+                      order_id=f"{kind.value}-{secrets.token_hex(8)}", kind=kind,
+                      status=EmailStatus.PENDING, created_at=now, next_attempt_at=now,
+                      requested_by_id=user.id if user else None)
+    session.add(row)
+    if kind == EmailKind.RESEND:
+        session.add(ActivityEntry(event_id=attendee.event_id, user_id=user.id if user else None,
+                                  kind="access_email_resent", detail=attendee.email,
+                                  created_at=now))
+    session.flush()
+    return row
+
+
+def emails_of(session, attendee_id):
+    """Return every email queued for an attendee, newest first."""
+    return list(session.scalars(
+        select(OutboxEmail).where(OutboxEmail.attendee_id == attendee_id)
+        .order_by(OutboxEmail.id.desc())))
+
+
+def email_counts(session, event_id):
+    """Return how many of the event's emails are queued, sent, failed and skipped."""
+    counts = dict(session.execute(
+        select(OutboxEmail.status, func.count()).where(OutboxEmail.event_id == event_id)
+        .group_by(OutboxEmail.status)).all())
+    return {"queued": counts.get(EmailStatus.PENDING, 0) + counts.get(EmailStatus.SENDING, 0),
+            "sent": counts.get(EmailStatus.SENT, 0), "failed": counts.get(EmailStatus.FAILED, 0),
+            "skipped": counts.get(EmailStatus.SKIPPED, 0)}
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What an access link shows: the event and each ticket with whether it gives access."""
+
+    attendee: Attendee
+    event: Event
+    tickets: list
+
+
+class LinkProblem(ServiceError):
+    """The link cannot be used (used or expired); the buyer may ask for a fresh one."""
+
+
+def open_link(session, link_id, now=None):
+    """Use an access link once; return what the page shows, or raise LinkProblem."""
+    now = now or utcnow()
+    link = session.get(AccessLink, link_id)
+    if link is None:
+        raise LinkProblem("This link is not valid.")
+    if link.expires_at <= now:
+        raise LinkProblem("This link has expired.")
+    used = session.execute(update(AccessLink).where(AccessLink.id == link_id,
+                                                    AccessLink.used_at.is_(None))
+                           .values(used_at=now).execution_options(synchronize_session=False))
+    if used.rowcount != 1:
+        raise LinkProblem("This link was used already.")
+    attendee = session.get(Attendee, link.attendee_id)
+    rows = session.execute(
+        select(TicketPurchase, Ticket).join(Ticket, Ticket.id == TicketPurchase.ticket_id)
+        .where(TicketPurchase.attendee_id == attendee.id).order_by(Ticket.name)).all()
+    tickets = [(ticket.name, purchase.status,
+                has_access(purchase.status, purchase.access_ends_at, ticket.on_payment_failed,
+                           now), purchase.access_ends_at) for purchase, ticket in rows]
+    return Opened(attendee, session.get(Event, attendee.event_id), tickets)
+
+
+def attendee_of_link(session, link_id):
+    link = session.get(AccessLink, link_id)
+    return session.get(Attendee, link.attendee_id) if link else None
+
+
+def find_attendee(session, event_id, email):
+    return session.scalar(select(Attendee).where(Attendee.event_id == event_id,
+                                                 Attendee.email == email.strip().lower()))
+

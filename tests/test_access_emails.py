@@ -1,0 +1,252 @@
+"""The access email: written with the grant, sent once by the real worker over real SMTP,
+and the single-use link it carries."""
+
+import html
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from heysummit_tc.extensions import db
+from heysummit_tc.models import ActivityEntry, EmailStatus, OutboxEmail, utcnow
+
+from helpers import PASSWORD, Worker, mail_config, mail_env, post_webhook, wait_for
+from orders import success
+
+BASE = "https://events.example.com"
+
+
+@pytest.fixture
+def jobs_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
+
+
+@pytest.fixture
+def mailing(app, make_app, smtp_server, jobs_url):
+    """The app with mail and the worker's queue (same database as ``app``)."""
+    return make_app(**mail_config(smtp_server), JOBS_URL=jobs_url, EMAIL_RETRY_SECONDS=1)
+
+
+@pytest.fixture
+def worker(database_url, jobs_url, smtp_server, tmp_path):
+    with Worker(database_url, jobs_url, mail_env(smtp_server),
+                log_path=tmp_path / "worker.log") as running:
+        yield running
+
+
+@pytest.fixture
+def summit(make_user, make_event, make_ticket, connect):
+    ada = make_user("ada@example.com")
+    event_id = make_event("Growth Summit", organiser=ada)
+    make_ticket(event_id, "All-Access Pass", "product-12", [("49.97", "USD")])
+    make_ticket(event_id, "Workbook", "bump-3", [("19.00", "USD")])
+    connect(event_id)
+    return event_id
+
+
+def order(order_id, email="grace@example.com", keys=("product-12",)):
+    charges = []
+    for key in keys:
+        item_type, reference = key.split("-")
+        charges.append({"name": key, "reference": reference, "item_type": item_type,
+                        "item_identifier": f"{item_type}_{reference}", "amount": "4997",
+                        "type": "single", "quantity": "1"})
+    return success(order_id=order_id, email=email, charges=charges)
+
+
+def link_of(message):
+    text = message.get_body(("plain",)).get_content()
+    url = re.search(rf"{re.escape(BASE)}(/access/\S+)", text).group(1)
+    return url
+
+
+def outbox(session):
+    session.expire_all()
+    return session.scalars(select(OutboxEmail).order_by(OutboxEmail.id)).all()
+
+
+def test_a_buyer_gets_one_access_email_however_often_the_order_arrives(
+    mailing, worker, smtp_server, summit, session
+):
+    client = mailing.test_client()
+    assert post_webhook(client, order("A-1", keys=("product-12", "bump-3"))).status_code == 200
+    [message] = wait_for(lambda: smtp_server.messages)
+    assert message["To"] == "grace@example.com"
+    assert message["From"] == "events@heysummit.test"
+    assert message["Subject"] == "[TEST] Your ticket for Growth Summit"  # a test-mode order
+    text = message.get_body(("plain",)).get_content()
+    assert "You now hold: All-Access Pass, Workbook." in text
+    markup = message.get_body(("html",)).get_content()
+    assert f'<a href="{BASE}{link_of(message)}">Open your tickets</a>' in html.unescape(markup)
+
+    # ThriveCart repeats itself; the organiser replays; a second buyer then proves the worker
+    # has drained the queue: still one email for the first grant.
+    for _ in range(3):
+        post_webhook(client, order("A-1", keys=("product-12", "bump-3")))
+    post_webhook(client, order("B-1", email="bob@example.com"))
+    wait_for(lambda: len(smtp_server.messages) >= 2)
+    wait_for(lambda: all(row.status == EmailStatus.SENT for row in outbox(session)))
+    assert [m["To"] for m in smtp_server.messages] == ["grace@example.com", "bob@example.com"]
+    assert len(outbox(session)) == 3  # one row per ticket granted, sent as one email each
+
+
+def test_the_link_works_once_then_offers_a_fresh_one_without_telling_who_is_known(
+    mailing, worker, smtp_server, summit
+):
+    client = mailing.test_client()
+    post_webhook(client, order("A-1"))
+    [message] = wait_for(lambda: smtp_server.messages)
+    path = link_of(message)
+    page = client.get(path)
+    assert page.status_code == 200
+    text = html.unescape(page.get_data(as_text=True))
+    assert "Your tickets for Growth Summit" in text and "All-Access Pass" in text
+    assert "access now" in text
+    assert "ada@example.com" not in text and "Workbook" not in text  # nothing of anyone else
+    assert page.headers["Cache-Control"] == "no-store"
+
+    again = client.get(path)
+    assert again.status_code == 410
+    assert "This link was used already." in again.get_data(as_text=True)
+    fresh_url = path + "/fresh"
+    unknown = client.post(fresh_url, data={"email": "nobody@example.com"})
+    known = client.post(fresh_url, data={"email": "Grace@Example.com"})
+    assert unknown.get_data() == known.get_data()  # the same answer either way
+    assert "a fresh link is on its way" in known.get_data(as_text=True)
+    wait_for(lambda: len(smtp_server.messages) == 2)
+    fresh = smtp_server.messages[1]
+    assert fresh["To"] == "grace@example.com"
+    assert client.get(link_of(fresh)).status_code == 200
+    assert client.get("/access/not-a-signed-token").status_code == 404
+
+
+def test_an_expired_link_offers_a_fresh_one(mailing, worker, smtp_server, summit):
+    client = mailing.test_client()
+    post_webhook(client, order("A-1"))
+    [message] = wait_for(lambda: smtp_server.messages)
+    with time_machine.travel(utcnow() + timedelta(days=7, minutes=1)):
+        expired = client.get(link_of(message))
+        assert expired.status_code == 410
+        assert "This link has expired." in expired.get_data(as_text=True)
+    assert client.get(link_of(message)).status_code == 200  # within 7 days it still opens
+
+
+def test_a_rolled_back_delivery_sends_nothing(mailing, worker, smtp_server, summit, session):
+    failed_once = []
+
+    def fail_outcomes(_connection, _cursor, statement, *_args):
+        if statement.startswith("INSERT INTO delivery_outcomes") and not failed_once:
+            failed_once.append(statement)
+            raise OperationalError(statement, {}, Exception("disk I/O error"))
+
+    with mailing.app_context():
+        engine = db.engine
+    sa_event.listen(engine, "before_cursor_execute", fail_outcomes)
+    try:
+        client = mailing.test_client()
+        assert post_webhook(client, order("A-1")).status_code == 503
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", fail_outcomes)
+    assert outbox(session) == []  # the grant and its email went together
+    post_webhook(client, order("B-1", email="bob@example.com"))
+    wait_for(lambda: smtp_server.messages)
+    wait_for(lambda: all(row.status == EmailStatus.SENT for row in outbox(session)))
+    assert [m["To"] for m in smtp_server.messages] == ["bob@example.com"]
+
+
+def test_an_smtp_refusal_is_retried_with_backoff(mailing, worker, smtp_server, summit,
+                                                  session):
+    smtp_server.refuse = 1
+    post_webhook(mailing.test_client(), order("A-1"))
+    [message] = wait_for(lambda: smtp_server.messages, timeout=30)
+    assert message["To"] == "grace@example.com"
+    [row] = outbox(session)
+    assert row.status == EmailStatus.SENT and row.tries == 2
+
+
+def test_switched_off_sends_nothing_and_the_organiser_can_resend(
+    mailing, worker, smtp_server, summit, session
+):
+    client = mailing.test_client()
+    client.post("/login", data={"email": "ada@example.com", "password": PASSWORD})
+    settings = f"/events/{summit}/setup/access-email"
+    page = client.get(settings).get_data(as_text=True)
+    # On by default once mail is configured.
+    assert 'checked id="enabled" name="enabled" type="checkbox" value="y"' in page
+    saved = client.post(settings, data={"subject": "Welcome to {event}",
+                                        "body": "Hi {first_name}: {access_link}"},
+                        follow_redirects=True)
+    assert "buyers get it no more (switched off)" in saved.get_data(as_text=True)
+    post_webhook(client, order("A-1"))
+    wait_for(lambda: [row for row in outbox(session) if row.status == EmailStatus.SKIPPED])
+    assert smtp_server.messages == []
+    [row] = outbox(session)
+    assert row.last_error == "the access email is switched off"
+
+    attendee_id = row.attendee_id
+    attendee_page = f"/events/{summit}/attendees/{attendee_id}/"
+    done = client.post(attendee_page + "resend", follow_redirects=True)
+    assert "Access email queued for grace@example.com" in done.get_data(as_text=True)
+    [message] = wait_for(lambda: smtp_server.messages)
+    assert message["Subject"] == "Welcome to Growth Summit"
+    [entry] = session.scalars(select(ActivityEntry).where(
+        ActivityEntry.kind == "access_email_resent")).all()
+    assert entry.user.email == "ada@example.com" and entry.detail == "grace@example.com"
+    wait_for(lambda: "Welcome to Growth Summit" in client.get(attendee_page).get_data(
+        as_text=True))
+    listed = client.get(attendee_page).get_data(as_text=True)
+    assert "badge-email-sent" in listed and "badge-email-skipped" in listed
+
+
+def test_the_settings_preview_fills_and_escapes_and_refuses_unknown_placeholders(
+    mailing, summit, session
+):
+    client = mailing.test_client()
+    client.post("/login", data={"email": "ada@example.com", "password": PASSWORD})
+    settings = f"/events/{summit}/setup/access-email"
+    preview = client.post(settings, data={
+        "enabled": "y", "subject": "<b>{event}</b>", "body": "Hi {first_name}, {access_link}",
+        "preview": "1"})
+    text = preview.get_data(as_text=True)
+    assert preview.status_code == 200
+    assert "&lt;b&gt;Growth Summit&lt;/b&gt;" in text and "Hi Ada," in text
+    assert session.scalar(select(func.count()).select_from(OutboxEmail)) == 0
+    unknown = client.post(settings, data={"enabled": "y", "subject": "{event.__class__}",
+                                          "body": "{access_link}"})
+    assert unknown.status_code == 400
+    assert "Unknown placeholder {event.__class__}" in html.unescape(unknown.get_data(
+        as_text=True))
+    no_link = client.post(settings, data={"enabled": "y", "subject": "Hi",
+                                          "body": "No link here"})
+    assert "Keep {access_link} in the body" in html.unescape(no_link.get_data(as_text=True))
+
+
+@pytest.mark.postgresql_only
+def test_32_concurrent_duplicate_deliveries_send_one_email(
+    make_app, mailing, worker, smtp_server, summit, session, jobs_url
+):
+    threaded = make_app(**mail_config(smtp_server), JOBS_URL=jobs_url,
+                        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 32, "max_overflow": 0})
+    start = threading.Barrier(32)
+
+    def deliver(_):
+        client = threaded.test_client()
+        body = order("RACE-1")
+        start.wait()
+        return post_webhook(client, body).status_code
+
+    with ThreadPoolExecutor(32) as pool:
+        statuses = list(pool.map(deliver, range(32)))
+    assert set(statuses) == {200}
+    post_webhook(mailing.test_client(), order("B-1", email="bob@example.com"))
+    wait_for(lambda: len(smtp_server.messages) >= 2)
+    wait_for(lambda: all(row.status == EmailStatus.SENT for row in outbox(session)))
+    assert sorted(m["To"] for m in smtp_server.messages) == ["bob@example.com",
+                                                             "grace@example.com"]
+    assert len(outbox(session)) == 2
