@@ -59,8 +59,9 @@ def seed(connection, size):
     write(connection, "event_members", ["event_id", "user_id", "role", "created_at"],
           [(1, 1, "organiser", ts)])
     write(connection, "thrivecart_integrations",
-          ["id", "event_id", "secret_digest", "secret_last3", "set_by_id", "set_at"],
-          ((n, n, digest(SECRET_WORD if n == 1 else f"OTHER{n:07d}"), "Z1B", None, ts)
+          ["id", "event_id", "secret_digest", "secret_last3", "set_by_id", "set_at",
+           "connected_at"],
+          ((n, n, digest(SECRET_WORD if n == 1 else f"OTHER{n:07d}"), "Z1B", None, ts, ts)
            for n in range(1, events + 1)))
 
     tickets = [(n + 1, 1, key, key, True, ts, ts) for n, key in enumerate(MEASURED_KEYS)]
@@ -121,8 +122,10 @@ def seed(connection, size):
     def event_of(n):
         return 1 if n <= plan["measured_deliveries"] else (n % (events - 1)) + 2
 
-    write(connection, "delivery_events", ["delivery_id", "event_id"],
-          ((n, event_of(n)) for n in range(1, total + 1)))
+    write(connection, "delivery_events",
+          ["delivery_id", "event_id", "received_at", "attempt", "attention"],
+          ((n, event_of(n), stamp(now - timedelta(seconds=total - n)), 1, False)
+           for n in range(1, total + 1)))
     write(connection, "delivery_outcomes",
           ["id", "delivery_id", "event_id", "attempt", "item_key", "outcome", "ticket_id",
            "attendee_id", "purchase_id", "detail", "created_at"],

@@ -8,6 +8,7 @@ from flask_mail import Message
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from .extensions import mail
+from .services.accounts import password_fingerprint
 
 
 def _plural(count, word, plural=None):
@@ -80,4 +81,42 @@ def deliver_access_email(email):
     message = Message(email.subject, recipients=[email.to], body=email.text,
                       html=render_template("email/access.html", email=email,
                                            paragraphs=paragraphs, link=link))
+    mail.send(message)
+
+
+PASSWORD_LINK_DAYS = 7
+
+
+def _password_serializer():
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="set-password")
+
+
+def password_url(user, external=True):
+    """Return a signed set-password link for the user: 7 days, and once (it carries a
+    fingerprint of the current password, which setting one changes)."""
+    token = _password_serializer().dumps({"u": user.id, "f": password_fingerprint(user)})
+    base = (current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    if base and external:
+        with current_app.test_request_context(base_url=base):
+            return url_for("admin.set_password", token=token, _external=True)
+    return url_for("admin.set_password", token=token, _external=external)
+
+
+def read_password_token(token):
+    """Return (user id, fingerprint) from a set-password token, or None."""
+    try:
+        data = _password_serializer().loads(token, max_age=PASSWORD_LINK_DAYS * 86400)
+        return int(data["u"]), str(data["f"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def deliver_invite(user, event, inviter_email):
+    """Email a new member their set-password link."""
+    link = password_url(user)
+    context = {"user": user, "event": event, "inviter": inviter_email, "link": link,
+               "days": PASSWORD_LINK_DAYS}
+    message = Message(f"You have been added to {event.name}", recipients=[user.email],
+                      body=render_template("email/invite.txt", **context),
+                      html=render_template("email/invite.html", **context))
     mail.send(message)

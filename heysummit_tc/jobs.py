@@ -28,7 +28,9 @@ def build_huey(app):
     else:
         path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        huey = SqliteHuey("heysummit", filename=path, utc=True)
+        # No fsync: a queued job only wakes the worker up. The outbox row in the app's
+        # database is the durable record, and the worker's sweep finds it if a job is lost.
+        huey = SqliteHuey("heysummit", filename=path, utc=True, fsync=False)
     _register(huey, app)
     return huey
 
@@ -57,6 +59,19 @@ def _register(huey, app):
         huey.periodic_task(crontab(minute="*/5"), name="alerts")(in_app(send_alerts))
         huey.periodic_task(crontab(minute="15", hour="3"), name="prune")(in_app(prune))
     huey.send_emails = send
+
+    @huey.task(name="send_invite", retries=3, retry_delay=app.config["EMAIL_RETRY_SECONDS"])
+    def send_invite(user_id, event_id, inviter_email):
+        with app.app_context():
+            from .emails import deliver_invite
+            from .extensions import db
+            from .models import Event, User
+
+            user, event = db.session.get(User, user_id), db.session.get(Event, event_id)
+            if user is not None and event is not None:
+                deliver_invite(user, event, inviter_email)
+
+    huey.send_invite = send_invite
 
 
 def queue_for(app):

@@ -18,8 +18,57 @@
     });
   });
 
-  // Times: shown in the reader's locale and zone; the UTC time stays in the tooltip.
-  var format = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  // Forms that undo something ask first (the server-rendered confirmation pages do the same
+  // without this script).
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
+    });
+  });
+
+  // External ID: show what will be saved as it is typed, by the rules the server applies
+  // (thrivecart/items.py read_external_id); the server's answer is the one that counts.
+  var externalId = document.getElementById("external_id");
+  var itemType = document.getElementById("item_type");
+  var preview = document.getElementById("external_id-preview");
+  if (externalId && itemType && preview) {
+    var readExternalId = function (text, type) {
+      text = text.trim();
+      if (!text) { return "no External ID"; }
+      var key = /^(product|upsell|downsell|bump)[-_]0*([1-9][0-9]{0,17})$/i.exec(text);
+      if (key) { return key[1].toLowerCase() + "-" + key[2]; }
+      if (/^[0-9]+$/.test(text)) {
+        return /^0*[1-9][0-9]{0,17}$/.test(text) ? type + "-" + String(Number(text)) : null;
+      }
+      if (text.indexOf("://") !== -1 || text.indexOf("/") !== -1 || /^(www|thrivecart)\./i.test(text)) {
+        var url;
+        try { url = new URL(text.indexOf("://") !== -1 ? text : "https://" + text); } catch (e) { return null; }
+        var where = (url.pathname + "/" + url.hash.replace(/^#/, "").split("?")[0]).toLowerCase();
+        var numbers = where.match(/[0-9]+/g);
+        if (!numbers || /^0+$/.test(numbers[numbers.length - 1])) { return null; }
+        var words = where.match(/[a-z]+/g) || [];
+        var urlType = null;
+        for (var i = words.length - 1; i >= 0 && !urlType; i--) {
+          var word = words[i].replace(/s$/, "");
+          if (word === "upsell" || word === "downsell") { urlType = word; }
+        }
+        return (urlType || type) + "-" + String(Number(numbers[numbers.length - 1]));
+      }
+      return null;
+    };
+    var update = function () {
+      var result = readExternalId(externalId.value, itemType.value);
+      preview.textContent = result || "not an item id yet";
+    };
+    externalId.addEventListener("input", update);
+    itemType.addEventListener("change", update);
+  }
+
+  // Times: shown in the reader's locale and zone, the zone named; UTC stays in the tooltip.
+  var format = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "short", day: "numeric", hour: "numeric", minute: "2-digit",
+    timeZoneName: "short"
+  });
   document.querySelectorAll("time[datetime]").forEach(function (element) {
     var moment = new Date(element.getAttribute("datetime"));
     if (!isNaN(moment)) { element.textContent = format.format(moment); }

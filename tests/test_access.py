@@ -12,7 +12,7 @@ def world(app, client, make_user, make_event, make_ticket, connect):
     """An event with a ticket, a price, an attendee and a delivery, and three outsiders."""
     owner = make_user("owner@example.com")
     editor = make_user("editor@example.com")
-    make_user("stranger@example.com")
+    stranger = make_user("stranger@example.com")
     event_id = make_event("Owner's summit", organiser=owner, editors=[editor])
     ticket_id = make_ticket(event_id, "All access", "product-12", [("97.00", "USD")])
     connect(event_id, FIXTURE_SECRET)
@@ -25,7 +25,8 @@ def world(app, client, make_user, make_event, make_ticket, connect):
         attendee_id = db.session.query(Attendee.id).scalar()
         price_id = db.session.query(TicketPrice.id).scalar()
     return {"event_id": event_id, "ticket_id": ticket_id, "attendee_id": attendee_id,
-            "delivery_id": response.json["delivery_id"], "price_id": price_id}
+            "delivery_id": response.json["delivery_id"], "price_id": price_id,
+            "user_id": editor, "stranger_id": stranger}
 
 
 def event_routes(app, ids):

@@ -34,6 +34,20 @@ AXE_RUN = """async () => {
 CHECKED = {}
 
 
+# What scrolls sideways: the page itself (how far), and any box inside it, code aside.
+SIDEWAYS = """() => {
+  const page = document.documentElement.scrollWidth > window.innerWidth
+    ? document.documentElement.scrollWidth : 0;
+  const boxes = [...document.querySelectorAll("body *")].filter((element) => {
+    if (element.closest("pre, code, textarea, select, input")) { return false; }
+    const overflow = getComputedStyle(element).overflowX;
+    return (overflow === "auto" || overflow === "scroll")
+      && element.scrollWidth > element.clientWidth + 1;
+  }).map((element) => element.tagName.toLowerCase() + "." + element.className);
+  return {page, boxes};
+}"""
+
+
 def _missing(what):
     if os.environ.get("REQUIRE_BROWSER") == "1":
         pytest.fail(f"REQUIRE_BROWSER=1 but {what}")
@@ -100,6 +114,8 @@ class Visitor:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         for label, width in WIDTHS.items():
             page.set_viewport_size({"width": width, "height": 900})
+            sideways = page.evaluate(SIDEWAYS)
+            assert sideways == {"page": 0, "boxes": []}, f"{name} at {width} px: {sideways}"
             page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
         page.set_viewport_size({"width": 1280, "height": 900})
 
@@ -196,6 +212,9 @@ def test_the_help_articles_journey(browser, server, people, session, backend):
     page.get_by_role("link", name=re.compile(r"Open delivery \d+")).first.click()
     visitor.check("12-delivery")
     expect(page.get_by_text("All-Access Pass").first).to_be_visible()
+    page.get_by_role("link", name="Replay…").click()
+    expect(page.get_by_text("This order's purchases are paid already")).to_be_visible()
+    visitor.check("12b-replay-confirm")
     page.get_by_role("button", name="Replay").click()
     expect(page.get_by_text("Replayed: processed, 0 purchases changed.")).to_be_visible()
     expect(page.get_by_text("Attempt 2")).to_be_visible()
@@ -324,6 +343,66 @@ def test_a_buyer_follows_the_link_in_their_email_to_their_tickets(
         buyer.check("26-access-fresh-link-sent")
         wait_for(lambda: len(smtp_server.messages) == 2)
         buyer.close()
+
+
+def test_a_team_is_built_in_the_pages_and_every_change_is_in_the_activity_log(
+    browser, server, people, connect
+):
+    """The organiser adds an editor by email; the editor sets a password from the link and
+    links a ticket by pasting its ThriveCart URL; the organiser reads it all in Activity."""
+    connect(people)
+    organiser = Visitor(browser, server.url)
+    page = organiser.page
+    organiser.sign_in("ada@example.com")
+    page.goto(f"/events/{people}/")
+    organiser.nav("Team")
+    organiser.check("27-team")
+    page.get_by_label("Email", exact=True).fill("grace@example.com")
+    page.get_by_label("Role", exact=True).select_option("ticket_editor")
+    page.get_by_role("button", name="Add to the team").click()
+    expect(page.get_by_text("grace@example.com has an account now")).to_be_visible()
+    organiser.check("28-team-invite")
+    link = page.get_by_label("Set-password link").input_value()
+
+    editor = Visitor(browser, server.url)
+    editor.page.goto(link)
+    editor.check("29-set-password")
+    editor.page.get_by_label("New password").fill("a much longer passphrase")
+    editor.page.get_by_role("button", name="Set password").click()
+    expect(editor.page.get_by_text("Password set. Sign in with it now.")).to_be_visible()
+    editor.sign_in("grace@example.com", "a much longer passphrase")
+    editor.page.get_by_role("link", name="Remote Work Summit").click()
+    editor.nav("Revenue › Tickets")
+    editor.page.get_by_role("link", name="All-Access Pass").click()
+    external_id = editor.page.get_by_label("External ID")
+    external_id.fill("https://thrivecart.com/app/#/products/edit/12")
+    expect(editor.page.locator("#external_id-preview")).to_have_text("product-12")
+    editor.page.get_by_label("Item type").select_option("bump")
+    expect(editor.page.locator("#external_id-preview")).to_have_text("bump-12")
+    editor.check("30-ticket-url-preview")
+    editor.page.get_by_role("button", name="Save ticket").click()
+    expect(editor.page.get_by_text("Ticket “All-Access Pass” saved.")).to_be_visible()
+    assert external_id.input_value() == "bump-12"
+    editor.page.get_by_role("link", name="grace@example.com").click()
+    editor.check("31-account-editor")
+    editor.close()
+
+    # Disconnect asks first and says what it does; then the activity log tells it all.
+    page.goto(f"/events/{people}/setup/integrations/thrivecart/configure")
+    page.get_by_role("link", name="Disconnect ThriveCart…").click()
+    expect(page.get_by_role("heading", name="Disconnect ThriveCart?")).to_be_visible()
+    organiser.check("32-disconnect-confirm")
+    page.get_by_role("link", name="Keep it connected").click()
+    organiser.nav("Activity")
+    expect(page.get_by_text("“All-Access Pass”: External ID: none → bump-12")).to_be_visible()
+    row = page.locator("tr", has_text="External ID: none → bump-12")
+    expect(row).to_contain_text("grace@example.com")
+    expect(page.get_by_text("grace@example.com as ticket editor (new account)")).to_be_visible()
+    organiser.check("33-activity")
+    page.goto(f"/events/{people}/")
+    page.get_by_role("link", name="Edit event").click()
+    organiser.check("34-event-edit")
+    organiser.close()
 
 
 def test_a_ticket_editor_sees_tickets_and_nothing_organiser_only(browser, server, people):

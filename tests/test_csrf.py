@@ -36,7 +36,8 @@ def test_every_state_changing_route_refuses_missing_and_wrong_tokens(
     assert response.status_code == 302
 
     ids = {"event_id": event_id, "ticket_id": make_ticket(event_id, "T"), "price_id": 1,
-           "delivery_id": 1, "attendee_id": 1, "token": "any"}
+           "delivery_id": 1, "attendee_id": 1, "token": "any",
+           "user_id": 1}
     posts = []
     for rule in csrf_app.url_map.iter_rules():
         if "POST" not in rule.methods or rule.endpoint.startswith("webhooks."):

@@ -37,8 +37,8 @@ def test_external_id_is_accepted_and_normalised(typed, stored):
 @pytest.mark.parametrize(
     "typed",
     ["product", "product-", "product-0", "product-x", "product 2", "product--2", "products-2",
-     "subscription-2", "2", "-2", "product-2a", "product-1.5", "product-−2", "product-٣",
-     "https://acme.thrivecart.com/product-2", "product-2,bump-2"],
+     "subscription-2", "-2", "product-2a", "product-1.5", "product-−2", "product-٣",
+     "product-2,bump-2"],
 )
 def test_external_id_is_rejected_with_the_accepted_formats(typed):
     with pytest.raises(ServiceError) as caught:
@@ -172,4 +172,4 @@ def test_ticket_help_text_says_where_thrivecart_shows_the_id(
     page = html.unescape(
         client.get(f"/events/{event_id}/revenue/tickets/new").get_data(as_text=True))
     assert "External ID" in page
-    assert "the number at the end of the editor's URL is the id" in page
+    assert "the number at the end of that URL" in page and "ThriveCart's editor" in page

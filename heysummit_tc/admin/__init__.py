@@ -6,12 +6,14 @@ bp = Blueprint("admin", __name__)
 
 from . import (  # noqa: E402,F401
     account,
+    activity,
     attendees,
     auth,
     deliveries,
     emails,
     events,
     integrations,
+    team,
     tickets,
     unlinked,
 )

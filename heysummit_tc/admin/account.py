@@ -1,28 +1,33 @@
-"""The signed-in user's own settings: email alerts."""
+"""The signed-in user's own settings: password, sessions, email alerts."""
 
-from flask import current_app, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask import current_app, flash, redirect, render_template, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
 from wtforms import SelectChoice
 
 from ..config import mail_problem
 from ..extensions import db
 from ..services import ServiceError
+from ..services.accounts import change_password, end_sessions
 from ..services.alerts import digests_of, organiser_events, set_alert_events, subscribed_event_ids
 from . import bp
 from .access import apply_service_error
-from .forms import AlertsForm
+from .forms import ActionForm, AlertsForm, ChangePasswordForm
 
 
 @bp.route("/account/", methods=["GET", "POST"])
 @login_required
 def account():
-    """Choose the events whose alerts to get by email."""
+    """Choose the events whose alerts to get by email (and show the other settings)."""
+    return _page(alerts_form=AlertsForm())
+
+
+def _page(alerts_form=None, password_form=None):
     events = organiser_events(db.session, current_user.id)
-    form = AlertsForm()
-    if not form.is_submitted():
+    form = alerts_form or AlertsForm(formdata=None)
+    if not form.is_submitted() or alerts_form is None:
         form.alert_event_ids.data = sorted(subscribed_event_ids(db.session, current_user.id))
     form.alert_event_ids.choices = [SelectChoice(event.id, event.name) for event in events]
-    if form.validate_on_submit():
+    if alerts_form is not None and form.validate_on_submit():
         try:
             set_alert_events(db.session, current_user, form.alert_event_ids.data or [])
         except ServiceError as error:
@@ -34,7 +39,42 @@ def account():
             flash(f"Alerts saved: {chosen} event{'s' if chosen != 1 else ''}." if chosen
                   else "Alerts saved: none.", "success")
             return redirect(url_for("admin.account"))
-    status = 400 if form.errors else 200
+    password_form = password_form or ChangePasswordForm(formdata=None)
+    status = 400 if form.errors or password_form.errors else 200
     return render_template("admin/account.html", form=form, events=events,
+                           password_form=password_form, action=ActionForm(),
                            mail_problem=mail_problem(current_app.config),
                            digests=digests_of(db.session, current_user.id)), status
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+def change_own_password():
+    """Change the password (the current one required); other sessions end, this one stays."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_password(db.session, current_user, form.current_password.data,
+                            form.password.data)
+        except ServiceError as error:
+            db.session.rollback()
+            apply_service_error(form, error, flash)
+        else:
+            db.session.commit()
+            login_user(current_user._get_current_object())  # this session, with the new token
+            flash("Password changed. Your other sessions have ended.", "success")
+            return redirect(url_for("admin.account"))
+    return _page(password_form=form)
+
+
+@bp.route("/account/sign-out-everywhere", methods=["POST"])
+@login_required
+def sign_out_everywhere():
+    """End every session of this user, this one included."""
+    if ActionForm().validate_on_submit():
+        end_sessions(db.session, current_user)
+        db.session.commit()
+        logout_user()
+        session.clear()
+        flash("Signed out everywhere.", "success")
+    return redirect(url_for("admin.login"))

@@ -5,11 +5,16 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..emails import read_password_token
 from ..extensions import db
+from ..models import User
 from ..security import login_failures
-from ..services.accounts import authenticate, end_sessions
+from ..services import ServiceError
+from ..services.accounts import authenticate, end_sessions, password_fingerprint
+from ..services.accounts import set_password as change_own_password
 from . import bp
-from .forms import ActionForm, LoginForm
+from .access import apply_service_error
+from .forms import ActionForm, LoginForm, SetPasswordForm
 
 WRONG_LOGIN = "Email or password is wrong."
 
@@ -68,3 +73,26 @@ def _safe_next(target):
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+def set_password(token):
+    """Set a password from a team invitation's link (once, within 7 days)."""
+    found = read_password_token(token)
+    user = db.session.get(User, found[0]) if found else None
+    if user is None or found[1] != password_fingerprint(user):
+        return render_template("admin/set_password_invalid.html"), 410
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_own_password(db.session, user, form.password.data)
+        except ServiceError as error:
+            apply_service_error(form, error, flash)
+        else:
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash("Password set. Sign in with it now.", "success")
+            return redirect(url_for("admin.login"))
+    status = 400 if form.errors else 200
+    return render_template("admin/set_password.html", form=form, email=user.email), status

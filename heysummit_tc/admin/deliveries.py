@@ -2,17 +2,19 @@
 
 import json
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..extensions import db
 from ..jobs import after_grant
-from ..services.deliveries import delivery_for_event, outcomes_for_event
+from ..services.activity import record
+from ..services.deliveries import delivery_for_event, outcomes_for_event, replay_preview
 from ..services.outcomes import summarise
 from ..services.provisioning import DeliveryResult, Outcome, run_delivery
 from ..thrivecart.order import read_order
 from . import bp
 from .access import organisers_only
+from .forms import ActionForm
 from .integrations import THRIVECART
 
 DELIVERY = THRIVECART + "/deliveries/<int:delivery_id>/"
@@ -53,17 +55,25 @@ def _response(delivery, outcomes):
     return json.dumps(result.as_json(), indent=2, ensure_ascii=False)
 
 
-@bp.route(DELIVERY + "replay", methods=["POST"])
+@bp.route(DELIVERY + "replay", methods=["GET", "POST"])
 @organisers_only
 def replay_delivery(event, delivery_id):
-    """Process a delivery again for this event (idempotent; the history is kept)."""
+    """Process a delivery again for this event (idempotent; the history is kept). GET asks
+    first, saying what it will do."""
     found = _delivery_or_404(event, delivery_id)
+    if request.method == "GET" or not ActionForm().validate_on_submit():
+        return render_template("admin/replay.html", event=event, delivery=found,
+                               preview=replay_preview(db.session, found, event.id))
     if found.payload is None:
         flash("This delivery's payload was pruned, so it cannot be replayed.", "error")
         return redirect(url_for("admin.delivery", event_id=event.id, delivery_id=found.id))
     result = run_delivery(db.session, found.id, read_order(found.payload), [event.id],
                           user_id=current_user.id)
     after_grant(result)
+    record(db.session, event.id, current_user, "delivery_replayed",
+           f"delivery {found.id} ({found.event_type or '—'}, order {found.order_id or '—'}): "
+           f"{result.status}")
+    db.session.commit()
     changed = sum(outcome.outcome in ("paid", "refunded") for outcome in result.outcomes)
     if result.status == "failed":
         flash(f"Replay failed: {result.error}", "error")

@@ -5,11 +5,11 @@ from flask_login import current_user, login_required
 
 from ..extensions import db
 from ..services import ServiceError
-from ..services.events import create_event, dashboard_counts, events_of
+from ..services.events import create_event, dashboard_counts, events_of, update_event
 from ..services.integrations import integration_of
 from ..services.outcomes import GROUPS
 from . import bp
-from .access import apply_service_error, members
+from .access import apply_service_error, members, organisers_only
 from .forms import EventForm
 
 
@@ -29,12 +29,34 @@ def new_event():
         try:
             event = create_event(db.session, form.name.data, form.currency.data, current_user)
         except ServiceError as error:
+            db.session.rollback()
             apply_service_error(form, error, flash)
         else:
             db.session.commit()
             flash(f"Event “{event.name}” created. Next: add its tickets.", "success")
             return redirect(url_for("admin.dashboard", event_id=event.id))
-    return render_template("admin/event_new.html", form=form)
+    status = 400 if form.errors else 200
+    return render_template("admin/event_new.html", form=form), status
+
+
+@bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])
+@organisers_only
+def edit_event(event):
+    """Rename the event; change its currency while nothing has been bought."""
+    form = EventForm(obj=event)
+    if form.validate_on_submit():
+        try:
+            update_event(db.session, event, form.name.data, form.currency.data,
+                         actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            apply_service_error(form, error, flash)
+        else:
+            db.session.commit()
+            flash(f"Event “{event.name}” saved.", "success")
+            return redirect(url_for("admin.dashboard", event_id=event.id))
+    status = 400 if form.errors else 200
+    return render_template("admin/event_edit.html", event=event, form=form), status
 
 
 @bp.route("/events/<int:event_id>/")

@@ -15,7 +15,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..thrivecart.items import ACCEPTED_FORMATS
+from ..thrivecart.items import ACCEPTED_FORMATS, ITEM_TYPES
 
 
 class LoginForm(FlaskForm):
@@ -41,12 +41,19 @@ class TicketForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     external_id = StringField(
         "External ID",
-        validators=[Optional(), Length(max=40)],
+        # Long enough for a pasted URL: nothing typed is ever cut (the form says what is wrong).
+        validators=[Optional(), Length(max=2000)],
         description=(
-            f"The ThriveCart item this ticket stands for: {ACCEPTED_FORMATS}. In ThriveCart, "
-            "open the product (or its bump, upsell or downsell): the number at the end of the "
-            "editor's URL is the id. Leave empty if ThriveCart does not sell this ticket."
+            f"The ThriveCart item this ticket stands for: {ACCEPTED_FORMATS}. Or paste the "
+            "item's URL from ThriveCart's editor, or just its number (the number at the end "
+            "of that URL) with its type beside. Leave empty if ThriveCart does not sell this "
+            "ticket."
         ),
+    )
+    item_type = SelectField(
+        "Item type", choices=[SelectChoice(kind, kind.title()) for kind in ITEM_TYPES],
+        default="product",
+        description="For a number or a product URL: a bump has the id of its product.",
     )
     active = BooleanField(
         "Active", default=True,
@@ -95,6 +102,36 @@ class AccessEmailForm(FlaskForm):
     subject = StringField("Subject", validators=[DataRequired(), Length(max=200)])
     body = TextAreaField("Body", validators=[DataRequired(), Length(max=10000)],
                          render_kw={"rows": 12})
+
+
+ROLE_CHOICES = [SelectChoice("ticket_editor", "Ticket editor: Revenue › Tickets only"),
+                SelectChoice("organiser", "Organiser: everything, including the team")]
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class MemberForm(FlaskForm):
+    email = EmailField("Email", filters=[_strip],
+                       validators=[DataRequired(), Email(), Length(max=254)])
+    role = SelectField("Role", choices=ROLE_CHOICES, default="ticket_editor")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class SetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)],
+                             description="At least 10 characters.")
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password",
+                                     validators=[DataRequired(), Length(max=1024)])
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)],
+                             description="At least 10 characters. Your other sessions end.")
 
 
 class AlertsForm(FlaskForm):

@@ -7,6 +7,7 @@ from wtforms import SelectChoice
 from ..extensions import db
 from ..jobs import after_grant
 from ..services import ServiceError
+from ..services.activity import record
 from ..services.deliveries import (
     MODES,
     last_delivery,
@@ -26,7 +27,7 @@ from ..services.releases import release_held, send_test_purchase
 from ..services.tickets import linked_tickets
 from . import bp
 from .access import apply_service_error, organisers_only
-from .forms import SecretWordForm, TestPurchaseForm
+from .forms import ActionForm, SecretWordForm, TestPurchaseForm
 
 THRIVECART = "/events/<int:event_id>/setup/integrations/thrivecart"
 
@@ -108,14 +109,21 @@ def configure_thrivecart(event):
                            integration=integration), status
 
 
-@bp.route(THRIVECART + "/disconnect", methods=["POST"])
+@bp.route(THRIVECART + "/disconnect", methods=["GET", "POST"])
 @organisers_only
 def disconnect_thrivecart(event):
-    """Forget the event's Secret Word."""
-    disconnect(db.session, event)
-    db.session.commit()
-    flash("ThriveCart disconnected: orders are no longer accepted for this event.", "success")
-    return redirect(url_for("admin.thrivecart", event_id=event.id))
+    """Forget the event's Secret Word (GET asks first, saying what it does)."""
+    integration = integration_of(db.session, event.id)
+    if integration is None:
+        return redirect(url_for("admin.thrivecart", event_id=event.id))
+    if request.method == "POST" and ActionForm().validate_on_submit():
+        disconnect(db.session, event, user=current_user)
+        db.session.commit()
+        flash("ThriveCart disconnected: orders are no longer accepted for this event.",
+              "success")
+        return redirect(url_for("admin.thrivecart", event_id=event.id))
+    return render_template("admin/disconnect.html", event=event, integration=integration,
+                           linked=linked_tickets(db.session, event.id))
 
 
 @bp.route(THRIVECART + "/rejections/dismiss", methods=["POST"])
@@ -139,11 +147,15 @@ def process_held(event):
     results = release_held(db.session, integration.secret_digest, user_id=current_user.id)
     for result in results:
         after_grant(result)
+    if results:
+        record(db.session, event.id, current_user, "held_released",
+               f"{len(results)} order{'s' if len(results) != 1 else ''}")
+        db.session.commit()
     failed = sum(result.status == "failed" for result in results)
     flash(f"Processed {len(results)} held order{'s' if len(results) != 1 else ''}"
           + (f"; {failed} failed, see the log" if failed else "") + ".",
           "error" if failed else "success")
-    return redirect(url_for("admin.thrivecart", event_id=event.id) + "#deliveries")
+    return redirect(url_for("admin.thrivecart", event_id=event.id))
 
 
 @bp.route(THRIVECART + "/test-purchase", methods=["GET", "POST"])
@@ -163,6 +175,9 @@ def test_purchase(event):
                                     form.first_name.data or "", form.last_name.data or "",
                                     user_id=current_user.id)
         after_grant(result)
+        record(db.session, event.id, current_user, "test_purchase",
+               f"{ticket.name} ({ticket.external_id}) for {form.email.data}")
+        db.session.commit()
         outcome = result.outcomes[0].outcome if result.outcomes else result.status
         flash(f"Test purchase sent: {outcome.replace('_', ' ')}.",
               "success" if outcome in ("paid", "already_paid") else "error")

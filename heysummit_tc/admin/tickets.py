@@ -1,15 +1,25 @@
 """Revenue > Tickets: tickets, their External IDs and prices."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from ..extensions import db
 from ..models import Ticket
 from ..services import ServiceError
-from ..services.tickets import add_price, create_ticket, remove_price, tickets_of, update_ticket
+from ..services.tickets import (
+    add_price,
+    create_ticket,
+    delete_ticket,
+    purchase_count,
+    remove_price,
+    tickets_of,
+    update_ticket,
+)
 from ..services.unlinked import count_unlinked
+from ..thrivecart.items import ItemIdProblem, read_external_id
 from . import bp
 from .access import apply_service_error, members, owned_or_404
-from .forms import PriceForm, TicketForm
+from .forms import ActionForm, PriceForm, TicketForm
 
 
 @bp.route("/events/<int:event_id>/revenue/tickets/")
@@ -31,14 +41,49 @@ def new_ticket(event):
         try:
             ticket = create_ticket(db.session, event, form.name.data, form.external_id.data,
                                    form.active.data, on_payment_failed=form.on_payment_failed.data,
-                                   on_cancel=form.on_cancel.data)
+                                   on_cancel=form.on_cancel.data, actor=current_user,
+                                   item_type=form.item_type.data)
         except ServiceError as error:
+            db.session.rollback()
             apply_service_error(form, error, flash)
         else:
             db.session.commit()
-            flash(f"Ticket “{ticket.name}” created. Add its price below.", "success")
+            flash(f"Ticket “{ticket.name}” created"
+                  + (f" with External ID {ticket.external_id}" if ticket.external_id else "")
+                  + ". Add its price below.", "success")
             return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))
-    return render_template("admin/ticket_form.html", event=event, form=form, ticket=None)
+    status = 400 if form.errors else 200
+    return render_template("admin/ticket_form.html", event=event, form=form, ticket=None,
+                           preview=_preview(form)), status
+
+
+def _preview(form):
+    """What External ID the form's input would store (shown before saving), or None."""
+    try:
+        return read_external_id(form.external_id.data, form.item_type.data)
+    except ItemIdProblem:
+        return None
+
+
+@bp.route("/events/<int:event_id>/revenue/tickets/<int:ticket_id>/delete",
+          methods=["GET", "POST"])
+@members
+def remove_ticket(event, ticket_id):
+    """Delete a ticket nobody bought (GET asks first); one with purchases is kept."""
+    ticket = owned_or_404(Ticket, ticket_id, event.id)
+    if request.method == "POST" and ActionForm().validate_on_submit():
+        name = ticket.name
+        try:
+            delete_ticket(db.session, ticket, actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))
+        db.session.commit()
+        flash(f"Ticket “{name}” deleted.", "success")
+        return redirect(url_for("admin.tickets", event_id=event.id))
+    return render_template("admin/ticket_delete.html", event=event, ticket=ticket,
+                           purchases=purchase_count(db.session, ticket))
 
 
 @bp.route("/events/<int:event_id>/revenue/tickets/<int:ticket_id>/", methods=["GET", "POST"])
@@ -50,7 +95,8 @@ def ticket(event, ticket_id):
     if form.validate_on_submit():
         try:
             update_ticket(db.session, ticket, form.name.data, form.external_id.data,
-                          form.active.data, form.on_payment_failed.data, form.on_cancel.data)
+                          form.active.data, form.on_payment_failed.data, form.on_cancel.data,
+                          actor=current_user, item_type=form.item_type.data)
         except ServiceError as error:
             db.session.rollback()
             apply_service_error(form, error, flash)
@@ -61,7 +107,7 @@ def ticket(event, ticket_id):
     price_form = PriceForm(formdata=None, prefix="price", currency=event.currency)
     status = 400 if form.errors else 200
     return render_template("admin/ticket_form.html", event=event, form=form, ticket=ticket,
-                           price_form=price_form), status
+                           price_form=price_form, preview=_preview(form)), status
 
 
 @bp.route("/events/<int:event_id>/revenue/tickets/<int:ticket_id>/prices", methods=["POST"])
@@ -82,7 +128,7 @@ def add_ticket_price(event, ticket_id):
             return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))
     form = TicketForm(formdata=None, obj=ticket)
     return render_template("admin/ticket_form.html", event=event, form=form, ticket=ticket,
-                           price_form=price_form), 400
+                           price_form=price_form, preview=_preview(form)), 400
 
 
 @bp.route(

@@ -9,6 +9,7 @@ from ..jobs import after_grant
 from ..models import Role, Ticket
 from ..services import ServiceError
 from ..services import unlinked as inbox
+from ..services.activity import record
 from ..services.releases import rerun_unlinked
 from ..services.tickets import link_ticket, tickets_of
 from . import bp
@@ -39,7 +40,7 @@ def unlinked_items(event):
         if form.validate_on_submit() and form.ticket_id.data:
             ticket = owned_or_404(Ticket, form.ticket_id.data, event.id)
             try:
-                link_ticket(db.session, ticket, form.external_id.data)
+                link_ticket(db.session, ticket, form.external_id.data, actor=current_user)
             except ServiceError as error:
                 db.session.rollback()
                 apply_service_error(form, error, flash)
@@ -92,6 +93,10 @@ def rerun_unlinked_deliveries(event):
     results = rerun_unlinked(db.session, event.id, key, user_id=current_user.id)
     for result in results:
         after_grant(result)
+    if results:
+        record(db.session, event.id, current_user, "unlinked_rerun",
+               f"{key}: {len(results)} deliver{'ies' if len(results) != 1 else 'y'}")
+        db.session.commit()
     if not results:
         flash(f"No delivery of {key} is waiting to be re-run.", "info")
         return redirect(url_for("admin.unlinked_items", event_id=event.id))
@@ -106,4 +111,4 @@ def rerun_unlinked_deliveries(event):
                           for kind, count in sorted(counts.items()))
     flash(f"Re-ran {len(results)} deliver{'ies' if len(results) != 1 else 'y'} of {key}: "
           f"{described}.", "error" if "failed" in counts else "success")
-    return redirect(url_for("admin.thrivecart", event_id=event.id, q=None) + "#deliveries")
+    return redirect(url_for("admin.thrivecart", event_id=event.id))

@@ -16,7 +16,6 @@ from sqlalchemy import and_, func, or_, select, update
 from ..models import (
     AccessEmailSettings,
     AccessLink,
-    ActivityEntry,
     Attendee,
     EmailKind,
     EmailStatus,
@@ -27,6 +26,7 @@ from ..models import (
     utcnow,
 )
 from . import ServiceError
+from .activity import record
 from .lifecycle import has_access
 
 LINK_DAYS = 7
@@ -84,6 +84,9 @@ def save_settings(session, event, enabled, subject, body, user=None, now=None):
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject:
         raise ServiceError("Give the email a subject.", field="subject")
+    if len(subject) > 200 or len(body) > 10000:
+        raise ServiceError("Keep the subject within 200 characters and the body within "
+                           "10,000.", field="subject" if len(subject) > 200 else "body")
     if "{access_link}" not in body:
         raise ServiceError("Keep {access_link} in the body: it is how buyers get in.",
                            field="body")
@@ -94,12 +97,10 @@ def save_settings(session, event, enabled, subject, body, user=None, now=None):
         row = AccessEmailSettings(event_id=event.id)
         session.add(row)
     changed_switch = row.enabled != enabled
-    row.enabled, row.subject, row.body = enabled, subject[:200], body[:10000]
-    session.add(ActivityEntry(
-        event_id=event.id, user_id=user.id if user else None, kind="access_email_saved",
-        detail=("switched " + ("on" if enabled else "off") + "; " if changed_switch else "")
-        + "subject and body saved", created_at=now or utcnow()))
-    session.flush()
+    row.enabled, row.subject, row.body = enabled, subject, body
+    record(session, event.id, user, "access_email_saved",
+           ("switched " + ("on" if enabled else "off") + "; " if changed_switch else "")
+           + "subject and body saved", now=now)
     return row
 
 
@@ -235,11 +236,10 @@ def queue_email(session, attendee, kind, user=None, now=None):
                       status=EmailStatus.PENDING, created_at=now, next_attempt_at=now,
                       requested_by_id=user.id if user else None)
     session.add(row)
-    if kind == EmailKind.RESEND:
-        session.add(ActivityEntry(event_id=attendee.event_id, user_id=user.id if user else None,
-                                  kind="access_email_resent", detail=attendee.email,
-                                  created_at=now))
     session.flush()
+    if kind == EmailKind.RESEND:
+        record(session, attendee.event_id, user, "access_email_resent", attendee.email,
+               now=now)
     return row
 
 

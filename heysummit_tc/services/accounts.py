@@ -1,5 +1,6 @@
 """Users, passwords and sign-in."""
 
+import hashlib
 import secrets
 
 from argon2 import PasswordHasher
@@ -59,6 +60,32 @@ def authenticate(session, email, password):
     if password_hasher.check_needs_rehash(user.password_hash):
         user.password_hash = password_hasher.hash(password)
     return user
+
+
+def set_password(session, user, password):
+    """Give the user a new password; every session of theirs ends."""
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ServiceError(
+            f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.", field="password")
+    if len(password) > 1024:
+        raise ServiceError("Use a password of at most 1,024 characters.", field="password")
+    user.password_hash = password_hasher.hash(password)
+    end_sessions(session, user)
+
+
+def change_password(session, user, current, new):
+    """Change the user's own password, knowing the current one."""
+    try:
+        password_hasher.verify(user.password_hash, current or "")
+    except (VerificationError, InvalidHashError):
+        raise ServiceError("The current password is wrong.", field="current_password") from None
+    set_password(session, user, new)
+
+
+def password_fingerprint(user):
+    """A digest that changes whenever the password does: a set-password link carries it, so
+    the link works once."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
 def end_sessions(session, user):

@@ -9,7 +9,9 @@ from ..models import (
     DeliveryEvent,
     DeliveryOutcome,
     HeldDelivery,
+    PurchaseStatus,
     Ticket,
+    TicketPurchase,
     User,
     WebhookDelivery,
     utcnow,
@@ -331,3 +333,29 @@ def _count_and_list(session, criteria, limit):
         select(HeldDelivery).where(*criteria)
         .order_by(HeldDelivery.received_at.desc(), HeldDelivery.id.desc()).limit(limit)
     ))
+
+
+def replay_preview(session, delivery, event_id):
+    """Say, before a replay, what it will do in the event (a replay is idempotent)."""
+    if delivery.payload is None:
+        return "Its payload was pruned, so it cannot be replayed."
+    if delivery.event_type != "order.success":
+        if delivery.event_type in ("order.refund", "order.rebill_failed",
+                                   "order.subscription_payment", "order.subscription_cancelled"):
+            return ("It applies this event again. An event is counted once, so if it was "
+                    "applied already nothing changes.")
+        return (f"{delivery.event_type or 'This event'} is not acted on: a replay records it "
+                "again and changes nothing.")
+    statuses = set(session.scalars(
+        select(TicketPurchase.status).join(Ticket, Ticket.id == TicketPurchase.ticket_id)
+        .where(Ticket.event_id == event_id,
+               TicketPurchase.thrivecart_order_id == delivery.order_id)))
+    if statuses and not statuses & {PurchaseStatus.PAID, PurchaseStatus.PENDING}:
+        named = " and ".join(sorted(status.replace("_", " ") for status in statuses))
+        return (f"This order's purchases are {named}: a replay of its order.success changes "
+                "nothing, since a success never grants an order again after that.")
+    if statuses == {PurchaseStatus.PAID}:
+        return ("This order's purchases are paid already: a replay changes nothing, except "
+                "for items linked to a ticket since, which it grants.")
+    return ("It applies the order again: each linked item the buyer does not hold yet is "
+            "granted; nothing is granted twice.")

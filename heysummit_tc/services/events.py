@@ -15,6 +15,7 @@ from ..models import (
 from . import ServiceError
 from .access_emails import email_counts
 from .accounts import normalize_email
+from .activity import record
 from .deliveries import attention_counts, last_delivery
 from .integrations import integration_of
 from .money import normalize_currency
@@ -30,6 +31,35 @@ def create_event(session, name, currency, organiser):
     event.members.append(EventMember(user=organiser, role=Role.ORGANISER))
     session.add(event)
     session.flush()
+    return event
+
+
+def update_event(session, event, name, currency, actor=None):
+    """Rename the event; change its currency only while nothing has been bought."""
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("Give the event a name.", field="name")
+    if len(name) > 200:
+        raise ServiceError(f"Shorten the name to 200 characters (it has {len(name)}).",
+                           field="name")
+    currency = normalize_currency(currency)
+    changes = []
+    if currency != event.currency:
+        bought = session.scalar(
+            select(func.count(TicketPurchase.id))
+            .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
+            .where(Ticket.event_id == event.id))
+        if bought:
+            raise ServiceError(
+                f"The currency stays {event.currency}: this event has {bought} "
+                f"purchase{'s' if bought != 1 else ''} recorded in it.", field="currency")
+        changes.append(f"currency: {event.currency} → {currency}")
+    if name != event.name:
+        changes.append(f"name: {event.name} → {name}")
+    event.name, event.currency = name, currency
+    session.flush()
+    if changes:
+        record(session, event.id, actor, "event_changed", "; ".join(changes))
     return event
 
 

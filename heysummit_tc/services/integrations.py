@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, select
 
 from ..models import ThriveCartIntegration, utcnow
 from . import ServiceError
+from .activity import record
 
 MIN_SECRET_LENGTH = 6
 MAX_SECRET_LENGTH = 200
@@ -38,6 +39,7 @@ def set_secret_word(session, event, secret_word, key, user=None, now=None):
         )
     integration = integration_of(session, event.id)
     now = now or utcnow()
+    first = integration is None
     if integration is None:
         integration = ThriveCartIntegration(event_id=event.id, connected_at=now)
         session.add(integration)
@@ -46,15 +48,18 @@ def set_secret_word(session, event, secret_word, key, user=None, now=None):
     integration.set_by_id = user.id if user is not None else None
     integration.set_at = now
     session.flush()
+    record(session, event.id, user, "secret_saved",
+           "first Secret Word" if first else "replaced the previous Secret Word", now=now)
     return integration
 
 
-def disconnect(session, event):
+def disconnect(session, event, user=None):
     """Forget the event's Secret Word; deliveries stop provisioning it."""
     integration = integration_of(session, event.id)
     if integration is not None:
         session.delete(integration)
         session.flush()
+        record(session, event.id, user, "secret_disconnected")
 
 
 def dismiss_rejections(session, event, now=None):

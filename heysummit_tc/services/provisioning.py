@@ -304,7 +304,8 @@ def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
     if changes:
         connection.execute(sql.INSERT_CHANGE, changes)
     if emails:
-        connection.execute(sql.outbox_insert(sql.dialect_of(session)), emails)
+        connection.execute(sql.outbox_insert(sql.dialect_of(session), len(emails)),
+                           sql.numbered(emails))
     return outcomes
 
 

@@ -4,23 +4,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ..models import OnCancel, OnPaymentFailed, Ticket, TicketPrice, TicketPurchase
-from ..thrivecart.items import ACCEPTED_FORMATS, normalize_item_key
+from ..thrivecart.items import ItemIdProblem, read_external_id
 from . import ServiceError
+from .activity import record
 from .money import normalize_currency, parse_amount
 
 
-def normalize_external_id(value):
-    """Return the stored form of an External ID (None when empty), or raise ServiceError."""
-    if value is None or not value.strip():
-        return None
-    key = normalize_item_key(value)
-    if key is None:
-        raise ServiceError(
-            f"“{value.strip()}” is not a ThriveCart item id. Use {ACCEPTED_FORMATS}: "
-            "the item type and the number at the end of the item's ThriveCart URL.",
-            field="external_id",
-        )
-    return key
+def normalize_external_id(value, item_type="product"):
+    """Return the stored form of an External ID (None when empty), or raise ServiceError.
+
+    ``value`` may be a key, a bare number (of ``item_type``) or a ThriveCart URL.
+    """
+    try:
+        return read_external_id(value, item_type)
+    except ItemIdProblem as problem:
+        raise ServiceError(str(problem), field="external_id") from None
 
 
 def _check_external_id_free(session, event_id, external_id, ticket_id=None):
@@ -44,49 +42,96 @@ def _policies(on_payment_failed, on_cancel):
         raise ServiceError("Choose one of the access policies offered.") from None
 
 
-def create_ticket(session, event, name, external_id=None, active=True, prices=(),
-                  on_payment_failed=OnPaymentFailed.KEEP, on_cancel=OnCancel.KEEP):
-    """Create a ticket; ``prices`` are (amount text, currency) pairs."""
+def _name(name):
     name = (name or "").strip()
     if not name:
         raise ServiceError("Give the ticket a name.", field="name")
-    external_id = normalize_external_id(external_id)
+    if len(name) > 200:
+        raise ServiceError(f"Shorten the name to 200 characters (it has {len(name)}).",
+                           field="name")
+    return name
+
+
+def create_ticket(session, event, name, external_id=None, active=True, prices=(),
+                  on_payment_failed=OnPaymentFailed.KEEP, on_cancel=OnCancel.KEEP, actor=None,
+                  item_type="product"):
+    """Create a ticket; ``prices`` are (amount text, currency) pairs."""
+    name = _name(name)
+    external_id = normalize_external_id(external_id, item_type)
     _check_external_id_free(session, event.id, external_id)
     on_payment_failed, on_cancel = _policies(on_payment_failed, on_cancel)
-    ticket = Ticket(event_id=event.id, name=name[:200], external_id=external_id, active=active,
+    ticket = Ticket(event_id=event.id, name=name, external_id=external_id, active=active,
                     on_payment_failed=on_payment_failed, on_cancel=on_cancel)
     session.add(ticket)
     session.flush()
     for amount, currency in prices:
         add_price(session, ticket, amount, currency or event.currency)
+    record(session, event.id, actor, "ticket_created",
+           f"“{name}”" + (f", External ID {external_id}" if external_id else ""))
     return ticket
 
 
 def update_ticket(session, ticket, name, external_id, active, on_payment_failed=None,
-                  on_cancel=None):
+                  on_cancel=None, actor=None, item_type="product"):
     """Change a ticket's name, External ID, availability and access policies."""
-    name = (name or "").strip()
-    if not name:
-        raise ServiceError("Give the ticket a name.", field="name")
-    external_id = normalize_external_id(external_id)
+    name = _name(name)
+    external_id = normalize_external_id(external_id, item_type)
     _check_external_id_free(session, ticket.event_id, external_id, ticket.id)
-    ticket.on_payment_failed, ticket.on_cancel = _policies(
-        on_payment_failed or ticket.on_payment_failed, on_cancel or ticket.on_cancel)
-    ticket.name = name[:200]
-    ticket.external_id = external_id
-    ticket.active = active
+    policies = _policies(on_payment_failed or ticket.on_payment_failed,
+                         on_cancel or ticket.on_cancel)
+    before = _described(ticket)
+    ticket.on_payment_failed, ticket.on_cancel = policies
+    ticket.name, ticket.external_id, ticket.active = name, external_id, active
     session.flush()
+    _record_change(session, ticket, before, actor)
     return ticket
 
 
-def link_ticket(session, ticket, external_id):
+def _described(ticket):
+    return {"name": ticket.name, "External ID": ticket.external_id or "none",
+            "active": "yes" if ticket.active else "no",
+            "on payment failed": str(ticket.on_payment_failed),
+            "on cancel": str(ticket.on_cancel)}
+
+
+def _record_change(session, ticket, before, actor):
+    after = _described(ticket)
+    changes = [f"{what}: {before[what]} → {after[what]}" for what in after
+               if before[what] != after[what]]
+    if changes:
+        record(session, ticket.event_id, actor, "ticket_changed",
+               f"“{ticket.name}”: " + "; ".join(changes))
+
+
+def purchase_count(session, ticket):
+    return session.scalar(select(func.count(TicketPurchase.id))
+                          .where(TicketPurchase.ticket_id == ticket.id))
+
+
+def delete_ticket(session, ticket, actor=None):
+    """Delete a ticket nobody has bought; one with purchases can be deactivated instead."""
+    bought = purchase_count(session, ticket)
+    if bought:
+        raise ServiceError(
+            f"“{ticket.name}” has {bought} purchase{'s' if bought != 1 else ''}, so it stays: "
+            "deactivate it instead (untick Active) to stop ThriveCart orders granting it.")
+    record(session, ticket.event_id, actor, "ticket_deleted",
+           f"“{ticket.name}”" + (f", External ID {ticket.external_id}"
+                                 if ticket.external_id else ""))
+    session.delete(ticket)
+    session.flush()
+
+
+def link_ticket(session, ticket, external_id, actor=None):
     """Give a ticket the External ID of an item ThriveCart sent (as the ticket form would)."""
     external_id = normalize_external_id(external_id)
     if external_id is None:
         raise ServiceError("Choose the item to link.", field="external_id")
     _check_external_id_free(session, ticket.event_id, external_id, ticket.id)
+    before = _described(ticket)
     ticket.external_id = external_id
     session.flush()
+    _record_change(session, ticket, before, actor)
     return ticket
 
 

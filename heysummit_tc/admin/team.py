@@ -1,0 +1,106 @@
+"""An event's team (organisers only): add by email, change roles, remove."""
+
+from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from ..config import mail_problem
+from ..emails import password_url
+from ..extensions import db
+from ..jobs import queue_for
+from ..models import EventMember
+from ..services import ServiceError
+from ..services.team import add_to_team, change_role, members_of, remove_from_team
+from . import bp
+from .access import apply_service_error, organisers_only
+from .forms import ActionForm, MemberForm, RoleForm
+
+TEAM = "/events/<int:event_id>/team/"
+
+
+@bp.route(TEAM, methods=["GET", "POST"])
+@organisers_only
+def team(event):
+    """List the team; add someone by email (creating their account if need be)."""
+    form = MemberForm()
+    invite = None
+    if form.validate_on_submit():
+        try:
+            membership, created = add_to_team(db.session, event, form.email.data,
+                                               form.role.data, actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            apply_service_error(form, error, flash)
+        else:
+            db.session.commit()
+            user = membership.user
+            if created:
+                invite = {"email": user.email, "link": password_url(user),
+                          "emailed": _email_invite(user, event)}
+                form = MemberForm(formdata=None)
+            else:
+                flash(f"{user.email} added as {membership.role.label.lower()}.", "success")
+                return redirect(url_for("admin.team", event_id=event.id))
+    status = 400 if form.errors else 200
+    return render_template("admin/team.html", event=event, form=form, invite=invite,
+                           members=members_of(db.session, event.id),
+                           role_form=RoleForm(formdata=None), action=ActionForm()), status
+
+
+def _email_invite(user, event):
+    """Queue the set-password email when mail is configured; say whether it was."""
+    if mail_problem(current_app.config):
+        return False
+    try:
+        queue_for(current_app._get_current_object()).send_invite(user.id, event.id,
+                                                                  current_user.email)
+    except Exception as error:  # noqa: BLE001 - the link is on the page anyway
+        current_app.logger.warning("could not queue the invitation: %s", type(error).__name__)
+        return False
+    return True
+
+
+def _member_or_404(event, user_id):
+    membership = db.session.get(EventMember, (event.id, user_id))
+    if membership is None:
+        abort(404)
+    return membership
+
+
+@bp.route(TEAM + "<int:user_id>/role", methods=["POST"])
+@organisers_only
+def change_member_role(event, user_id):
+    _member_or_404(event, user_id)
+    form = RoleForm()
+    if form.validate_on_submit():
+        try:
+            membership = change_role(db.session, event, user_id, form.role.data,
+                                     actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(f"{membership.user.email} is now {membership.role.label.lower()}.",
+                  "success")
+    else:
+        flash("Choose organiser or ticket editor.", "error")
+    return redirect(url_for("admin.team", event_id=event.id))
+
+
+@bp.route(TEAM + "<int:user_id>/remove", methods=["POST"])
+@organisers_only
+def remove_member(event, user_id):
+    _member_or_404(event, user_id)
+    if ActionForm().validate_on_submit():
+        try:
+            user = remove_from_team(db.session, event, user_id, actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            if user.id == current_user.id:
+                flash(f"You left {event.name}.", "success")
+                return redirect(url_for("admin.events"))
+            flash(f"{user.email} removed from the team.", "success")
+    return redirect(url_for("admin.team", event_id=event.id))
