@@ -98,4 +98,8 @@ def test_the_log_migration_carries_what_each_delivery_did_over(make_app, blank_d
         assert all(str(row[3]).startswith("2025-12-31 23:00:00") for row in rows)
         assert str(db.session.scalar(text(
             "SELECT connected_at FROM thrivecart_integrations"))).startswith("2026-01-01")
+        # Grants made before access emails existed are not mailed on upgrade.
+        assert db.session.execute(text(
+            "SELECT count(*) FROM delivery_outcomes WHERE outcome = 'paid' "
+            "AND email_queued_at IS NULL")).scalar() == 0
         db.session.remove()

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -156,6 +157,10 @@ class DeliveryOutcome(Base):
     __tablename__ = "delivery_outcomes"
     __table_args__ = (
         Index("ix_delivery_outcomes_delivery_id_event_id", "delivery_id", "event_id"),
+        # The grants whose access email is still to be queued: a small, partial index.
+        Index("ix_delivery_outcomes_email_due", "id",
+              postgresql_where=text("outcome = 'paid' AND email_queued_at IS NULL"),
+              sqlite_where=text("outcome = 'paid' AND email_queued_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -182,6 +187,9 @@ class DeliveryOutcome(Base):
     )
     detail: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A grant (outcome paid) is the access email's outbox entry: written in the grant's own
+    # transaction, it waits here (NULL) until the worker queues its email.
+    email_queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     delivery: Mapped[WebhookDelivery] = relationship(back_populates="outcomes")
     ticket: Mapped["Ticket | None"] = relationship()  # noqa: F821

@@ -1,9 +1,12 @@
 """The access email: what a buyer gets when a delivery first grants them a ticket.
 
-The email is written to the outbox in the grant's transaction (:mod:`.provisioning`), so a
-rolled-back delivery sends nothing and a crash after the commit loses nothing. A worker
-claims outbox rows here, sends them through a ``deliver`` callable (the Flask side renders
-and speaks SMTP), and marks each sent, retried with backoff, failed or skipped.
+The outbox entry of a grant is the grant's own outcome row (``paid``, written by
+:mod:`.provisioning` in the grant's transaction, ``email_queued_at`` still empty): a
+rolled-back delivery leaves none, a crash after the commit loses none, and the webhook pays
+no extra statement for it. The worker turns those entries into emails to send (one per
+attendee, ticket and order, whatever repeats), claims them, sends them through a ``deliver``
+callable (the Flask side renders and speaks SMTP), and marks each sent, retried with
+backoff, failed or skipped.
 """
 
 import re
@@ -17,15 +20,18 @@ from ..models import (
     AccessEmailSettings,
     AccessLink,
     Attendee,
+    DeliveryOutcome,
     EmailKind,
     EmailStatus,
     Event,
     OutboxEmail,
+    OutcomeKind,
     Ticket,
     TicketPurchase,
     utcnow,
 )
 from . import ServiceError
+from . import statements as sql
 from .activity import record
 from .lifecycle import has_access
 
@@ -109,6 +115,48 @@ def render(template, values):
     return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)
 
 
+def queue_grants(session, now=None, limit=BATCH):
+    """Queue the access email of every grant not queued yet; return how many grants.
+
+    A grant's email is unique per attendee, ticket and order: a grant seen twice (two
+    workers, a retry) queues one. Commits per batch.
+    """
+    now = now or utcnow()
+    dialect = sql.dialect_of(session)
+    total = 0
+    while True:
+        grants = session.execute(
+            select(DeliveryOutcome.id, DeliveryOutcome.event_id, DeliveryOutcome.attendee_id,
+                   DeliveryOutcome.ticket_id, DeliveryOutcome.delivery_id,
+                   TicketPurchase.thrivecart_order_id, TicketPurchase.test)
+            .outerjoin(TicketPurchase, TicketPurchase.id == DeliveryOutcome.purchase_id)
+            .where(DeliveryOutcome.outcome == OutcomeKind.PAID,
+                   DeliveryOutcome.email_queued_at.is_(None))
+            .order_by(DeliveryOutcome.id).limit(limit)
+            .with_for_update(skip_locked=True, of=DeliveryOutcome)
+        ).all()
+        if not grants:
+            session.commit()
+            return total
+        emails = [
+            {"event_id": grant.event_id, "attendee_id": grant.attendee_id,
+             "ticket_id": grant.ticket_id,
+             "order_id": (grant.thrivecart_order_id or f"delivery-{grant.delivery_id}")[:40],
+             "kind": EmailKind.ACCESS.value, "status": EmailStatus.PENDING.value,
+             "test": bool(grant.test), "created_at": now, "next_attempt_at": now, "tries": 0}
+            # A purchase or attendee deleted since leaves nobody to write to.
+            for grant in grants if grant.attendee_id and grant.ticket_id
+            and grant.test is not None]
+        if emails:
+            session.execute(sql.outbox_insert(dialect), emails)
+        session.execute(update(DeliveryOutcome)
+                        .where(DeliveryOutcome.id.in_([grant.id for grant in grants]))
+                        .values(email_queued_at=now)
+                        .execution_options(synchronize_session=False))
+        session.commit()
+        total += len(grants)
+
+
 def claim(session, now=None, limit=BATCH):
     """Take a batch of due outbox rows for this worker; return their ids.
 
@@ -161,6 +209,7 @@ def send_due(session, deliver, sign, *, mail_configured, retry_seconds=60, now=N
     """
     now = now or utcnow()
     counts = {}
+    queue_grants(session, now)
     while ids := claim(session, now):
         rows = list(session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(ids))
                                     .order_by(OutboxEmail.id)))

@@ -15,8 +15,6 @@ from sqlalchemy.exc import DBAPIError
 
 from ..models import (
     DeliveryStatus,
-    EmailKind,
-    EmailStatus,
     LifecycleKind,
     OutcomeKind,
     PurchaseStatus,
@@ -77,7 +75,8 @@ class DeliveryResult:
 
     @property
     def granted(self):
-        """Whether this attempt granted access to something (and so queued an email)."""
+        """Whether this attempt granted access to something: each grant's outcome row is
+        its access email's outbox entry (see services.access_emails)."""
         return any(outcome.outcome == OutcomeKind.PAID for outcome in self.outcomes)
 
     def as_json(self):
@@ -277,7 +276,7 @@ def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
         return outcomes
     written = dict(connection.execute(sql.purchase_upsert(sql.dialect_of(session), len(rows)),
                                       sql.numbered(rows)).all())
-    changes, emails = [], []
+    changes = []
     for ticket_id, (key, state) in states.items():
         purchase_id = written.get(ticket_id)
         if purchase_id is None:
@@ -289,13 +288,6 @@ def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
         if held is not None:
             changes.append(_change(purchase_id, held.status, state.status, delivery_id, now,
                                    f"order.success of order {order.order_id or '—'}"))
-        if state.status == PurchaseStatus.PAID:
-            # The buyer hears of it: an access email, sent by the worker after the commit.
-            emails.append({
-                "event_id": event_id, "attendee_id": attendee_id, "ticket_id": ticket_id,
-                "order_id": (order.order_id or f"delivery-{delivery_id}")[:40],
-                "kind": EmailKind.ACCESS.value, "status": EmailStatus.PENDING.value,
-                "test": order.test, "created_at": now, "next_attempt_at": now, "tries": 0})
         detail = None if state.status == PurchaseStatus.PAID else (
             f"{_describe(waiting.get(key, ()))} received before the order applies: "
             "access was never granted")
@@ -303,9 +295,6 @@ def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
                                 attendee_id, purchase_id, detail=detail))
     if changes:
         connection.execute(sql.INSERT_CHANGE, changes)
-    if emails:
-        connection.execute(sql.outbox_insert(sql.dialect_of(session), len(emails)),
-                           sql.numbered(emails))
     return outcomes
 
 

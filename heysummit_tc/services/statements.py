@@ -172,20 +172,11 @@ def lifecycle_insert(dialect):
     ).returning(lifecycle_events.c.id)
 
 
-OUTBOX_COLUMNS = ("event_id", "attendee_id", "ticket_id", "order_id", "kind", "status",
-                  "test", "created_at", "next_attempt_at", "tries")
-
-
 @cache
-def outbox_insert(dialect, count):
-    """Queue the access emails of ``count`` grants in one statement, once each: a repeated
-    grant inserts nothing. Parameters numbered per row, as :func:`numbered` names them."""
+def outbox_insert(dialect):
+    """Queue an access email for a grant, once: a grant queued before inserts nothing."""
     outbox = OutboxEmail.__table__
-    statement = _insert_for(dialect)(outbox).values([
-        {column: bindparam(f"row{row}_{column}") for column in OUTBOX_COLUMNS}
-        for row in range(count)
-    ])
-    return statement.on_conflict_do_nothing(
+    return _insert_for(dialect)(outbox).on_conflict_do_nothing(
         index_elements=[outbox.c.attendee_id, outbox.c.ticket_id, outbox.c.order_id,
                         outbox.c.kind])
 
