@@ -41,12 +41,12 @@ def register_extensions(app):
 
 def register_blueprints(app):
     """Mount the organiser pages and the webhook."""
-    from .admin import bp as admin_bp
+    from .admin import blueprint as admin_blueprint
     from .buyers import bp as buyers_bp
     from .health import bp as health_bp
     from .webhooks import bp as webhooks_bp
 
-    app.register_blueprint(admin_bp)
+    app.register_blueprint(admin_blueprint())
     app.register_blueprint(buyers_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(webhooks_bp)

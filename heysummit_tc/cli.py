@@ -6,16 +6,15 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from .config import mail_problem
 from .emails import deliver_digest
 from .extensions import db
-from .models import Event, Role, User, WebhookDelivery
+from .models import Event, Role, WebhookDelivery
 from .services import ServiceError
-from .services.accounts import create_user, generate_password
+from .services.accounts import create_user, generate_password, has_users, user_by_email
 from .services.alerts import send_digests
-from .services.deliveries import event_ids_of
+from .services.deliveries import event_ids_of, failed_delivery_ids
 from .services.events import add_member, create_event
 from .services.held import HELD_DAYS, prune_held
 from .services.lifecycle import expire_cancelled
@@ -60,9 +59,7 @@ def create_user_command(email, password):
 @click.option("--currency", default="USD", show_default=True)
 def create_event_command(name, organiser_email, currency):
     """Create an event with an organiser."""
-    organiser = db.session.scalar(
-        select(User).where(User.email == organiser_email.strip().lower())
-    )
+    organiser = user_by_email(db.session, organiser_email)
     if organiser is None:
         raise click.ClickException(f"No user has the email {organiser_email}.")
     try:
@@ -129,11 +126,7 @@ def replay_command(delivery_id, failed):
     if (delivery_id is None) == (not failed):
         raise click.UsageError("Give a DELIVERY_ID or --failed (not both).")
     if failed:
-        ids = list(db.session.scalars(
-            select(WebhookDelivery.id).where(WebhookDelivery.status == "failed",
-                                             WebhookDelivery.payload.is_not(None))
-            .order_by(WebhookDelivery.id)
-        ))
+        ids = failed_delivery_ids(db.session)
     else:
         ids = [delivery_id]
     if not ids:
@@ -174,7 +167,7 @@ def demo_command(if_empty):
     """Seed a demo organiser and event with tickets, and print the login."""
     from .demo import demo_login, seed_demo
 
-    if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
+    if if_empty and has_users(db.session):
         if (Path(current_app.instance_path) / "demo-login.txt").exists():
             click.echo(demo_login(current_app.instance_path))
         return

@@ -1,5 +1,6 @@
-"""Filters templates use to show money, times and statuses."""
+"""Filters templates use to show money, times and statuses, and the CSRF field of a form."""
 
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 from .services.money import format_amount
@@ -10,6 +11,12 @@ def register(app):
     app.add_template_filter(money, "money")
     app.add_template_global(time_tag, "time")
     app.add_template_global(badge, "badge")
+    app.add_template_global(csrf_input, "csrf_input")
+
+
+def csrf_input():
+    """The hidden CSRF field of a form that has no WTForms form of its own (a button)."""
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
 
 
 def money(minor_units, currency):

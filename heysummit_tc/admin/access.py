@@ -7,7 +7,6 @@ from flask_login import current_user, login_required
 
 from ..extensions import db
 from ..models import Role
-from ..services import ServiceError
 from ..services.events import membership_of
 
 
@@ -46,11 +45,3 @@ def owned_or_404(model, object_id, event_id, event_of=lambda obj: obj.event_id):
     if obj is None or event_of(obj) != event_id:
         abort(404)
     return obj
-
-
-def apply_service_error(form, error: ServiceError, flash_fn):
-    """Show a domain error next to its field, or as a flash when it has none."""
-    if error.field and error.field in form:
-        form[error.field].errors = [*form[error.field].errors, error.message]
-    else:
-        flash_fn(error.message, "error")

@@ -6,12 +6,10 @@ from wtforms import SelectChoice
 
 from ..config import mail_problem
 from ..extensions import db
-from ..services import ServiceError
 from ..services.accounts import change_password, end_sessions
 from ..services.alerts import digests_of, organiser_events, set_alert_events, subscribed_event_ids
 from . import bp
-from .access import apply_service_error
-from .forms import ActionForm, AlertsForm, ChangePasswordForm
+from .forms import ActionForm, AlertsForm, ChangePasswordForm, status_of, submit
 
 
 @bp.route("/account/", methods=["GET", "POST"])
@@ -27,24 +25,18 @@ def _page(alerts_form=None, password_form=None):
     if not form.is_submitted() or alerts_form is None:
         form.alert_event_ids.data = sorted(subscribed_event_ids(db.session, current_user.id))
     form.alert_event_ids.choices = [SelectChoice(event.id, event.name) for event in events]
-    if alerts_form is not None and form.validate_on_submit():
-        try:
-            set_alert_events(db.session, current_user, form.alert_event_ids.data or [])
-        except ServiceError as error:
-            db.session.rollback()
-            apply_service_error(form, error, flash)
-        else:
-            db.session.commit()
-            chosen = len(form.alert_event_ids.data or [])
-            flash(f"Alerts saved: {chosen} event{'s' if chosen != 1 else ''}." if chosen
-                  else "Alerts saved: none.", "success")
-            return redirect(url_for("admin.account"))
+    if alerts_form is not None and submit(form, lambda: set_alert_events(
+            db.session, current_user, form.alert_event_ids.data or []))[0]:
+        chosen = len(form.alert_event_ids.data or [])
+        flash(f"Alerts saved: {chosen} event{'s' if chosen != 1 else ''}." if chosen
+              else "Alerts saved: none.", "success")
+        return redirect(url_for("admin.account"))
     password_form = password_form or ChangePasswordForm(formdata=None)
-    status = 400 if form.errors or password_form.errors else 200
     return render_template("admin/account.html", form=form, events=events,
                            password_form=password_form, action=ActionForm(),
                            mail_problem=mail_problem(current_app.config),
-                           digests=digests_of(db.session, current_user.id)), status
+                           digests=digests_of(db.session, current_user.id)), \
+        status_of(form, password_form)
 
 
 @bp.route("/account/password", methods=["POST"])
@@ -52,18 +44,11 @@ def _page(alerts_form=None, password_form=None):
 def change_own_password():
     """Change the password (the current one required); other sessions end, this one stays."""
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            change_password(db.session, current_user, form.current_password.data,
-                            form.password.data)
-        except ServiceError as error:
-            db.session.rollback()
-            apply_service_error(form, error, flash)
-        else:
-            db.session.commit()
-            login_user(current_user._get_current_object())  # this session, with the new token
-            flash("Password changed. Your other sessions have ended.", "success")
-            return redirect(url_for("admin.account"))
+    if submit(form, lambda: change_password(db.session, current_user,
+                                            form.current_password.data, form.password.data))[0]:
+        login_user(current_user._get_current_object())  # this session, with the new token
+        flash("Password changed. Your other sessions have ended.", "success")
+        return redirect(url_for("admin.account"))
     return _page(password_form=form)
 
 
@@ -71,9 +56,7 @@ def change_own_password():
 @login_required
 def sign_out_everywhere():
     """End every session of this user, this one included."""
-    if ActionForm().validate_on_submit():
-        end_sessions(db.session, current_user)
-        db.session.commit()
+    if submit(ActionForm(), lambda: end_sessions(db.session, current_user))[0]:
         logout_user()
         session.clear()
         flash("Signed out everywhere.", "success")

@@ -9,12 +9,10 @@ from ..emails import read_password_token
 from ..extensions import db
 from ..models import User
 from ..security import login_failures
-from ..services import ServiceError
 from ..services.accounts import authenticate, end_sessions, password_fingerprint
 from ..services.accounts import set_password as change_own_password
 from . import bp
-from .access import apply_service_error
-from .forms import ActionForm, LoginForm, SetPasswordForm
+from .forms import ActionForm, LoginForm, SetPasswordForm, status_of, submit
 
 WRONG_LOGIN = "Email or password is wrong."
 
@@ -54,10 +52,9 @@ def login():
 def logout():
     """Sign out (a POST; GET asks to confirm)."""
     form = ActionForm()
-    if request.method == "POST" and form.validate_on_submit():
-        # A copy of the cookie taken before now must not open anything afterwards.
-        end_sessions(db.session, current_user)
-        db.session.commit()
+    # A copy of the cookie taken before now must not open anything afterwards.
+    if request.method == "POST" and submit(form, lambda: end_sessions(db.session,
+                                                                      current_user))[0]:
         logout_user()
         session.clear()
         flash("Signed out.", "success")
@@ -83,16 +80,10 @@ def set_password(token):
     if user is None or found[1] != password_fingerprint(user):
         return render_template("admin/set_password_invalid.html"), 410
     form = SetPasswordForm()
-    if form.validate_on_submit():
-        try:
-            change_own_password(db.session, user, form.password.data)
-        except ServiceError as error:
-            apply_service_error(form, error, flash)
-        else:
-            db.session.commit()
-            logout_user()
-            session.clear()
-            flash("Password set. Sign in with it now.", "success")
-            return redirect(url_for("admin.login"))
-    status = 400 if form.errors else 200
-    return render_template("admin/set_password.html", form=form, email=user.email), status
+    if submit(form, lambda: change_own_password(db.session, user, form.password.data))[0]:
+        logout_user()
+        session.clear()
+        flash("Password set. Sign in with it now.", "success")
+        return redirect(url_for("admin.login"))
+    return render_template("admin/set_password.html", form=form, email=user.email), \
+        status_of(form)

@@ -7,7 +7,6 @@ from ..config import mail_problem
 from ..extensions import db
 from ..jobs import queue_for
 from ..models import Attendee, EmailKind
-from ..services import ServiceError
 from ..services.access_emails import (
     PLACEHOLDERS,
     check_template,
@@ -18,8 +17,8 @@ from ..services.access_emails import (
     settings_of,
 )
 from . import bp
-from .access import apply_service_error, organisers_only, owned_or_404
-from .forms import AccessEmailForm
+from .access import organisers_only, owned_or_404
+from .forms import AccessEmailForm, status_of, submit
 
 SAMPLE_LINK = "https://…/access/(a link for this buyer)"
 
@@ -33,32 +32,26 @@ def access_email(event):
     form = AccessEmailForm(data={"enabled": settings.enabled, "subject": settings.subject,
                                  "body": settings.body} if request.method == "GET" else None)
     preview = None
-    if form.validate_on_submit():
-        try:
-            check_template(form.subject.data, "subject")
-            check_template(form.body.data, "body")
-            if "preview" in request.form:
-                preview = _preview(event, form)
-            else:
-                save_settings(db.session, event, form.enabled.data, form.subject.data,
-                              form.body.data, user=current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            apply_service_error(form, error, flash)
-        else:
-            if preview is None:
-                db.session.commit()
-                flash("Access email saved: buyers get it "
-                      + ("from their next purchase on." if form.enabled.data
-                         else "no more (switched off)."), "success")
-                return redirect(url_for("admin.access_email", event_id=event.id))
-    status = 400 if form.errors else 200
+    if "preview" in request.form:
+        done, preview = submit(form, lambda: _preview(event, form))
+    else:
+        done, _ = submit(form, lambda: save_settings(
+            db.session, event, form.enabled.data, form.subject.data, form.body.data,
+            user=current_user))
+        if done:
+            flash("Access email saved: buyers get it "
+                  + ("from their next purchase on." if form.enabled.data
+                     else "no more (switched off)."), "success")
+            return redirect(url_for("admin.access_email", event_id=event.id))
     return render_template("admin/access_email.html", event=event, form=form, preview=preview,
                            placeholders=PLACEHOLDERS, mail_problem=problem,
-                           counts=email_counts(db.session, event.id)), status
+                           counts=email_counts(db.session, event.id)), status_of(form)
 
 
 def _preview(event, form):
+    """The email as a buyer would read it, placeholders filled with samples (not saved)."""
+    check_template(form.subject.data, "subject")
+    check_template(form.body.data, "body")
     values = {"first_name": current_user.email.split("@")[0].title(), "event": event.name,
               "tickets": ", ".join(ticket.name for ticket in event.tickets[:2]) or "a ticket",
               "access_link": SAMPLE_LINK}

@@ -4,13 +4,12 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import db
-from ..services import ServiceError
 from ..services.events import create_event, dashboard_counts, events_of, update_event
 from ..services.integrations import integration_of
 from ..services.outcomes import GROUPS
 from . import bp
-from .access import apply_service_error, members, organisers_only
-from .forms import EventForm
+from .access import members, organisers_only
+from .forms import EventForm, status_of, submit
 
 
 @bp.route("/events/")
@@ -25,18 +24,12 @@ def events():
 def new_event():
     """Create an event; its creator becomes its organiser."""
     form = EventForm()
-    if form.validate_on_submit():
-        try:
-            event = create_event(db.session, form.name.data, form.currency.data, current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            apply_service_error(form, error, flash)
-        else:
-            db.session.commit()
-            flash(f"Event “{event.name}” created. Next: add its tickets.", "success")
-            return redirect(url_for("admin.dashboard", event_id=event.id))
-    status = 400 if form.errors else 200
-    return render_template("admin/event_new.html", form=form), status
+    done, event = submit(form, lambda: create_event(db.session, form.name.data,
+                                                    form.currency.data, current_user))
+    if done:
+        flash(f"Event “{event.name}” created. Next: add its tickets.", "success")
+        return redirect(url_for("admin.dashboard", event_id=event.id))
+    return render_template("admin/event_new.html", form=form), status_of(form)
 
 
 @bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])
@@ -44,19 +37,12 @@ def new_event():
 def edit_event(event):
     """Rename the event; change its currency while nothing has been bought."""
     form = EventForm(obj=event)
-    if form.validate_on_submit():
-        try:
-            update_event(db.session, event, form.name.data, form.currency.data,
-                         actor=current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            apply_service_error(form, error, flash)
-        else:
-            db.session.commit()
-            flash(f"Event “{event.name}” saved.", "success")
-            return redirect(url_for("admin.dashboard", event_id=event.id))
-    status = 400 if form.errors else 200
-    return render_template("admin/event_edit.html", event=event, form=form), status
+    done, _ = submit(form, lambda: update_event(db.session, event, form.name.data,
+                                                form.currency.data, actor=current_user))
+    if done:
+        flash(f"Event “{event.name}” saved.", "success")
+        return redirect(url_for("admin.dashboard", event_id=event.id))
+    return render_template("admin/event_edit.html", event=event, form=form), status_of(form)
 
 
 @bp.route("/events/<int:event_id>/")

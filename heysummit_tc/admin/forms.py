@@ -1,5 +1,12 @@
-"""Forms of the organiser pages; every one carries a CSRF token."""
+"""Forms of the organiser pages (every one carries a CSRF token), and how a view submits one.
 
+The transaction rule, view side: a view validates its form and calls one service through
+:func:`submit`, which commits once on success, or rolls back and shows the service's error
+on the form (the view then answers 400 with the form). Services flush and never commit;
+the few that process deliveries or send email own their transactions and say so.
+"""
+
+from flask import flash
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -15,7 +22,37 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..extensions import db
+from ..services import ServiceError
 from ..thrivecart.items import ACCEPTED_FORMATS, ITEM_TYPES
+
+
+def submit(form, action):
+    """Run ``action`` (one service call) once ``form`` validates: commit and return
+    (True, its result); on a ServiceError roll back, show it and return (False, None)."""
+    if not form.validate_on_submit():
+        return False, None
+    try:
+        result = action()
+    except ServiceError as error:
+        db.session.rollback()
+        show_error(form, error)
+        return False, None
+    db.session.commit()
+    return True, result
+
+
+def show_error(form, error):
+    """Show a domain error next to its field, or as a flash when the form has no such field."""
+    if error.field and form is not None and error.field in form:
+        form[error.field].errors = [*form[error.field].errors, error.message]
+    else:
+        flash(error.message, "error")
+
+
+def status_of(*forms):
+    """The status a page with these forms answers: 400 once one of them has errors."""
+    return 400 if any(form is not None and form.errors for form in forms) else 200
 
 
 class LoginForm(FlaskForm):

@@ -6,7 +6,6 @@ from wtforms import SelectChoice
 
 from ..extensions import db
 from ..jobs import after_grant
-from ..services import ServiceError
 from ..services.activity import record
 from ..services.deliveries import (
     MODES,
@@ -26,8 +25,8 @@ from ..services.outcomes import GROUPS, REJECTED
 from ..services.releases import release_held, send_test_purchase
 from ..services.tickets import linked_tickets
 from . import bp
-from .access import apply_service_error, organisers_only
-from .forms import ActionForm, SecretWordForm, TestPurchaseForm
+from .access import organisers_only
+from .forms import ActionForm, SecretWordForm, TestPurchaseForm, status_of, submit
 
 THRIVECART = "/events/<int:event_id>/setup/integrations/thrivecart"
 
@@ -86,27 +85,21 @@ def configure_thrivecart(event):
     """Save (or keep) the event's ThriveCart Secret Word."""
     integration = integration_of(db.session, event.id)
     form = SecretWordForm()
-    if form.validate_on_submit():
-        secret_word = (form.secret_word.data or "").strip()
-        if not secret_word and integration is not None:
+    if form.validate_on_submit() and not (form.secret_word.data or "").strip():
+        if integration is not None:
             flash("Secret Word unchanged.", "info")
             return redirect(url_for("admin.thrivecart", event_id=event.id))
-        if not secret_word:
-            form.secret_word.errors = ["Paste the Secret Word from ThriveCart."]
-        else:
-            try:
-                set_secret_word(db.session, event, secret_word,
-                                current_app.config["SECRET_WORD_KEY"], user=current_user)
-            except ServiceError as error:
-                apply_service_error(form, error, flash)
-            else:
-                db.session.commit()
-                flash("Secret Word saved. ThriveCart orders for this event will now be "
-                      "verified with it.", "success")
-                return redirect(url_for("admin.thrivecart", event_id=event.id))
-    status = 400 if form.errors else 200
+        form.secret_word.errors = ["Paste the Secret Word from ThriveCart."]
+    else:
+        done, _ = submit(form, lambda: set_secret_word(
+            db.session, event, form.secret_word.data.strip(),
+            current_app.config["SECRET_WORD_KEY"], user=current_user))
+        if done:
+            flash("Secret Word saved. ThriveCart orders for this event will now be verified "
+                  "with it.", "success")
+            return redirect(url_for("admin.thrivecart", event_id=event.id))
     return render_template("admin/thrivecart_configure.html", event=event, form=form,
-                           integration=integration), status
+                           integration=integration), status_of(form)
 
 
 @bp.route(THRIVECART + "/disconnect", methods=["GET", "POST"])
@@ -116,9 +109,8 @@ def disconnect_thrivecart(event):
     integration = integration_of(db.session, event.id)
     if integration is None:
         return redirect(url_for("admin.thrivecart", event_id=event.id))
-    if request.method == "POST" and ActionForm().validate_on_submit():
-        disconnect(db.session, event, user=current_user)
-        db.session.commit()
+    if request.method == "POST" and submit(ActionForm(), lambda: disconnect(
+            db.session, event, user=current_user))[0]:
         flash("ThriveCart disconnected: orders are no longer accepted for this event.",
               "success")
         return redirect(url_for("admin.thrivecart", event_id=event.id))
@@ -183,6 +175,5 @@ def test_purchase(event):
               "success" if outcome in ("paid", "already_paid") else "error")
         return redirect(url_for("admin.delivery", event_id=event.id,
                                 delivery_id=result.delivery_id))
-    status = 400 if form.errors else 200
     return render_template("admin/test_purchase.html", event=event, form=form,
-                           linked=linked), status
+                           linked=linked), status_of(form)

@@ -8,11 +8,10 @@ from ..emails import password_url
 from ..extensions import db
 from ..jobs import queue_for
 from ..models import EventMember
-from ..services import ServiceError
 from ..services.team import add_to_team, change_role, members_of, remove_from_team
 from . import bp
-from .access import apply_service_error, organisers_only
-from .forms import ActionForm, MemberForm, RoleForm
+from .access import organisers_only
+from .forms import ActionForm, MemberForm, RoleForm, status_of, submit
 
 TEAM = "/events/<int:event_id>/team/"
 
@@ -23,27 +22,22 @@ def team(event):
     """List the team; add someone by email (creating their account if need be)."""
     form = MemberForm()
     invite = None
-    if form.validate_on_submit():
-        try:
-            membership, created = add_to_team(db.session, event, form.email.data,
-                                               form.role.data, actor=current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            apply_service_error(form, error, flash)
-        else:
-            db.session.commit()
-            user = membership.user
-            if created:
-                invite = {"email": user.email, "link": password_url(user),
-                          "emailed": _email_invite(user, event)}
-                form = MemberForm(formdata=None)
-            else:
-                flash(f"{user.email} added as {membership.role.label.lower()}.", "success")
-                return redirect(url_for("admin.team", event_id=event.id))
-    status = 400 if form.errors else 200
+    done, added = submit(form, lambda: add_to_team(db.session, event, form.email.data,
+                                                   form.role.data, actor=current_user))
+    if done:
+        membership, created = added
+        user = membership.user
+        if not created:
+            flash(f"{user.email} added as {membership.role.label.lower()}.", "success")
+            return redirect(url_for("admin.team", event_id=event.id))
+        # Shown once, on this page: the link is not kept anywhere.
+        invite = {"email": user.email, "link": password_url(user),
+                  "emailed": _email_invite(user, event)}
+        form = MemberForm(formdata=None)
     return render_template("admin/team.html", event=event, form=form, invite=invite,
                            members=members_of(db.session, event.id),
-                           role_form=RoleForm(formdata=None), action=ActionForm()), status
+                           role_form=RoleForm(formdata=None), action=ActionForm()), \
+        status_of(form)
 
 
 def _email_invite(user, event):
@@ -71,19 +65,12 @@ def _member_or_404(event, user_id):
 def change_member_role(event, user_id):
     _member_or_404(event, user_id)
     form = RoleForm()
-    if form.validate_on_submit():
-        try:
-            membership = change_role(db.session, event, user_id, form.role.data,
-                                     actor=current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
-            flash(f"{membership.user.email} is now {membership.role.label.lower()}.",
-                  "success")
-    else:
-        flash("Choose organiser or ticket editor.", "error")
+    done, membership = submit(form, lambda: change_role(db.session, event, user_id,
+                                                        form.role.data, actor=current_user))
+    if done:
+        flash(f"{membership.user.email} is now {membership.role.label.lower()}.", "success")
+    for message in form.role.errors:  # the page is shown again after a redirect
+        flash(message, "error")
     return redirect(url_for("admin.team", event_id=event.id))
 
 
@@ -91,16 +78,11 @@ def change_member_role(event, user_id):
 @organisers_only
 def remove_member(event, user_id):
     _member_or_404(event, user_id)
-    if ActionForm().validate_on_submit():
-        try:
-            user = remove_from_team(db.session, event, user_id, actor=current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
-            if user.id == current_user.id:
-                flash(f"You left {event.name}.", "success")
-                return redirect(url_for("admin.events"))
-            flash(f"{user.email} removed from the team.", "success")
+    done, user = submit(ActionForm(), lambda: remove_from_team(db.session, event, user_id,
+                                                               actor=current_user))
+    if done and user.id == current_user.id:
+        flash(f"You left {event.name}.", "success")
+        return redirect(url_for("admin.events"))
+    if done:
+        flash(f"{user.email} removed from the team.", "success")
     return redirect(url_for("admin.team", event_id=event.id))

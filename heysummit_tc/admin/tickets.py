@@ -5,7 +5,6 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..models import Ticket
-from ..services import ServiceError
 from ..services.tickets import (
     add_price,
     create_ticket,
@@ -18,8 +17,8 @@ from ..services.tickets import (
 from ..services.unlinked import count_unlinked
 from ..thrivecart.items import ItemIdProblem, read_external_id
 from . import bp
-from .access import apply_service_error, members, owned_or_404
-from .forms import ActionForm, PriceForm, TicketForm
+from .access import members, owned_or_404
+from .forms import ActionForm, PriceForm, TicketForm, status_of, submit
 
 
 @bp.route("/events/<int:event_id>/revenue/tickets/")
@@ -37,24 +36,25 @@ def tickets(event):
 def new_ticket(event):
     """Create a ticket."""
     form = TicketForm()
-    if form.validate_on_submit():
-        try:
-            ticket = create_ticket(db.session, event, form.name.data, form.external_id.data,
-                                   form.active.data, on_payment_failed=form.on_payment_failed.data,
-                                   on_cancel=form.on_cancel.data, actor=current_user,
-                                   item_type=form.item_type.data)
-        except ServiceError as error:
-            db.session.rollback()
-            apply_service_error(form, error, flash)
-        else:
-            db.session.commit()
-            flash(f"Ticket “{ticket.name}” created"
-                  + (f" with External ID {ticket.external_id}" if ticket.external_id else "")
-                  + ". Add its price below.", "success")
-            return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))
-    status = 400 if form.errors else 200
-    return render_template("admin/ticket_form.html", event=event, form=form, ticket=None,
-                           preview=_preview(form)), status
+    done, ticket = submit(form, lambda: create_ticket(
+        db.session, event, form.name.data, form.external_id.data, form.active.data,
+        on_payment_failed=form.on_payment_failed.data, on_cancel=form.on_cancel.data,
+        actor=current_user, item_type=form.item_type.data))
+    if done:
+        flash(f"Ticket “{ticket.name}” created"
+              + (f" with External ID {ticket.external_id}" if ticket.external_id else "")
+              + ". Add its price below.", "success")
+        return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))
+    return _ticket_page(event, form, None)
+
+
+def _ticket_page(event, form, ticket, price_form=None):
+    """The ticket form (new or existing), answering 400 when a form on it has errors."""
+    if ticket is not None and price_form is None:
+        price_form = PriceForm(formdata=None, prefix="price", currency=event.currency)
+    return render_template("admin/ticket_form.html", event=event, form=form, ticket=ticket,
+                           price_form=price_form, preview=_preview(form)), \
+        status_of(form, price_form)
 
 
 def _preview(form):
@@ -71,17 +71,14 @@ def _preview(form):
 def remove_ticket(event, ticket_id):
     """Delete a ticket nobody bought (GET asks first); one with purchases is kept."""
     ticket = owned_or_404(Ticket, ticket_id, event.id)
-    if request.method == "POST" and ActionForm().validate_on_submit():
+    if request.method == "POST":
         name = ticket.name
-        try:
-            delete_ticket(db.session, ticket, actor=current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-            return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))
-        db.session.commit()
-        flash(f"Ticket “{name}” deleted.", "success")
-        return redirect(url_for("admin.tickets", event_id=event.id))
+        done, _ = submit(ActionForm(), lambda: delete_ticket(db.session, ticket,
+                                                             actor=current_user))
+        if done:
+            flash(f"Ticket “{name}” deleted.", "success")
+            return redirect(url_for("admin.tickets", event_id=event.id))
+        return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket_id))
     return render_template("admin/ticket_delete.html", event=event, ticket=ticket,
                            purchases=purchase_count(db.session, ticket))
 
@@ -92,22 +89,14 @@ def ticket(event, ticket_id):
     """Edit a ticket's name, External ID and availability, and list its prices."""
     ticket = owned_or_404(Ticket, ticket_id, event.id)
     form = TicketForm(obj=ticket)
-    if form.validate_on_submit():
-        try:
-            update_ticket(db.session, ticket, form.name.data, form.external_id.data,
-                          form.active.data, form.on_payment_failed.data, form.on_cancel.data,
-                          actor=current_user, item_type=form.item_type.data)
-        except ServiceError as error:
-            db.session.rollback()
-            apply_service_error(form, error, flash)
-        else:
-            db.session.commit()
-            flash(f"Ticket “{ticket.name}” saved.", "success")
-            return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))
-    price_form = PriceForm(formdata=None, prefix="price", currency=event.currency)
-    status = 400 if form.errors else 200
-    return render_template("admin/ticket_form.html", event=event, form=form, ticket=ticket,
-                           price_form=price_form, preview=_preview(form)), status
+    done, _ = submit(form, lambda: update_ticket(
+        db.session, ticket, form.name.data, form.external_id.data, form.active.data,
+        form.on_payment_failed.data, form.on_cancel.data, actor=current_user,
+        item_type=form.item_type.data))
+    if done:
+        flash(f"Ticket “{ticket.name}” saved.", "success")
+        return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))
+    return _ticket_page(event, form, ticket)
 
 
 @bp.route("/events/<int:event_id>/revenue/tickets/<int:ticket_id>/prices", methods=["POST"])
@@ -116,19 +105,14 @@ def add_ticket_price(event, ticket_id):
     """Add a price to a ticket."""
     ticket = owned_or_404(Ticket, ticket_id, event.id)
     price_form = PriceForm(prefix="price")
-    if price_form.validate_on_submit():
-        try:
-            add_price(db.session, ticket, price_form.amount.data, price_form.currency.data)
-        except ServiceError as error:
-            db.session.rollback()
-            apply_service_error(price_form, error, flash)
-        else:
-            db.session.commit()
-            flash("Price added.", "success")
-            return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))
-    form = TicketForm(formdata=None, obj=ticket)
-    return render_template("admin/ticket_form.html", event=event, form=form, ticket=ticket,
-                           price_form=price_form, preview=_preview(form)), 400
+    done, _ = submit(price_form, lambda: add_price(db.session, ticket, price_form.amount.data,
+                                                   price_form.currency.data))
+    if done:
+        flash("Price added.", "success")
+        return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))
+    page, _status = _ticket_page(event, TicketForm(formdata=None, obj=ticket), ticket,
+                                 price_form)
+    return page, 400
 
 
 @bp.route(
@@ -139,11 +123,7 @@ def add_ticket_price(event, ticket_id):
 def delete_ticket_price(event, ticket_id, price_id):
     """Remove a price from a ticket."""
     ticket = owned_or_404(Ticket, ticket_id, event.id)
-    try:
-        remove_price(db.session, ticket, price_id)
-    except ServiceError as error:
-        flash(error.message, "error")
-    else:
-        db.session.commit()
+    done, _ = submit(ActionForm(), lambda: remove_price(db.session, ticket, price_id))
+    if done:
         flash("Price removed.", "success")
     return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))

@@ -7,14 +7,13 @@ from wtforms import SelectChoice
 from ..extensions import db
 from ..jobs import after_grant
 from ..models import Role, Ticket
-from ..services import ServiceError
 from ..services import unlinked as inbox
 from ..services.activity import record
 from ..services.releases import rerun_unlinked
 from ..services.tickets import link_ticket, tickets_of
 from . import bp
-from .access import apply_service_error, members, organisers_only, owned_or_404
-from .forms import LinkItemForm, RerunForm
+from .access import members, organisers_only, owned_or_404
+from .forms import LinkItemForm, RerunForm, status_of, submit
 
 UNLINKED = "/events/<int:event_id>/revenue/tickets/unlinked"
 
@@ -34,28 +33,23 @@ def _link_form(tickets, formdata=None, **data):
 def unlinked_items(event):
     """List the unlinked items; link one to a ticket (as the ticket form would)."""
     tickets = [ticket for ticket, _purchases in tickets_of(db.session, event.id)]
-    form, status = None, 200
+    form = None
     if request.method == "POST":
         form = _link_form(tickets, request.form)
-        if form.validate_on_submit() and form.ticket_id.data:
-            ticket = owned_or_404(Ticket, form.ticket_id.data, event.id)
-            try:
-                link_ticket(db.session, ticket, form.external_id.data, actor=current_user)
-            except ServiceError as error:
-                db.session.rollback()
-                apply_service_error(form, error, flash)
-            else:
-                db.session.commit()
-                waiting = len(inbox.deliveries_to_rerun(db.session, event.id, ticket.external_id))
-                flash(f"{ticket.external_id} now unlocks “{ticket.name}”. New orders of it "
-                      "will get the ticket"
-                      + (f"; {waiting} earlier deliver{'ies' if waiting != 1 else 'y'} can "
-                         "be re-run below." if waiting else "."), "success")
-                return redirect(url_for("admin.unlinked_items", event_id=event.id))
-        elif not form.ticket_id.data:
-            form.ticket_id.errors = [*form.ticket_id.errors, "Choose the ticket this item "
-                                     "should unlock."]
-        status = 400
+        ticket = owned_or_404(Ticket, form.ticket_id.data, event.id) \
+            if form.ticket_id.data else None
+        if ticket is None:
+            form.validate()
+            form.ticket_id.errors = [*form.ticket_id.errors,
+                                     "Choose the ticket this item should unlock."]
+        elif submit(form, lambda: link_ticket(db.session, ticket, form.external_id.data,
+                                              actor=current_user))[0]:
+            waiting = len(inbox.deliveries_to_rerun(db.session, event.id, ticket.external_id))
+            flash(f"{ticket.external_id} now unlocks “{ticket.name}”. New orders of it will "
+                  "get the ticket" + (f"; {waiting} earlier deliver"
+                                      f"{'ies' if waiting != 1 else 'y'} can be re-run below."
+                                      if waiting else "."), "success")
+            return redirect(url_for("admin.unlinked_items", event_id=event.id))
     rows = _rows(event, tickets, form)
     if form is not None and form.errors and all(row_form is not form for _item, row_form in rows):
         # Not an item of the inbox (any more): say why next to the page's title instead.
@@ -66,7 +60,7 @@ def unlinked_items(event):
               for key, count in inbox.pending_reruns(db.session, event.id).items()]
     return render_template("admin/unlinked.html", event=event,
                            items=rows, tickets=tickets, reruns=reruns,
-                           can_rerun=g.membership.role == Role.ORGANISER), status
+                           can_rerun=g.membership.role == Role.ORGANISER), status_of(form)
 
 
 def _rows(event, tickets, failed_form):

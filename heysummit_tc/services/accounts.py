@@ -48,9 +48,18 @@ def create_user(session, email, password):
     return user
 
 
+def user_by_email(session, email):
+    """Return the user with this email (as typed: trimmed, any case), or None."""
+    return session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def has_users(session):
+    return session.scalar(select(User.id).limit(1)) is not None
+
+
 def authenticate(session, email, password):
     """Return the user with this email and password, or None."""
-    user = session.scalar(select(User).where(User.email == normalize_email(email)))
+    user = user_by_email(session, email)
     try:
         password_hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):

@@ -1,10 +1,9 @@
 """The activity log: who did what in an event, and when. Append-only."""
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
 
 from ..models import ActivityEntry, User, utcnow
+from .pagination import page_of
 
 # Every kind the log records, with its label for the filter (pairs: a dict literal with
 # "secret" keys reads as a hard-coded password to bandit).
@@ -38,12 +37,6 @@ def record(session, event_id, user, kind, detail="", now=None):
     return entry
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list
-    next_before: int | None
-
-
 def activity_of(session, event_id, kind=None, before=None, per_page=50):
     """Return a page of the event's activity, newest first, with each entry's actor."""
     statement = (
@@ -57,6 +50,4 @@ def activity_of(session, event_id, kind=None, before=None, per_page=50):
         statement = statement.where(ActivityEntry.kind == kind)
     if before:
         statement = statement.where(ActivityEntry.id < before)
-    rows = session.execute(statement).all()
-    next_before = rows[per_page - 1][0].id if len(rows) > per_page else None
-    return Page(rows[:per_page], next_before)
+    return page_of(session.execute(statement), per_page, lambda row: row[0].id)

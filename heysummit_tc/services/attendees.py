@@ -16,9 +16,9 @@ from ..models import (
     WebhookDelivery,
     utcnow,
 )
-from .deliveries import Page
 from .lifecycle import has_access
 from .money import format_amount
+from .pagination import page_of
 
 CSV_HEADER = (
     "email", "first_name", "last_name", "ticket", "external_id", "status", "access", "amount",
@@ -49,14 +49,11 @@ def attendees_of(session, event_id, *, query=None, status=None, before=None, per
     if status in PurchaseStatus.__members__.values():
         statement = statement.where(Attendee.purchases.any(TicketPurchase.status == status))
     if query:
-        pattern = query.strip().lower().replace("\\", "\\\\").replace("%", "\\%")
-        pattern = pattern.replace("_", "\\_")
-        statement = statement.where(Attendee.email.like(f"%{pattern}%", escape="\\"))
+        statement = statement.where(Attendee.email.contains(query.strip().lower(),
+                                                            autoescape=True))
     if before:
         statement = statement.where(Attendee.id < before)
-    rows = list(session.scalars(statement))
-    next_before = rows[per_page - 1].id if len(rows) > per_page else None
-    return Page(rows[:per_page], next_before)
+    return page_of(session.scalars(statement), per_page, lambda attendee: attendee.id)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from sqlalchemy import and_, distinct, exists, func, or_, select
 from ..models import (
     DeliveryEvent,
     DeliveryOutcome,
+    DeliveryStatus,
     HeldDelivery,
     PurchaseStatus,
     Ticket,
@@ -18,18 +19,13 @@ from ..models import (
 )
 from .held import held_cutoff
 from .outcomes import ATTENTION, GROUPS, REJECTED, WARNING, Summary, summarise
+from .pagination import page_of
 
 # How far back the wrong-secret warning looks for the ThriveCart accounts an event has seen.
 RECENT_DELIVERIES = 1000
 # How far back the dashboard's Needs attention card counts.
 ATTENTION_DAYS = 30
 MODES = ("live", "test")
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list
-    next_before: str | None
 
 
 @dataclass(frozen=True)
@@ -74,8 +70,7 @@ def log_of(session, event_id, integration=None, *, outcome=None, mode=None, atte
         rows += _rejected_rows(session, event_id, integration, mode, query, cursor,
                                per_page + 1, now)
     rows.sort(key=_order, reverse=True)
-    next_before = rows[per_page - 1].cursor if len(rows) > per_page else None
-    return Page(rows[:per_page], next_before)
+    return page_of(rows, per_page, lambda row: row.cursor)
 
 
 def _order(row):
@@ -359,3 +354,11 @@ def replay_preview(session, delivery, event_id):
                 "for items linked to a ticket since, which it grants.")
     return ("It applies the order again: each linked item the buyer does not hold yet is "
             "granted; nothing is granted twice.")
+
+
+def failed_delivery_ids(session):
+    """Return the deliveries whose latest attempt failed and that can still be replayed."""
+    return list(session.scalars(
+        select(WebhookDelivery.id).where(WebhookDelivery.status == DeliveryStatus.FAILED,
+                                         WebhookDelivery.payload.is_not(None))
+        .order_by(WebhookDelivery.id)))

@@ -1,6 +1,7 @@
 """Tickets, their External IDs and prices."""
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..models import OnCancel, OnPaymentFailed, Ticket, TicketPrice, TicketPurchase
@@ -35,6 +36,19 @@ def _check_external_id_free(session, event_id, external_id, ticket_id=None):
         )
 
 
+def _flush_ticket(session, ticket):
+    """Flush a ticket's changes; an External ID another request took a moment ago (past
+    the check above) is the same form error, not a server error. The caller rolls back."""
+    external_id = ticket.external_id  # a failed flush leaves the ticket unreadable
+    try:
+        session.flush()
+    except IntegrityError:
+        raise ServiceError(
+            f"{external_id} was given to another ticket a moment ago. Each ThriveCart "
+            "item can unlock one ticket per event: check the tickets and save again.",
+            field="external_id") from None
+
+
 def _policies(on_payment_failed, on_cancel):
     try:
         return OnPaymentFailed(on_payment_failed), OnCancel(on_cancel)
@@ -63,7 +77,7 @@ def create_ticket(session, event, name, external_id=None, active=True, prices=()
     ticket = Ticket(event_id=event.id, name=name, external_id=external_id, active=active,
                     on_payment_failed=on_payment_failed, on_cancel=on_cancel)
     session.add(ticket)
-    session.flush()
+    _flush_ticket(session, ticket)
     for amount, currency in prices:
         add_price(session, ticket, amount, currency or event.currency)
     record(session, event.id, actor, "ticket_created",
@@ -82,7 +96,7 @@ def update_ticket(session, ticket, name, external_id, active, on_payment_failed=
     before = _described(ticket)
     ticket.on_payment_failed, ticket.on_cancel = policies
     ticket.name, ticket.external_id, ticket.active = name, external_id, active
-    session.flush()
+    _flush_ticket(session, ticket)
     _record_change(session, ticket, before, actor)
     return ticket
 
@@ -130,7 +144,7 @@ def link_ticket(session, ticket, external_id, actor=None):
     _check_external_id_free(session, ticket.event_id, external_id, ticket.id)
     before = _described(ticket)
     ticket.external_id = external_id
-    session.flush()
+    _flush_ticket(session, ticket)
     _record_change(session, ticket, before, actor)
     return ticket
 

@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -14,7 +14,8 @@ from ..services.integrations import find_event_ids, secret_digest
 from ..services.provisioning import record_delivery, run_delivery
 from ..thrivecart.order import MAX_ITEMS, read_order
 from ..thrivecart.payload import SECRET_FIELD, PayloadError, parse_payload
-from . import bp
+
+bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
 
 log = logging.getLogger(__name__)
 

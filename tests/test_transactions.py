@@ -1,0 +1,94 @@
+"""The transaction rule: a view commits once, or rolls back and shows the error; none leaves a
+failed transaction open, and a race past a service's check ends as the same form error."""
+
+import html
+
+import pytest
+from flask import request
+from sqlalchemy import select
+
+from heysummit_tc.extensions import db
+from heysummit_tc.models import Ticket
+from heysummit_tc.services import tickets as ticket_service
+
+from helpers import PASSWORD
+
+
+@pytest.fixture
+def watched(app):
+    """Record, as each request ends, whether its database session is still usable."""
+    seen = []
+
+    @app.after_request
+    def record(response):
+        seen.append((request.path, db.session.is_active))
+        return response
+
+    return seen
+
+
+@pytest.fixture
+def summit(make_user, make_event, make_ticket, login):
+    bob, ada = make_user("bob@example.com"), make_user("ada@example.com")
+    event_id = make_event("Growth Summit", organiser=ada, editors=[bob])
+    ticket = make_ticket(event_id, "All-Access", "product-12", [("97.00", "USD")])
+    make_ticket(event_id, "Workbook", "bump-3")
+    login("ada@example.com")
+    return event_id, ticket
+
+
+# A submission per form whose service refuses it, and the message it must show.
+REFUSED = [
+    ("/events/new", {"name": "X", "currency": "XYZ"}, "not an ISO 4217 currency code"),
+    ("/events/{e}/edit", {"name": "X", "currency": "XYZ"}, "not an ISO 4217 currency code"),
+    ("/events/{e}/revenue/tickets/new", {"name": "VIP", "external_id": "bump-3",
+                                         "item_type": "product", "on_payment_failed": "keep",
+                                         "on_cancel": "keep"},
+     "bump-3 is already the External ID of the ticket “Workbook”"),
+    ("/events/{e}/revenue/tickets/{t}/", {"name": "All-Access", "external_id": "product 2",
+                                          "item_type": "product", "on_payment_failed": "keep",
+                                          "on_cancel": "keep"},
+     "is not a ThriveCart item id"),
+    ("/events/{e}/revenue/tickets/{t}/prices", {"price-amount": "ninety",
+                                                "price-currency": "USD"}, "ninety"),
+    ("/events/{e}/setup/integrations/thrivecart/configure", {"secret_word": "a b"},
+     "Paste the Secret Word exactly as ThriveCart shows it"),
+    ("/events/{e}/setup/access-email", {"subject": "Hi {nope}", "body": "{access_link}"},
+     "Unknown placeholder {nope}"),
+    ("/events/{e}/team/", {"email": "bob@example.com", "role": "organiser"},
+     "bob@example.com is already on this event's team"),
+    ("/account/password", {"current_password": "wrong one", "password": "a long new one!"},
+     "The current password is wrong."),
+]
+
+
+@pytest.mark.parametrize(("url", "data", "message"), REFUSED,
+                         ids=[url for url, _data, _message in REFUSED])
+def test_a_refused_form_answers_400_with_its_error_and_a_usable_session(
+    watched, client, summit, url, data, message
+):
+    event_id, ticket = summit
+    response = client.post(url.format(e=event_id, t=ticket), data=data)
+    assert response.status_code == 400
+    assert message in html.unescape(response.get_data(as_text=True))
+    assert watched and all(active for _path, active in watched)
+
+
+def test_a_race_past_the_external_id_check_is_the_same_form_error(
+    watched, client, summit, session, monkeypatch
+):
+    """Two editors save the same External ID at once: the check passes for both; the unique
+    constraint stops the second, which must read as the form error, not a 500."""
+    event_id, ticket = summit
+    monkeypatch.setattr(ticket_service, "_check_external_id_free", lambda *args: None)
+    response = client.post(f"/events/{event_id}/revenue/tickets/{ticket}/", data={
+        "name": "All-Access", "external_id": "bump-3", "item_type": "product",
+        "on_payment_failed": "keep", "on_cancel": "keep"})
+    assert response.status_code == 400
+    assert "bump-3 was given to another ticket a moment ago" in html.unescape(
+        response.get_data(as_text=True))
+    assert all(active for _path, active in watched)
+    session.expire_all()
+    assert session.scalar(select(Ticket.external_id).where(Ticket.id == ticket)) == "product-12"
+    assert client.post("/login", data={"email": "ada@example.com",
+                                       "password": PASSWORD}).status_code == 302
