@@ -22,6 +22,7 @@ from .services.provisioning import run_delivery
 from .services.releases import prune_payloads
 from .services.tickets import create_ticket
 from .thrivecart.order import read_order
+from .words import plural
 
 users = AppGroup("users", help="Manage user accounts.")
 events = AppGroup("events", help="Manage events and their members.")
@@ -115,7 +116,7 @@ def expire_command():
     """Record `ended` for cancelled purchases past their access end (idempotent; for cron)."""
     count = expire_cancelled(db.session)
     db.session.commit()
-    click.echo(f"{count} purchase{'s' if count != 1 else ''} ended.")
+    click.echo(f"{plural(count, 'purchase')} ended.")
 
 
 @thrivecart.command("replay")
@@ -186,7 +187,7 @@ def send_alerts_command():
     socket.setdefaulttimeout(current_app.config["MAIL_TIMEOUT"])
     sent, failed = send_digests(db.session, deliver_digest,
                                 silence_days=current_app.config["ALERT_SILENCE_DAYS"])
-    click.echo(f"{sent} alert email{'s' if sent != 1 else ''} sent"
+    click.echo(f"{plural(sent, 'alert email')} sent"
                + (f"; {failed} failed and will be retried next run." if failed else "."))
     if failed:
         raise SystemExit(1)

@@ -4,6 +4,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 from .services.money import format_amount
+from .words import plural
 
 
 def register(app):
@@ -12,6 +13,7 @@ def register(app):
     app.add_template_global(time_tag, "time")
     app.add_template_global(badge, "badge")
     app.add_template_global(csrf_input, "csrf_input")
+    app.add_template_filter(plural, "plural")
 
 
 def csrf_input():

@@ -250,3 +250,23 @@ def test_32_concurrent_duplicate_deliveries_send_one_email(
     assert sorted(m["To"] for m in smtp_server.messages) == ["bob@example.com",
                                                              "grace@example.com"]
     assert len(outbox(session)) == 2
+
+
+def test_a_new_member_gets_their_set_password_link_by_email(
+    mailing, worker, smtp_server, summit
+):
+    client = mailing.test_client()
+    client.post("/login", data={"email": "ada@example.com", "password": PASSWORD})
+    added = client.post(f"/events/{summit}/team/", data={"email": "grace@example.com",
+                                                         "role": "ticket_editor"})
+    assert "It is also on its way to them by email." in added.get_data(as_text=True)
+    [message] = wait_for(lambda: smtp_server.messages)
+    assert message["To"] == "grace@example.com"
+    assert message["Subject"] == "You have been added to Growth Summit"
+    text = message.get_body(("plain",)).get_content()
+    assert "ada@example.com added you to the team of Growth Summit" in text
+    path = re.search(rf"{re.escape(BASE)}(/set-password/\S+)", text).group(1)
+    grace = mailing.test_client()
+    assert grace.post(path, data={"password": "a much longer passphrase"}).status_code == 302
+    assert grace.post("/login", data={"email": "grace@example.com",
+                                      "password": "a much longer passphrase"}).status_code == 302

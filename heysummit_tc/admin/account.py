@@ -8,6 +8,7 @@ from ..config import mail_problem
 from ..extensions import db
 from ..services.accounts import change_password, end_sessions
 from ..services.alerts import digests_of, organiser_events, set_alert_events, subscribed_event_ids
+from ..words import plural
 from . import bp
 from .forms import ActionForm, AlertsForm, ChangePasswordForm, status_of, submit
 
@@ -28,7 +29,7 @@ def _page(alerts_form=None, password_form=None):
     if alerts_form is not None and submit(form, lambda: set_alert_events(
             db.session, current_user, form.alert_event_ids.data or []))[0]:
         chosen = len(form.alert_event_ids.data or [])
-        flash(f"Alerts saved: {chosen} event{'s' if chosen != 1 else ''}." if chosen
+        flash(f"Alerts saved: {plural(chosen, 'event')}." if chosen
               else "Alerts saved: none.", "success")
         return redirect(url_for("admin.account"))
     password_form = password_form or ChangePasswordForm(formdata=None)

@@ -12,12 +12,23 @@ from ..services.deliveries import delivery_for_event, outcomes_for_event, replay
 from ..services.outcomes import summarise
 from ..services.provisioning import DeliveryResult, Outcome, run_delivery
 from ..thrivecart.order import read_order
+from ..words import plural
 from . import bp
 from .access import organisers_only
 from .forms import ActionForm
 from .integrations import THRIVECART
 
 DELIVERY = THRIVECART + "/deliveries/<int:delivery_id>/"
+
+
+def processed(event, results, kind, detail):
+    """After deliveries were (re)processed from a page: wake the email worker for what they
+    granted, and record in the activity log, once, who asked for it."""
+    for result in results:
+        after_grant(result)
+    if results:
+        record(db.session, event.id, current_user, kind, detail)
+        db.session.commit()
 
 
 def _delivery_or_404(event, delivery_id):
@@ -69,15 +80,12 @@ def replay_delivery(event, delivery_id):
         return redirect(url_for("admin.delivery", event_id=event.id, delivery_id=found.id))
     result = run_delivery(db.session, found.id, read_order(found.payload), [event.id],
                           user_id=current_user.id)
-    after_grant(result)
-    record(db.session, event.id, current_user, "delivery_replayed",
-           f"delivery {found.id} ({found.event_type or '—'}, order {found.order_id or '—'}): "
-           f"{result.status}")
-    db.session.commit()
+    processed(event, [result], "delivery_replayed",
+              f"delivery {found.id} ({found.event_type or '—'}, order {found.order_id or '—'}): "
+              f"{result.status}")
     changed = sum(outcome.outcome in ("paid", "refunded") for outcome in result.outcomes)
     if result.status == "failed":
         flash(f"Replay failed: {result.error}", "error")
     else:
-        flash(f"Replayed: {result.status}, {changed} purchase"
-              f"{'s' if changed != 1 else ''} changed.", "success")
+        flash(f"Replayed: {result.status}, {plural(changed, 'purchase')} changed.", "success")
     return redirect(url_for("admin.delivery", event_id=event.id, delivery_id=found.id))

@@ -5,8 +5,6 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from ..extensions import db
-from ..jobs import after_grant
-from ..services.activity import record
 from ..services.deliveries import (
     MODES,
     last_delivery,
@@ -24,8 +22,10 @@ from ..services.integrations import (
 from ..services.outcomes import GROUPS, REJECTED
 from ..services.releases import release_held, send_test_purchase
 from ..services.tickets import linked_tickets
+from ..words import plural
 from . import bp
 from .access import organisers_only
+from .deliveries import processed
 from .forms import ActionForm, SecretWordForm, TestPurchaseForm, status_of, submit
 
 THRIVECART = "/events/<int:event_id>/setup/integrations/thrivecart"
@@ -137,14 +137,9 @@ def process_held(event):
         flash("Save the Secret Word first.", "error")
         return redirect(url_for("admin.configure_thrivecart", event_id=event.id))
     results = release_held(db.session, integration.secret_digest, user_id=current_user.id)
-    for result in results:
-        after_grant(result)
-    if results:
-        record(db.session, event.id, current_user, "held_released",
-               f"{len(results)} order{'s' if len(results) != 1 else ''}")
-        db.session.commit()
+    processed(event, results, "held_released", plural(len(results), "order"))
     failed = sum(result.status == "failed" for result in results)
-    flash(f"Processed {len(results)} held order{'s' if len(results) != 1 else ''}"
+    flash(f"Processed {plural(len(results), 'held order')}"
           + (f"; {failed} failed, see the log" if failed else "") + ".",
           "error" if failed else "success")
     return redirect(url_for("admin.thrivecart", event_id=event.id))
@@ -166,10 +161,8 @@ def test_purchase(event):
         result = send_test_purchase(db.session, event, ticket, form.email.data,
                                     form.first_name.data or "", form.last_name.data or "",
                                     user_id=current_user.id)
-        after_grant(result)
-        record(db.session, event.id, current_user, "test_purchase",
-               f"{ticket.name} ({ticket.external_id}) for {form.email.data}")
-        db.session.commit()
+        processed(event, [result], "test_purchase",
+                  f"{ticket.name} ({ticket.external_id}) for {form.email.data}")
         outcome = result.outcomes[0].outcome if result.outcomes else result.status
         flash(f"Test purchase sent: {outcome.replace('_', ' ')}.",
               "success" if outcome in ("paid", "already_paid") else "error")

@@ -5,14 +5,14 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from ..extensions import db
-from ..jobs import after_grant
 from ..models import Role, Ticket
 from ..services import unlinked as inbox
-from ..services.activity import record
 from ..services.releases import rerun_unlinked
 from ..services.tickets import link_ticket, tickets_of
+from ..words import plural
 from . import bp
 from .access import members, organisers_only, owned_or_404
+from .deliveries import processed
 from .forms import LinkItemForm, RerunForm, status_of, submit
 
 UNLINKED = "/events/<int:event_id>/revenue/tickets/unlinked"
@@ -45,10 +45,10 @@ def unlinked_items(event):
         elif submit(form, lambda: link_ticket(db.session, ticket, form.external_id.data,
                                               actor=current_user))[0]:
             waiting = len(inbox.deliveries_to_rerun(db.session, event.id, ticket.external_id))
+            earlier = plural(waiting, "earlier delivery", "earlier deliveries")
             flash(f"{ticket.external_id} now unlocks “{ticket.name}”. New orders of it will "
-                  "get the ticket" + (f"; {waiting} earlier deliver"
-                                      f"{'ies' if waiting != 1 else 'y'} can be re-run below."
-                                      if waiting else "."), "success")
+                  "get the ticket" + (f"; {earlier} can be re-run below." if waiting else "."),
+                  "success")
             return redirect(url_for("admin.unlinked_items", event_id=event.id))
     rows = _rows(event, tickets, form)
     if form is not None and form.errors and all(row_form is not form for _item, row_form in rows):
@@ -85,12 +85,8 @@ def rerun_unlinked_deliveries(event):
         return redirect(url_for("admin.unlinked_items", event_id=event.id))
     key = form.external_id.data.strip()[:40]
     results = rerun_unlinked(db.session, event.id, key, user_id=current_user.id)
-    for result in results:
-        after_grant(result)
-    if results:
-        record(db.session, event.id, current_user, "unlinked_rerun",
-               f"{key}: {len(results)} deliver{'ies' if len(results) != 1 else 'y'}")
-        db.session.commit()
+    processed(event, results, "unlinked_rerun",
+              f"{key}: {plural(len(results), 'delivery', 'deliveries')}")
     if not results:
         flash(f"No delivery of {key} is waiting to be re-run.", "info")
         return redirect(url_for("admin.unlinked_items", event_id=event.id))
@@ -103,6 +99,6 @@ def rerun_unlinked_deliveries(event):
             counts["failed"] = counts.get("failed", 0) + 1
     described = ", ".join(f"{count} {kind.replace('_', ' ')}"
                           for kind, count in sorted(counts.items()))
-    flash(f"Re-ran {len(results)} deliver{'ies' if len(results) != 1 else 'y'} of {key}: "
+    flash(f"Re-ran {plural(len(results), 'delivery', 'deliveries')} of {key}: "
           f"{described}.", "error" if "failed" in counts else "success")
     return redirect(url_for("admin.thrivecart", event_id=event.id))

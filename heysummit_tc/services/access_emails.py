@@ -80,7 +80,7 @@ def check_template(text, field):
     unknown = sorted({name for name in _PLACEHOLDER.findall(text) if name not in PLACEHOLDERS})
     if unknown:
         raise ServiceError(
-            f"Unknown placeholder{'s' if len(unknown) != 1 else ''} "
+            f"Unknown placeholder{'' if len(unknown) == 1 else 's'} "
             f"{', '.join('{' + name + '}' for name in unknown)}. Use "
             f"{', '.join('{' + name + '}' for name in PLACEHOLDERS)}.", field=field)
 

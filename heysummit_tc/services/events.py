@@ -12,6 +12,7 @@ from ..models import (
     TicketPurchase,
     User,
 )
+from ..words import plural
 from . import ServiceError
 from .access_emails import email_counts
 from .accounts import normalize_email
@@ -51,8 +52,8 @@ def update_event(session, event, name, currency, actor=None):
             .where(Ticket.event_id == event.id))
         if bought:
             raise ServiceError(
-                f"The currency stays {event.currency}: this event has {bought} "
-                f"purchase{'s' if bought != 1 else ''} recorded in it.", field="currency")
+                f"The currency stays {event.currency}: this event has "
+                f"{plural(bought, 'purchase')} recorded in it.", field="currency")
         changes.append(f"currency: {event.currency} → {currency}")
     if name != event.name:
         changes.append(f"name: {event.name} → {name}")

@@ -6,6 +6,7 @@ from sqlalchemy.orm import selectinload
 
 from ..models import OnCancel, OnPaymentFailed, Ticket, TicketPrice, TicketPurchase
 from ..thrivecart.items import ItemIdProblem, read_external_id
+from ..words import plural
 from . import ServiceError
 from .activity import record
 from .money import normalize_currency, parse_amount
@@ -127,7 +128,7 @@ def delete_ticket(session, ticket, actor=None):
     bought = purchase_count(session, ticket)
     if bought:
         raise ServiceError(
-            f"“{ticket.name}” has {bought} purchase{'s' if bought != 1 else ''}, so it stays: "
+            f"“{ticket.name}” has {plural(bought, 'purchase')}, so it stays: "
             "deactivate it instead (untick Active) to stop ThriveCart orders granting it.")
     record(session, ticket.event_id, actor, "ticket_deleted",
            f"“{ticket.name}”" + (f", External ID {ticket.external_id}"
