@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 WORKERS ?= 2
+# pytest-xdist processes: one per core (each gets its own databases, servers and browser).
+TEST_WORKERS ?= auto
 DEV := APP_ENV=development
 
 .PHONY: run test lint audit bench screenshots clean
@@ -41,7 +43,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 test: $(VENV)/.installed-test node_modules/.installed ## install test dependencies and run the whole suite
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 	$(BIN)/bandit -q -r heysummit_tc
 
 # Known vulnerabilities in the pinned dependencies, judged from pip-audit's own report:

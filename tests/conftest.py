@@ -253,6 +253,17 @@ def figures(request):
     return record
 
 
+def pytest_sessionfinish(session):
+    """On an xdist worker, hand the figures it measured to the controller."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["figures"] = list(FIGURES)
+
+
+def pytest_testnodedown(node, error):
+    """On the controller, gather each xdist worker's figures."""
+    FIGURES.extend(getattr(node, "workeroutput", {}).get("figures", []))
+
+
 def pytest_terminal_summary(terminalreporter):
     if FIGURES:
         terminalreporter.section("measured figures")

@@ -6,8 +6,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..extensions import db
-from ..jobs import after_grant
-from ..services.activity import record
 from ..services.deliveries import delivery_for_event, outcomes_for_event, replay_preview
 from ..services.outcomes import summarise
 from ..services.provisioning import DeliveryResult, Outcome, run_delivery
@@ -16,19 +14,9 @@ from ..words import plural
 from . import bp
 from .access import organisers_only
 from .forms import ActionForm
-from .integrations import THRIVECART
+from .integrations import THRIVECART, processed
 
 DELIVERY = THRIVECART + "/deliveries/<int:delivery_id>/"
-
-
-def processed(event, results, kind, detail):
-    """After deliveries were (re)processed from a page: wake the email worker for what they
-    granted, and record in the activity log, once, who asked for it."""
-    for result in results:
-        after_grant(result)
-    if results:
-        record(db.session, event.id, current_user, kind, detail)
-        db.session.commit()
 
 
 def _delivery_or_404(event, delivery_id):

@@ -5,6 +5,8 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from ..extensions import db
+from ..jobs import after_grant
+from ..services.activity import record
 from ..services.deliveries import (
     MODES,
     last_delivery,
@@ -25,10 +27,19 @@ from ..services.tickets import linked_tickets
 from ..words import plural
 from . import bp
 from .access import organisers_only
-from .deliveries import processed
 from .forms import ActionForm, SecretWordForm, TestPurchaseForm, status_of, submit
 
 THRIVECART = "/events/<int:event_id>/setup/integrations/thrivecart"
+
+
+def processed(event, results, kind, detail):
+    """After deliveries were (re)processed from a page: wake the email worker for what they
+    granted, and record in the activity log, once, who asked for it."""
+    for result in results:
+        after_grant(result)
+    if results:
+        record(db.session, event.id, current_user, kind, detail)
+        db.session.commit()
 
 
 def webhook_url():

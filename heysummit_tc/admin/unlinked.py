@@ -12,8 +12,8 @@ from ..services.tickets import link_ticket, tickets_of
 from ..words import plural
 from . import bp
 from .access import members, organisers_only, owned_or_404
-from .deliveries import processed
 from .forms import LinkItemForm, RerunForm, status_of, submit
+from .integrations import processed
 
 UNLINKED = "/events/<int:event_id>/revenue/tickets/unlinked"
 

@@ -1,4 +1,12 @@
-"""Business logic: plain functions with a session and explicit arguments; callers commit."""
+"""Business logic: plain functions taking a session and explicit arguments, never a request.
+
+The transaction rule, service side: a service flushes and never commits; its caller (a view
+through ``admin.forms.submit``, a CLI command, a job) commits once or rolls back. The
+exceptions own their transactions because each step must be durable on its own, and say so:
+``provisioning.run_delivery`` and the doors in ``releases`` (a delivery is recorded before it
+is applied), ``alerts.send_digests`` and ``access_emails.send_due`` (each email is claimed
+before it is sent).
+"""
 
 
 class ServiceError(Exception):
