@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from .config import mail_problem
 from .emails import deliver_digest
@@ -163,6 +163,7 @@ def prune_command(days):
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--if-empty", is_flag=True, help="Seed only when the database has no user yet.")
 def demo_command(if_empty):
     """Seed a demo organiser and event with tickets, and print the login."""

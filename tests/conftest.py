@@ -14,6 +14,7 @@ import uuid
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.orm import Session
 
 from heysummit_tc import create_app
 from heysummit_tc.extensions import db
@@ -161,9 +162,15 @@ def runner(app):
 
 @pytest.fixture
 def session(app):
-    """A database session inside an app context."""
+    """A database session of the test's own on the app's engine.
+
+    It pushes no app context: one held for the whole test would be shared by the app's
+    requests (their flask.g, and so the signed-in user, would leak from one to the next).
+    """
     with app.app_context():
-        yield db.session
+        engine = db.engine
+    with Session(engine) as own:
+        yield own
 
 
 @pytest.fixture
@@ -289,6 +296,16 @@ def linked_event(make_event, make_ticket, connect):
     event_id = make_event("Growth Summit")
     make_ticket(event_id, "All-Access", "product-12", [("4997.00", "USD")])
     connect(event_id)
+    return event_id
+
+
+@pytest.fixture
+def organiser(login, make_user, make_event, make_ticket, connect):
+    """Ada, signed in, organises the Growth Summit: product-12 linked, Secret Word saved."""
+    event_id = make_event("Growth Summit", organiser=make_user("ada@example.com"))
+    make_ticket(event_id, "All-Access", "product-12", [("4997.00", "USD")])
+    connect(event_id)
+    login("ada@example.com")
     return event_id
 
 

@@ -39,6 +39,18 @@ def post_webhook(client, body, content_type="application/x-www-form-urlencoded",
 
 
 
+def stop(process):
+    """Stop a server process: politely, then for good."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except Exception:  # noqa: BLE001 - whatever kept it alive, it goes now
+        process.kill()
+        process.wait()
+
+
 def free_port():
     """Return a TCP port on the loopback interface that nothing listens on now."""
     import socket
@@ -103,13 +115,7 @@ class Gunicorn:
         raise RuntimeError("gunicorn did not become healthy within 30 s")
 
     def __exit__(self, *exc):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except Exception:  # noqa: BLE001
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)
         if self.log_path and self.log:
             self.log.close()
 
@@ -254,13 +260,7 @@ class Worker:
         return self
 
     def __exit__(self, *exc):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except Exception:  # noqa: BLE001
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)
         if self.log_path:
             self.log.close()
 

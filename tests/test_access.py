@@ -1,6 +1,7 @@
 """Every event URL refuses outsiders (404) and ticket editors where organisers only belong (403)."""
 
 import pytest
+from sqlalchemy import select
 
 from heysummit_tc.models import Role
 
@@ -22,8 +23,8 @@ def world(app, client, make_user, make_event, make_ticket, connect):
         from heysummit_tc.extensions import db
         from heysummit_tc.models import Attendee, TicketPrice
 
-        attendee_id = db.session.query(Attendee.id).scalar()
-        price_id = db.session.query(TicketPrice.id).scalar()
+        attendee_id = db.session.scalar(select(Attendee.id))
+        price_id = db.session.scalar(select(TicketPrice.id))
     return {"event_id": event_id, "ticket_id": ticket_id, "attendee_id": attendee_id,
             "delivery_id": response.json["delivery_id"], "price_id": price_id,
             "user_id": editor, "stranger_id": stranger}

@@ -124,6 +124,11 @@ class Visitor:
         self.page.get_by_role("navigation", name="Event").get_by_role(
             "link", name=name, exact=True).click()
 
+    def enter(self, email, event="Remote Work Summit"):
+        """Sign in and open the event's dashboard from the list of events."""
+        self.sign_in(email)
+        self.page.get_by_role("link", name=event).click()
+
     def sign_in(self, email, password=PASSWORD):
         self.page.goto("/login")
         self.page.get_by_label("Email").fill(email)
@@ -252,8 +257,7 @@ def test_an_unlinked_item_is_linked_by_the_editor_and_re_run_by_the_organiser(
     assert status == 200
     organiser = Visitor(browser, server.url)
     page = organiser.page
-    organiser.sign_in("ada@example.com")
-    page.get_by_role("link", name="Remote Work Summit").click()
+    organiser.enter("ada@example.com")
     attention = page.get_by_role("region", name="Needs attention")
     expect(attention.get_by_role("link", name="Unlinked item: 1")).to_be_visible()
     organiser.check("17-dashboard-needs-attention")
@@ -408,8 +412,7 @@ def test_a_team_is_built_in_the_pages_and_every_change_is_in_the_activity_log(
 def test_a_ticket_editor_sees_tickets_and_nothing_organiser_only(browser, server, people):
     visitor = Visitor(browser, server.url)
     page = visitor.page
-    visitor.sign_in("ed@example.com")
-    page.get_by_role("link", name="Remote Work Summit").click()
+    visitor.enter("ed@example.com")
     navigation = page.get_by_role("navigation", name="Event")
     expect(navigation.get_by_role("link", name="Revenue › Tickets")).to_be_visible()
     assert navigation.get_by_role("link", name="Event Setup › Integrations").count() == 0

@@ -5,14 +5,7 @@ import copy
 import pytest
 from sqlalchemy import func, select, text
 
-from heysummit_tc.models import (
-    Attendee,
-    DeliveryOutcome,
-    PurchaseStatus,
-    Ticket,
-    TicketPurchase,
-    WebhookDelivery,
-)
+from heysummit_tc import models
 
 from helpers import fixture_bytes, form_body, json_body, load_fixture, post_webhook
 
@@ -28,19 +21,20 @@ def multi_payload():
 def purchases(session, event_id=None):
     """Return {(email, external id): purchase} for every purchase (of one event)."""
     session.expire_all()
-    statement = (select(Attendee.email, Ticket.external_id, TicketPurchase)
-                 .join(TicketPurchase, TicketPurchase.attendee_id == Attendee.id)
-                 .join(Ticket, Ticket.id == TicketPurchase.ticket_id))
+    attendee, ticket, purchase = models.Attendee, models.Ticket, models.TicketPurchase
+    statement = (select(attendee.email, ticket.external_id, purchase)
+                 .join(purchase, purchase.attendee_id == attendee.id)
+                 .join(ticket, ticket.id == purchase.ticket_id))
     if event_id:
-        statement = statement.where(Attendee.event_id == event_id)
+        statement = statement.where(models.Attendee.event_id == event_id)
     return {(email, key): purchase for email, key, purchase in session.execute(statement)}
 
 
 def attendees(session, event_id=None):
     session.expire_all()
-    statement = select(Attendee).order_by(Attendee.id)
+    statement = select(models.Attendee).order_by(models.Attendee.id)
     if event_id:
-        statement = statement.where(Attendee.event_id == event_id)
+        statement = statement.where(models.Attendee.event_id == event_id)
     return session.scalars(statement).all()
 
 
@@ -69,7 +63,7 @@ def test_each_encoding_of_the_fixture_gives_the_same_attendee_and_purchase(
     assert (person.email, person.first_name, person.last_name) == (
         "ada.lovelace@example.com", "Ada", "Lovelace")
     purchase = purchases(session)[("ada.lovelace@example.com", "product-12")]
-    assert purchase.status == PurchaseStatus.PAID
+    assert purchase.status == models.PurchaseStatus.PAID
     assert (purchase.amount, purchase.currency, purchase.charged_amount) == (499700, "USD", 499700)
     assert (purchase.thrivecart_order_id, purchase.thrivecart_item_key) == ("23370556",
                                                                              "product-12")
@@ -95,7 +89,8 @@ def test_multi_item_order_each_item_linked_unlinked_or_inactive(
     outcomes = {o["item"]: o["outcome"] for o in response.json["outcomes"]}
     expected = {"linked": "paid", "unlinked": "unlinked", "inactive": "ticket_inactive"}[state]
     assert outcomes == {k: ("paid" if k != key else expected) for k in MULTI_KEYS}
-    held = {k for (_email, k), p in purchases(session).items() if p.status == PurchaseStatus.PAID}
+    paid = models.PurchaseStatus.PAID
+    held = {k for (_email, k), p in purchases(session).items() if p.status == paid}
     assert held == ({*MULTI_KEYS} if state == "linked" else {*MULTI_KEYS} - {key})
     [person] = attendees(session)
     assert person.email == "katherine.johnson@example.com"
@@ -146,7 +141,7 @@ def test_purchase_records_the_tickets_highest_price(
     client, make_event, make_ticket, connect, session, prices, order_currency, expected
 ):
     event_id = make_event(currency="USD")
-    make_ticket(event_id, "Ticket", "product-12", prices)
+    make_ticket(event_id, "models.Ticket", "product-12", prices)
     connect(event_id)
     payload = load_fixture("order-success.json") | {"currency": order_currency}
     assert post_webhook(client, form_body(payload)).status_code == 200
@@ -188,7 +183,7 @@ def test_same_delivery_twice_gives_one_attendee_and_one_purchase(client, event, 
     assert [o["outcome"] for o in first.json["outcomes"]] == ["paid"]
     assert [o["outcome"] for o in second.json["outcomes"]] == ["already_paid"]
     assert len(attendees(session)) == 1 and len(purchases(session)) == 1
-    assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 2
+    assert session.scalar(select(func.count()).select_from(models.WebhookDelivery)) == 2
 
 
 def refund_payload(order_id="23370556", item=("product", "12"), amount="499700"):
@@ -204,7 +199,7 @@ def test_full_refund_revokes_the_ticket(client, event, session):
     assert response.status_code == 200
     assert [o["outcome"] for o in response.json["outcomes"]] == ["refunded"]
     purchase = purchases(session)[("ada.lovelace@example.com", "product-12")]
-    assert purchase.status == PurchaseStatus.REFUNDED and purchase.refunded_at is not None
+    assert purchase.status == models.PurchaseStatus.REFUNDED and purchase.refunded_at is not None
     # The same refund again is counted once and changes nothing more.
     again = post_webhook(client, json_body(refund_payload()), content_type="application/json")
     assert [o["outcome"] for o in again.json["outcomes"]] == ["duplicate"]
@@ -215,8 +210,8 @@ def test_partial_refund_is_recorded_and_changes_nothing(client, event, session):
     response = post_webhook(client, json_body(refund_payload(amount="100000")))
     assert [o["outcome"] for o in response.json["outcomes"]] == ["partial_refund"]
     assert purchases(session)[("ada.lovelace@example.com", "product-12")].status == \
-        PurchaseStatus.PAID
-    delivery = session.get(WebhookDelivery, response.json["delivery_id"])
+        models.PurchaseStatus.PAID
+    delivery = session.get(models.WebhookDelivery, response.json["delivery_id"])
     assert delivery.status == "processed"
     assert delivery.outcomes[0].detail == ("refunds so far 100000 of 499700 USD charged; "
                                            "access kept")
@@ -229,7 +224,7 @@ def test_refund_of_another_order_or_item_changes_nothing(client, event, session)
     assert [o["outcome"] for o in other_order.json["outcomes"]] == ["waiting_for_order"]
     assert [o["outcome"] for o in other_item.json["outcomes"]] == ["unlinked"]
     assert purchases(session)[("ada.lovelace@example.com", "product-12")].status == \
-        PurchaseStatus.PAID
+        models.PurchaseStatus.PAID
 
 
 def test_a_new_order_buys_a_refunded_ticket_again(client, event, session):
@@ -240,11 +235,11 @@ def test_a_new_order_buys_a_refunded_ticket_again(client, event, session):
     response = post_webhook(client, form_body(payload))
     assert [o["outcome"] for o in response.json["outcomes"]] == ["paid"]
     purchase = purchases(session)[("ada.lovelace@example.com", "product-12")]
-    assert purchase.status == PurchaseStatus.PAID and purchase.refunded_at is None
+    assert purchase.status == models.PurchaseStatus.PAID and purchase.refunded_at is None
     assert purchase.thrivecart_order_id == "23370999"
     assert [(c.from_status, c.to_status) for c in purchase.changes] == [
-        (PurchaseStatus.PAID, PurchaseStatus.REFUNDED),
-        (PurchaseStatus.REFUNDED, PurchaseStatus.PAID)]
+        (models.PurchaseStatus.PAID, models.PurchaseStatus.REFUNDED),
+        (models.PurchaseStatus.REFUNDED, models.PurchaseStatus.PAID)]
 
 
 def test_rebills_of_unknown_orders_and_abandoned_carts_create_nothing(client, event, session):
@@ -304,7 +299,7 @@ def test_error_between_two_writes_applies_nothing_and_records_the_failure(
         _remove_failing_trigger(session, backend)
     assert response.status_code == 503
     assert attendees(session) == []  # the attendee insert before the failure was rolled back
-    delivery = session.get(WebhookDelivery, response.json["delivery_id"])
+    delivery = session.get(models.WebhookDelivery, response.json["delivery_id"])
     assert (delivery.status, delivery.http_status) == ("failed", 503)
     assert "injected failure" in delivery.error
     assert [o.outcome for o in delivery.outcomes] == ["failed"]
@@ -316,8 +311,8 @@ def test_error_between_two_writes_applies_nothing_and_records_the_failure(
 
 def test_each_attempt_is_recorded_with_its_outcomes(client, event, session):
     response = post_webhook(client, fixture_bytes("order-success.form"))
-    outcomes = session.scalars(select(DeliveryOutcome).where(
-        DeliveryOutcome.delivery_id == response.json["delivery_id"])).all()
+    outcomes = session.scalars(select(models.DeliveryOutcome).where(
+        models.DeliveryOutcome.delivery_id == response.json["delivery_id"])).all()
     assert [(o.attempt, o.item_key, o.outcome, o.event_id) for o in outcomes] == [
         (1, "product-12", "paid", event)]
     assert outcomes[0].attendee_id == attendees(session)[0].id

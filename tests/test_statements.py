@@ -3,7 +3,7 @@
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import delete, event, insert, select
 
 from heysummit_tc.extensions import db
 from heysummit_tc.models import Attendee, DeliveryEvent, Event, Ticket, WebhookDelivery, utcnow
@@ -48,7 +48,7 @@ def grow_database(session, events=200):
     now = utcnow()
     session.execute(insert(Event), [{"name": f"E{n}", "currency": "USD", "created_at": now}
                                     for n in range(events)])
-    event_ids = [row.id for row in session.query(Event.id).filter(Event.name.like("E%"))]
+    event_ids = list(session.scalars(select(Event.id).where(Event.name.like("E%"))))
     session.execute(insert(Ticket), [
         {"event_id": event_id, "name": "T", "external_id": f"product-{n}", "active": True,
          "created_at": now, "updated_at": now}
@@ -72,7 +72,7 @@ def test_statement_budget_does_not_grow_with_the_database(app, client, linked_ev
     small = measure(app, client)
     grow_database(session)
     with session.begin():
-        session.query(Attendee).filter(Attendee.email == "buyer1@example.com").delete()
+        session.execute(delete(Attendee).where(Attendee.email == "buyer1@example.com"))
     large = measure(app, client)
     figures(f"SQL statements per delivery, new buyer / duplicate: {small} with one event, "
             f"{large} with 200 more events, 1,000 tickets and deliveries")

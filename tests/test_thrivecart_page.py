@@ -11,7 +11,7 @@ from helpers import fixture_bytes, post_webhook
 
 
 @pytest.fixture
-def organiser(client, login, make_user, make_event):
+def new_event(client, login, make_user, make_event):
     user = make_user("ada@example.com")
     event_id = make_event("Growth Summit", organiser=user)
     login("ada@example.com")
@@ -24,15 +24,15 @@ def page(client, path):
     return html.unescape(response.get_data(as_text=True))
 
 
-def test_integrations_card_shows_configured_or_not(client, organiser, connect):
-    url = f"/events/{organiser}/setup/integrations/"
+def test_integrations_card_shows_configured_or_not(client, new_event, connect):
+    url = f"/events/{new_event}/setup/integrations/"
     assert "ThriveCart Checkout" in page(client, url) and "Not configured" in page(client, url)
-    connect(organiser)
+    connect(new_event)
     assert "Not configured" not in page(client, url) and "Configured" in page(client, url)
 
 
-def test_configure_saves_a_digest_and_shows_only_the_last_three(client, organiser, session):
-    url = f"/events/{organiser}/setup/integrations/thrivecart/configure"
+def test_configure_saves_a_digest_and_shows_only_the_last_three(client, new_event, session):
+    url = f"/events/{new_event}/setup/integrations/thrivecart/configure"
     form = page(client, url)
     assert 'type="password"' in form and 'name="secret_word"' in form
     response = client.post(url, data={"secret_word": "K7Q2M9X4TZ1B"})
@@ -44,8 +44,8 @@ def test_configure_saves_a_digest_and_shows_only_the_last_three(client, organise
     assert "•••••••••Z1B" in shown and "K7Q2M9X4TZ1B" not in shown
 
 
-def test_empty_secret_keeps_the_current_one(client, organiser, session):
-    url = f"/events/{organiser}/setup/integrations/thrivecart/configure"
+def test_empty_secret_keeps_the_current_one(client, new_event, session):
+    url = f"/events/{new_event}/setup/integrations/thrivecart/configure"
     client.post(url, data={"secret_word": "K7Q2M9X4TZ1B"})
     digest = session.scalars(select(ThriveCartIntegration)).one().secret_digest
     response = client.post(url, data={"secret_word": ""}, follow_redirects=True)
@@ -54,8 +54,8 @@ def test_empty_secret_keeps_the_current_one(client, organiser, session):
     assert session.scalars(select(ThriveCartIntegration)).one().secret_digest == digest
 
 
-def test_first_save_needs_a_secret_and_bad_ones_are_explained(client, organiser, session):
-    url = f"/events/{organiser}/setup/integrations/thrivecart/configure"
+def test_first_save_needs_a_secret_and_bad_ones_are_explained(client, new_event, session):
+    url = f"/events/{new_event}/setup/integrations/thrivecart/configure"
     response = client.post(url, data={"secret_word": ""})
     assert response.status_code == 400
     assert "Paste the Secret Word from ThriveCart." in response.get_data(as_text=True)
@@ -65,8 +65,8 @@ def test_first_save_needs_a_secret_and_bad_ones_are_explained(client, organiser,
     assert session.scalars(select(ThriveCartIntegration)).all() == []
 
 
-def test_disconnect_forgets_the_secret_and_refuses_orders(client, organiser, session):
-    url = f"/events/{organiser}/setup/integrations/thrivecart/"
+def test_disconnect_forgets_the_secret_and_refuses_orders(client, new_event, session):
+    url = f"/events/{new_event}/setup/integrations/thrivecart/"
     client.post(url + "configure", data={"secret_word": "K7Q2M9X4TZ1B"})
     assert client.post(url + "disconnect").status_code == 302
     assert session.scalars(select(ThriveCartIntegration)).all() == []
@@ -104,6 +104,6 @@ def test_page_shows_webhook_url_checklist_and_limits(
     assert "ada.lovelace@example.com" in after  # the delivery log
 
 
-def test_webhook_url_defaults_to_the_request_host(client, organiser):
-    shown = page(client, f"/events/{organiser}/setup/integrations/thrivecart/")
+def test_webhook_url_defaults_to_the_request_host(client, new_event):
+    shown = page(client, f"/events/{new_event}/setup/integrations/thrivecart/")
     assert 'value="http://localhost/api/webhooks/thrivecart/"' in shown

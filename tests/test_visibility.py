@@ -112,10 +112,10 @@ def test_a_held_delivery_shows_when_it_was_held_and_who_processed_it_in_time_ord
     ada = make_user("ada@example.com")
     event_id = make_event("Growth Summit", organiser=ada)
     make_ticket(event_id, "All-Access", "product-12", [("97.00", "USD")])
-    login("ada@example.com")
     with time_machine.travel(LATER, tick=False):
         assert post_webhook(client, order("H1")).status_code == 403  # no Secret Word yet
     with time_machine.travel(LATER + timedelta(minutes=2), tick=False):
+        login("ada@example.com")  # signed then, so that the session cookie is fresh then
         response = client.post(f"/events/{event_id}/setup/integrations/thrivecart/configure",
                                data={"secret_word": FIXTURE_SECRET})
         assert response.status_code == 302

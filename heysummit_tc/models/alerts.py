@@ -22,15 +22,14 @@ class AlertSubscription(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"),
                                           index=True)
+    user: Mapped["User"] = relationship()  # noqa: F821
+    event: Mapped["Event"] = relationship()  # noqa: F821
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     covered_until: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The last delivery's time when silence was last reported: one alert per silence.
     silence_reported_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    user: Mapped["User"] = relationship()  # noqa: F821
-    event: Mapped["Event"] = relationship()  # noqa: F821
 
 
 class AlertDigest(Base):

@@ -16,3 +16,15 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+def required_name(value, what, limit=200):
+    """Return a name trimmed, or raise a form error: empty, or longer than ``limit`` (never
+    cut silently)."""
+    name = (value or "").strip()
+    if not name:
+        raise ServiceError(f"Give the {what} a name.", field="name")
+    if len(name) > limit:
+        raise ServiceError(f"Shorten the name to {limit} characters (it has {len(name)}).",
+                           field="name")
+    return name

@@ -13,7 +13,7 @@ from ..models import (
     User,
 )
 from ..words import plural
-from . import ServiceError
+from . import ServiceError, required_name
 from .access_emails import email_counts
 from .accounts import normalize_email
 from .activity import record
@@ -25,10 +25,7 @@ from .unlinked import count_unlinked
 
 def create_event(session, name, currency, organiser):
     """Create an event with ``organiser`` as its first organiser."""
-    name = (name or "").strip()
-    if not name:
-        raise ServiceError("Give the event a name.", field="name")
-    event = Event(name=name[:200], currency=normalize_currency(currency))
+    event = Event(name=required_name(name, "event"), currency=normalize_currency(currency))
     event.members.append(EventMember(user=organiser, role=Role.ORGANISER))
     session.add(event)
     session.flush()
@@ -37,12 +34,7 @@ def create_event(session, name, currency, organiser):
 
 def update_event(session, event, name, currency, actor=None):
     """Rename the event; change its currency only while nothing has been bought."""
-    name = (name or "").strip()
-    if not name:
-        raise ServiceError("Give the event a name.", field="name")
-    if len(name) > 200:
-        raise ServiceError(f"Shorten the name to 200 characters (it has {len(name)}).",
-                           field="name")
+    name = required_name(name, "event")
     currency = normalize_currency(currency)
     changes = []
     if currency != event.currency:

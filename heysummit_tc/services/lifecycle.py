@@ -41,19 +41,6 @@ _SAME_INSTANT_ORDER = {
 
 
 @dataclass(frozen=True)
-class Event:
-    """One lifecycle event of an order's item, as kept (see models.LifecycleEvent)."""
-
-    kind: LifecycleKind
-    identity: str
-    occurred_at: datetime
-    amount: int | None = None
-    currency: str | None = None
-    billing_period_end: datetime | None = None
-    invoice_id: str | None = None
-
-
-@dataclass(frozen=True)
 class State:
     """What a purchase's order and its lifecycle events make of it."""
 

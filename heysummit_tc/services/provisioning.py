@@ -20,9 +20,9 @@ from ..models import (
     PurchaseStatus,
     utcnow,
 )
-from ..thrivecart.order import ORDER_SUCCESS
+from ..thrivecart.order import ORDER_SUCCESS, Lifecycle
 from . import statements as sql
-from .lifecycle import REBUYABLE, Event, settle
+from .lifecycle import REBUYABLE, settle
 from .outcomes import needs_attention
 
 log = logging.getLogger(__name__)
@@ -417,13 +417,14 @@ def _lock_order(session, order, event_ids, now, *, lifecycle):
 
 
 def _lifecycle_of(session, event_id, order_id):
-    """Return {item key: [Event]} of the lifecycle events kept for an order in an event."""
+    """Return {item key: [Lifecycle]} of the lifecycle events kept for an order in an event:
+    the same shape as the one a delivery brings."""
     events = {}
     for row in session.connection().execute(sql.LIFECYCLE_OF_ORDER,
                                             {"event_id": event_id, "order_id": order_id[:40]}):
-        events.setdefault(row.item_key, []).append(Event(
-            kind=LifecycleKind(row.kind), identity=row.identity, occurred_at=row.occurred_at,
-            amount=row.amount, currency=row.currency,
+        events.setdefault(row.item_key, []).append(Lifecycle(
+            kind=LifecycleKind(row.kind), item_key=row.item_key, identity=row.identity,
+            amount=row.amount, currency=row.currency, occurred_at=row.occurred_at,
             billing_period_end=row.billing_period_end, invoice_id=row.invoice_id))
     return events
 

@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 from ..models import OnCancel, OnPaymentFailed, Ticket, TicketPrice, TicketPurchase
 from ..thrivecart.items import ItemIdProblem, read_external_id
 from ..words import plural
-from . import ServiceError
+from . import ServiceError, required_name
 from .activity import record
 from .money import normalize_currency, parse_amount
 
@@ -57,21 +57,11 @@ def _policies(on_payment_failed, on_cancel):
         raise ServiceError("Choose one of the access policies offered.") from None
 
 
-def _name(name):
-    name = (name or "").strip()
-    if not name:
-        raise ServiceError("Give the ticket a name.", field="name")
-    if len(name) > 200:
-        raise ServiceError(f"Shorten the name to 200 characters (it has {len(name)}).",
-                           field="name")
-    return name
-
-
 def create_ticket(session, event, name, external_id=None, active=True, prices=(),
                   on_payment_failed=OnPaymentFailed.KEEP, on_cancel=OnCancel.KEEP, actor=None,
                   item_type="product"):
     """Create a ticket; ``prices`` are (amount text, currency) pairs."""
-    name = _name(name)
+    name = required_name(name, "ticket")
     external_id = normalize_external_id(external_id, item_type)
     _check_external_id_free(session, event.id, external_id)
     on_payment_failed, on_cancel = _policies(on_payment_failed, on_cancel)
@@ -89,7 +79,7 @@ def create_ticket(session, event, name, external_id=None, active=True, prices=()
 def update_ticket(session, ticket, name, external_id, active, on_payment_failed=None,
                   on_cancel=None, actor=None, item_type="product"):
     """Change a ticket's name, External ID, availability and access policies."""
-    name = _name(name)
+    name = required_name(name, "ticket")
     external_id = normalize_external_id(external_id, item_type)
     _check_external_id_free(session, ticket.event_id, external_id, ticket.id)
     policies = _policies(on_payment_failed or ticket.on_payment_failed,

@@ -35,7 +35,8 @@ class Buyer:
 
 @dataclass(frozen=True)
 class Lifecycle:
-    """A refund, failed rebill, rebill or cancellation of one item of an order."""
+    """A refund, failed rebill, rebill or cancellation of one item of an order, as a delivery
+    brings it or as it is kept (services.lifecycle settles purchases from these)."""
 
     kind: str
     item_key: str | None
@@ -43,8 +44,8 @@ class Lifecycle:
     amount: int | None
     currency: str | None
     occurred_at: datetime | None
-    billing_period_end: datetime | None = None
-    invoice_id: str | None = None
+    billing_period_end: datetime | None
+    invoice_id: str | None
 
 
 @dataclass(frozen=True)
