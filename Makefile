@@ -65,7 +65,7 @@ bench: $(VENV)/.installed-test ## benchmark the webhook and pages (PostgreSQL; B
 
 # Refresh the screenshots the README shows: the browser journey, on SQLite.
 screenshots: $(VENV)/.installed-test node_modules/.installed
-	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/test_browser.py -k "journey and sqlite" -q
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/test_browser.py -k sqlite -q -n 0
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis

@@ -266,6 +266,7 @@ def pytest_sessionfinish(session):
         session.config.workeroutput["figures"] = list(FIGURES)
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error):
     """On the controller, gather each xdist worker's figures."""
     FIGURES.extend(getattr(node, "workeroutput", {}).get("figures", []))
