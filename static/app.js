@@ -62,6 +62,8 @@
     };
     externalId.addEventListener("input", update);
     itemType.addEventListener("change", update);
+    // Whatever was typed before this script ran (or restored by the browser) shows too.
+    if (externalId.value.trim()) { update(); }
   }
 
   // Times: shown in the reader's locale and zone, the zone named; UTC stays in the tooltip.

@@ -378,6 +378,7 @@ def test_a_team_is_built_in_the_pages_and_every_change_is_in_the_activity_log(
     editor.page.get_by_role("link", name="Remote Work Summit").click()
     editor.nav("Revenue › Tickets")
     editor.page.get_by_role("link", name="All-Access Pass").click()
+    editor.page.wait_for_load_state("load")  # the script that previews the id has run
     external_id = editor.page.get_by_label("External ID")
     external_id.fill("https://thrivecart.com/app/#/products/edit/12")
     expect(editor.page.locator("#external_id-preview")).to_have_text("product-12")
