@@ -30,22 +30,56 @@ def world(app, client, make_user, make_event, make_ticket, connect):
             "user_id": editor, "stranger_id": stranger}
 
 
+ORGANISERS = {Role.ORGANISER}
+MEMBERS = {Role.ORGANISER, Role.TICKET_EDITOR}
+# Who may open each page of an event, written down here (SPEC 2), not read from the views:
+# a view whose decorator changes must fail this file. A new route must be added to it.
+ALLOWED = {
+    "admin.dashboard": MEMBERS,
+    "admin.tickets": MEMBERS,
+    "admin.new_ticket": MEMBERS,
+    "admin.ticket": MEMBERS,
+    "admin.remove_ticket": MEMBERS,
+    "admin.add_ticket_price": MEMBERS,
+    "admin.delete_ticket_price": MEMBERS,
+    "admin.unlinked_items": MEMBERS,
+    "admin.rerun_unlinked_deliveries": ORGANISERS,
+    "admin.edit_event": ORGANISERS,
+    "admin.integrations": ORGANISERS,
+    "admin.thrivecart": ORGANISERS,
+    "admin.configure_thrivecart": ORGANISERS,
+    "admin.disconnect_thrivecart": ORGANISERS,
+    "admin.dismiss_rejected": ORGANISERS,
+    "admin.process_held": ORGANISERS,
+    "admin.test_purchase": ORGANISERS,
+    "admin.delivery": ORGANISERS,
+    "admin.replay_delivery": ORGANISERS,
+    "admin.access_email": ORGANISERS,
+    "admin.attendees": ORGANISERS,
+    "admin.attendees_csv": ORGANISERS,
+    "admin.attendee": ORGANISERS,
+    "admin.resend_access_email": ORGANISERS,
+    "admin.team": ORGANISERS,
+    "admin.change_member_role": ORGANISERS,
+    "admin.remove_member": ORGANISERS,
+    "admin.activity": ORGANISERS,
+}
+
+
 def event_routes(app, ids):
     """Yield (method, url, allowed roles) for every route under /events/<event_id>/."""
     for rule in app.url_map.iter_rules():
         if "event_id" not in rule.arguments:
             continue
-        view = app.view_functions[rule.endpoint]
         with app.test_request_context():
             url = app.url_for(rule.endpoint, **{name: ids[name] for name in rule.arguments})
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            yield method, url, view.allowed_roles
+            yield method, url, ALLOWED[rule.endpoint]
 
 
-def test_every_event_route_checks_membership(app):
-    for rule in app.url_map.iter_rules():
-        if "event_id" in rule.arguments:
-            assert hasattr(app.view_functions[rule.endpoint], "allowed_roles"), rule.rule
+def test_the_table_of_who_may_open_what_names_every_event_route(app):
+    routes = {rule.endpoint for rule in app.url_map.iter_rules() if "event_id" in rule.arguments}
+    assert routes == set(ALLOWED)
 
 
 def test_non_members_get_404_everywhere(app, client, world, login):

@@ -1,0 +1,110 @@
+"""Boundaries a wrong line of code would cross unnoticed: exact item keys in the database,
+mode_int on its own, full pages, the held window, every formula prefix, refunds of another
+order."""
+
+import csv
+import html
+import io
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from heysummit_tc.models import Attendee, HeldDelivery, PurchaseStatus, TicketPurchase, utcnow
+
+from helpers import FIXTURE_SECRET, form_body, load_fixture, post_webhook
+from orders import refund, success
+
+
+def order_with(**fields):
+    payload = load_fixture("order-success.json")
+    payload.update(fields)
+    return form_body(payload)
+
+
+def test_an_item_unlocks_only_the_ticket_with_exactly_its_external_id(
+    client, make_event, make_ticket, connect, session
+):
+    event_id = make_event("Summit")
+    make_ticket(event_id, "Product one", "product-1", [("10.00", "USD")])
+    connect(event_id)
+    answer = post_webhook(client, success(order_id="P12", key="product-12"))
+    assert [o["outcome"] for o in answer.json["outcomes"]] == ["unlinked"]
+    assert session.scalar(select(func.count()).select_from(TicketPurchase)) == 0
+    answer = post_webhook(client, success(order_id="P1", key="product-1"))
+    assert [o["outcome"] for o in answer.json["outcomes"]] == ["paid"]
+
+
+def test_mode_int_alone_tells_a_test_order_from_a_live_one(client, linked_event, session):
+    for order_id, mode_int in (("T-1", "1"), ("L-1", "2")):
+        payload = load_fixture("order-success.json")
+        payload.update(order_id=order_id, mode="", mode_int=mode_int)
+        payload["customer"]["email"] = f"{order_id.lower()}@example.com"
+        assert post_webhook(client, form_body(payload)).status_code == 200
+    tests = dict(session.execute(select(Attendee.email, TicketPurchase.test).join(
+        TicketPurchase, TicketPurchase.attendee_id == Attendee.id)).all())
+    assert tests == {"t-1@example.com": True, "l-1@example.com": False}
+
+
+def test_a_page_exactly_full_has_no_older_page_and_one_more_has(client, organiser, session):
+    for number in range(50):
+        session.add(Attendee(event_id=organiser, email=f"a{number:02d}@example.com"))
+    session.commit()
+    full = html.unescape(client.get(f"/events/{organiser}/attendees/").get_data(as_text=True))
+    assert "a00@example.com" in full and ">Older<" not in full
+    session.add(Attendee(event_id=organiser, email="a50@example.com"))
+    session.commit()
+    more = html.unescape(client.get(f"/events/{organiser}/attendees/").get_data(as_text=True))
+    assert "a00@example.com" not in more and ">Older<" in more
+
+
+def test_the_delivery_log_pages_at_exactly_25(client, organiser):
+    url = f"/events/{organiser}/setup/integrations/thrivecart/"
+    for number in range(25):
+        post_webhook(client, success(order_id=f"D{number}", email=f"d{number}@example.com"))
+    assert ">Older<" not in client.get(url).get_data(as_text=True)
+    post_webhook(client, success(order_id="D25", email="d25@example.com"))
+    assert ">Older<" in client.get(url).get_data(as_text=True)
+
+
+def test_a_held_order_is_offered_for_14_days_and_not_a_day_more(
+    client, make_user, make_event, make_ticket, connect, login, session
+):
+    event_id = make_event("Summit", organiser=make_user("ada@example.com"))
+    make_ticket(event_id, "All-Access", "product-12", [("97.00", "USD")])
+    for order_id in ("FRESH", "STALE"):
+        assert post_webhook(client, order_with(order_id=order_id)).status_code == 403
+    for order_id, age in (("FRESH", timedelta(days=13, hours=23)),
+                          ("STALE", timedelta(days=14, hours=1))):
+        session.execute(update(HeldDelivery).where(HeldDelivery.order_id == order_id)
+                        .values(received_at=utcnow() - age))
+    session.commit()
+    connect(event_id, FIXTURE_SECRET)
+    login("ada@example.com")
+    page = html.unescape(client.get(f"/events/{event_id}/setup/integrations/thrivecart/")
+                         .get_data(as_text=True))
+    assert "1 order arrived before this Secret Word was saved." in page
+    assert "order FRESH" in page and "order STALE" not in page
+
+
+def test_the_csv_neutralises_every_formula_prefix(client, organiser, session):
+    prefixes = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"]
+    for number, text in enumerate(prefixes):
+        session.add(Attendee(event_id=organiser, email=f"f{number}@example.com",
+                             first_name=text, last_name="Plain"))
+    session.commit()
+    rows = list(csv.reader(io.StringIO(
+        client.get(f"/events/{organiser}/attendees.csv").get_data(as_text=True))))
+    first_names = {row[0]: row[1] for row in rows[1:]}
+    for number, text in enumerate(prefixes):
+        assert first_names[f"f{number}@example.com"] == "'" + text
+    assert {row[2] for row in rows[1:]} == {"Plain"}
+
+
+def test_a_refund_of_another_order_leaves_this_orders_purchase_paid(
+    client, linked_event, session
+):
+    post_webhook(client, success(order_id="PAID-1"))
+    answer = post_webhook(client, refund(order_id="OTHER-9"))
+    assert [o["outcome"] for o in answer.json["outcomes"]] == ["waiting_for_order"]
+    session.expire_all()
+    assert session.scalar(select(TicketPurchase.status)) == PurchaseStatus.PAID
