@@ -1,6 +1,5 @@
 """``flask`` commands: each calls services and commits once."""
 
-import socket
 from pathlib import Path
 
 import click
@@ -8,12 +7,11 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .config import mail_problem
-from .emails import deliver_digest
 from .extensions import db
+from .jobs import send_alerts
 from .models import Event, Role, WebhookDelivery
 from .services import ServiceError
 from .services.accounts import create_user, generate_password, has_users, user_by_email
-from .services.alerts import send_digests
 from .services.deliveries import event_ids_of, failed_delivery_ids
 from .services.events import add_member, create_event
 from .services.held import HELD_DAYS, prune_held
@@ -184,10 +182,7 @@ def send_alerts_command():
     problem = mail_problem(current_app.config)
     if problem:
         raise click.ClickException(problem)
-    # Flask-Mail opens SMTP connections without a timeout: a silent server must not hang cron.
-    socket.setdefaulttimeout(current_app.config["MAIL_TIMEOUT"])
-    sent, failed = send_digests(db.session, deliver_digest,
-                                silence_days=current_app.config["ALERT_SILENCE_DAYS"])
+    sent, failed = send_alerts()
     click.echo(f"{plural(sent, 'alert email')} sent"
                + (f"; {failed} failed and will be retried next run." if failed else "."))
     if failed:

@@ -9,19 +9,16 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from .extensions import mail
 from .services.accounts import password_fingerprint
-
-
-def _plural(count, word, plural=None):
-    return f"{count} {word if count == 1 else (plural or word + 's')}"
+from .words import plural
 
 
 def digest_subject(digest):
     found = digest.findings
     parts = [text for count, text in (
-        (found.failed, _plural(found.failed, "failed delivery", "failed deliveries")),
-        (found.unlinked, _plural(found.unlinked, "unlinked item")),
-        (found.payment_failed, _plural(found.payment_failed, "payment failure")),
-        (found.rejected, _plural(found.rejected, "rejected post")),
+        (found.failed, plural(found.failed, "failed delivery", "failed deliveries")),
+        (found.unlinked, plural(found.unlinked, "unlinked item")),
+        (found.payment_failed, plural(found.payment_failed, "payment failure")),
+        (found.rejected, plural(found.rejected, "rejected post")),
         (found.silent_since, "no delivery lately"),
     ) if count]
     return f"{digest.event_name}: {', '.join(parts)}"

@@ -81,19 +81,29 @@ def queue_for(app):
     return app.extensions["huey"]
 
 
-def after_grant(result):
-    """Ask a worker to send the emails a delivery's grants queued; never fail the caller.
+def wake_email_worker():
+    """Ask a worker to send what the outbox holds now; never fail the caller.
 
-    The emails are in the outbox already: if the queue is unreachable, the worker's
+    The emails are in the database already: if the queue is unreachable, the worker's
     once-a-minute sweep sends them.
     """
-    if not result.granted:
-        return
     try:
         queue_for(current_app._get_current_object()).send_emails()
     except Exception as error:  # noqa: BLE001 - the sweep covers it
         log.warning("could not queue the email job (%s); the sweep will send it",
                     type(error).__name__)
+
+
+def after_grant(result):
+    """Wake the email worker when a delivery granted something (its access email waits)."""
+    if result.granted:
+        wake_email_worker()
+
+
+def _mail_timeout():
+    # Flask-Mail opens SMTP connections without a timeout: a silent server must not hang a
+    # job or a cron run.
+    socket.setdefaulttimeout(current_app.config["MAIL_TIMEOUT"])
 
 
 class RetryLater(Exception):
@@ -106,7 +116,7 @@ def send_emails():
     from .extensions import db
     from .services.access_emails import send_due, waiting_for_retry
 
-    socket.setdefaulttimeout(current_app.config["MAIL_TIMEOUT"])
+    _mail_timeout()
     counts = send_due(db.session, deliver_access_email, access_url,
                       mail_configured=mail_problem(current_app.config) is None,
                       retry_seconds=current_app.config["EMAIL_RETRY_SECONDS"])
@@ -130,6 +140,8 @@ def expire():
 
 
 def send_alerts():
+    """Send the due alert digests; return (sent, failed), or None when mail is not set up
+    (the CLI says why; the periodic job just waits for it)."""
     from .config import mail_problem
     from .emails import deliver_digest
     from .extensions import db
@@ -137,7 +149,7 @@ def send_alerts():
 
     if mail_problem(current_app.config):
         return None
-    socket.setdefaulttimeout(current_app.config["MAIL_TIMEOUT"])
+    _mail_timeout()
     return send_digests(db.session, deliver_digest,
                         silence_days=current_app.config["ALERT_SILENCE_DAYS"])
 

@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from ..config import mail_problem
 from ..extensions import db
-from ..jobs import queue_for
+from ..jobs import wake_email_worker
 from ..models import Attendee, EmailKind
 from ..services.access_emails import (
     PLACEHOLDERS,
@@ -69,9 +69,6 @@ def resend_access_email(event, attendee_id):
         return redirect(url_for("admin.attendee", event_id=event.id, attendee_id=attendee.id))
     queue_email(db.session, attendee, EmailKind.RESEND, user=current_user)
     db.session.commit()
-    try:
-        queue_for(current_app._get_current_object()).send_emails()
-    except Exception as error:  # noqa: BLE001 - the worker's sweep sends it within a minute
-        current_app.logger.warning("could not queue the email job: %s", type(error).__name__)
+    wake_email_worker()
     flash(f"Access email queued for {attendee.email}, with a fresh link.", "success")
     return redirect(url_for("admin.attendee", event_id=event.id, attendee_id=attendee.id))

@@ -49,7 +49,9 @@ def edit_event(event):
 @members
 def dashboard(event):
     """Show the event's counts and where its set-up stands."""
+    integration = integration_of(db.session, event.id)
     return render_template(
-        "admin/dashboard.html", event=event, counts=dashboard_counts(db.session, event.id),
-        integration=integration_of(db.session, event.id), groups=GROUPS,
+        "admin/dashboard.html", event=event,
+        counts=dashboard_counts(db.session, event.id, integration),
+        integration=integration, groups=GROUPS,
     )

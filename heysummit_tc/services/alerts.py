@@ -24,13 +24,12 @@ from ..models import (
     OutcomeKind,
     Role,
     Ticket,
-    User,
     WebhookDelivery,
     utcnow,
 )
 from ..thrivecart.order import ORDER_SUCCESS
 from . import ServiceError
-from .deliveries import last_delivery, seen_accounts
+from .deliveries import last_delivery, rejection_criteria
 from .integrations import integration_of
 
 log = logging.getLogger(__name__)
@@ -126,11 +125,8 @@ def findings_for(session, event_id, since, until, silence_days, silence_reported
     findings.unlinked, findings.unlinked_keys = len(keys), sorted(set(keys))
 
     integration = integration_of(session, event_id)
-    rejected = [HeldDelivery.thrivecart_account.in_(seen_accounts(event_id)),
-                HeldDelivery.released_at.is_(None),
+    rejected = [*rejection_criteria(event_id, integration, until),
                 HeldDelivery.received_at >= since, HeldDelivery.received_at < until]
-    if integration is not None:
-        rejected.append(HeldDelivery.secret_digest != integration.secret_digest)
     findings.rejected = session.scalar(
         select(func.count()).select_from(HeldDelivery).where(*rejected))
     if findings.rejected:
@@ -247,7 +243,6 @@ def digests_of(session, user_id, limit=10):
         select(AlertDigest, Event.name)
         .join(AlertSubscription, AlertSubscription.id == AlertDigest.subscription_id)
         .join(Event, Event.id == AlertSubscription.event_id)
-        .join(User, User.id == AlertSubscription.user_id)
         .where(AlertSubscription.user_id == user_id)
         .order_by(AlertDigest.sent_at.desc(), AlertDigest.id.desc())
         .limit(limit)

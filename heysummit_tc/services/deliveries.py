@@ -17,8 +17,9 @@ from ..models import (
     WebhookDelivery,
     utcnow,
 )
+from ..thrivecart.order import LIFECYCLE_EVENTS, ORDER_SUCCESS
 from .held import held_cutoff
-from .outcomes import ATTENTION, GROUPS, REJECTED, WARNING, Summary, summarise
+from .outcomes import ATTENTION, GROUP_OF, GROUPS, REJECTED, WARNING, Summary, summarise
 from .pagination import page_of
 
 # How far back the wrong-secret warning looks for the ThriveCart accounts an event has seen.
@@ -175,20 +176,22 @@ def seen_accounts(event_id):
     )
 
 
-def _rejected_criteria(event_id, integration, now):
-    """Posts rejected for their secret that concern the event: they claim an account it has
-    seen, or carry its current Secret Word (then they wait to be processed)."""
-    concerns = HeldDelivery.thrivecart_account.in_(seen_accounts(event_id))
-    if integration is not None:
-        concerns = or_(concerns, HeldDelivery.secret_digest == integration.secret_digest)
-    return [concerns, HeldDelivery.released_at.is_(None),
-            HeldDelivery.received_at >= held_cutoff(now)]
+def rejection_criteria(event_id, integration, now=None, *, waiting=False):
+    """Criteria of the posts rejected for their secret that concern the event and are still
+    held: they claim an account it has seen, with a secret other than its own. ``waiting``
+    adds those that carry its current Secret Word (offered for processing)."""
+    claims = HeldDelivery.thrivecart_account.in_(seen_accounts(event_id))
+    criteria = [HeldDelivery.released_at.is_(None), HeldDelivery.received_at >= held_cutoff(now)]
+    if integration is None:
+        return [claims, *criteria]
+    current = HeldDelivery.secret_digest == integration.secret_digest
+    return [or_(claims, current) if waiting else and_(claims, ~current), *criteria]
 
 
 def _rejected_rows(session, event_id, integration, mode, query, cursor, limit, now):
     statement = (
         select(HeldDelivery)
-        .where(*_rejected_criteria(event_id, integration, now))
+        .where(*rejection_criteria(event_id, integration, now, waiting=True))
         .order_by(HeldDelivery.received_at.desc(), HeldDelivery.id.desc())
         .limit(limit)
     )
@@ -216,7 +219,6 @@ def _rejected_rows(session, event_id, integration, mode, query, cursor, limit, n
 def attention_counts(session, event_id, integration=None, now=None):
     """Return {outcome group: deliveries} needing attention in the last ATTENTION_DAYS."""
     since = (now or utcnow()) - timedelta(days=ATTENTION_DAYS)
-    group_of = {kind: name for name, (_label, kinds) in GROUPS.items() for kind in kinds}
     counts = {}
     for kind, count in session.execute(
         select(DeliveryOutcome.outcome, func.count(distinct(DeliveryOutcome.delivery_id)))
@@ -227,10 +229,10 @@ def attention_counts(session, event_id, integration=None, now=None):
                DeliveryEvent.received_at >= since, DeliveryOutcome.outcome.in_(ATTENTION))
         .group_by(DeliveryOutcome.outcome)
     ):
-        group = group_of[kind]
+        group = GROUP_OF[kind]
         counts[group] = counts.get(group, 0) + count
     rejected = session.scalar(select(func.count()).select_from(HeldDelivery).where(
-        *_rejected_criteria(event_id, integration, now)))
+        *rejection_criteria(event_id, integration, now, waiting=True)))
     if rejected:
         counts[REJECTED] = rejected
     return counts
@@ -304,12 +306,9 @@ def rejected_posts(session, event_id, integration, now=None, limit=20):
     made with the event's current Secret Word (offered for processing instead) and posts
     from before the organiser dismissed the warning are left out.
     """
-    criteria = [HeldDelivery.thrivecart_account.in_(seen_accounts(event_id)),
-                HeldDelivery.released_at.is_(None),
-                HeldDelivery.received_at >= held_cutoff(now)]
+    criteria = rejection_criteria(event_id, integration, now)
     if integration is None:
         return Rejections(_count_and_list(session, criteria, limit), (0, []))
-    criteria.append(HeldDelivery.secret_digest != integration.secret_digest)
     if integration.rejections_dismissed_at is not None:
         criteria.append(HeldDelivery.received_at > integration.rejections_dismissed_at)
     return Rejections(
@@ -334,9 +333,8 @@ def replay_preview(session, delivery, event_id):
     """Say, before a replay, what it will do in the event (a replay is idempotent)."""
     if delivery.payload is None:
         return "Its payload was pruned, so it cannot be replayed."
-    if delivery.event_type != "order.success":
-        if delivery.event_type in ("order.refund", "order.rebill_failed",
-                                   "order.subscription_payment", "order.subscription_cancelled"):
+    if delivery.event_type != ORDER_SUCCESS:
+        if delivery.event_type in LIFECYCLE_EVENTS:
             return ("It applies this event again. An event is counted once, so if it was "
                     "applied already nothing changes.")
         return (f"{delivery.event_type or 'This event'} is not acted on: a replay records it "

@@ -18,7 +18,6 @@ from .access_emails import email_counts
 from .accounts import normalize_email
 from .activity import record
 from .deliveries import attention_counts, last_delivery
-from .integrations import integration_of
 from .money import normalize_currency
 from .unlinked import count_unlinked
 
@@ -87,7 +86,7 @@ def events_of(session, user_id):
     ).all()
 
 
-def dashboard_counts(session, event_id):
+def dashboard_counts(session, event_id, integration):
     """Return the counts the event dashboard shows."""
     tickets, linked = session.execute(
         select(func.count(Ticket.id), func.count(Ticket.external_id)).where(
@@ -110,7 +109,7 @@ def dashboard_counts(session, event_id):
         "paid_purchases": paid,
         "paid_test_purchases": paid_test,
         "last_delivery": last_delivery(session, event_id),
-        "attention": attention_counts(session, event_id, integration_of(session, event_id)),
+        "attention": attention_counts(session, event_id, integration),
         "unlinked_items": count_unlinked(session, event_id),
         "emails": email_counts(session, event_id),
     }

@@ -7,7 +7,9 @@ filters on groups of them. The same groups decide what needs the organiser's att
 
 from dataclasses import dataclass
 
+from ..models import LifecycleKind
 from ..models import OutcomeKind as K
+from ..thrivecart.order import LIFECYCLE_EVENTS
 
 # The log's outcome filter: a name, its label and the outcomes it matches.
 GROUPS = {
@@ -24,6 +26,8 @@ GROUPS = {
     "ignored": ("Ignored", (K.IGNORED, K.NO_ITEMS)),
     "failed": ("Failed", (K.FAILED,)),
 }
+# The group each outcome is filtered under.
+GROUP_OF = {kind: name for name, (_label, kinds) in GROUPS.items() for kind in kinds}
 # Posts refused for a wrong Secret Word: not deliveries, but listed with them.
 REJECTED = "rejected"
 
@@ -62,11 +66,12 @@ _NO_CHANGE = {
     K.ALREADY_REFUNDED: "already refunded",
     K.DUPLICATE: "received before",
 }
-_EVENT_WORDS = {
-    "order.refund": "refund",
-    "order.rebill_failed": "failed rebill",
-    "order.subscription_payment": "subscription payment",
-    "order.subscription_cancelled": "cancellation",
+# What each lifecycle event is called in what the organiser reads.
+LIFECYCLE_WORDS = {
+    LifecycleKind.REFUND: "refund",
+    LifecycleKind.REBILL_FAILED: "failed rebill",
+    LifecycleKind.SUBSCRIPTION_PAYMENT: "subscription payment",
+    LifecycleKind.SUBSCRIPTION_CANCELLED: "cancellation",
 }
 
 
@@ -99,7 +104,8 @@ def summarise(outcomes, event_type=""):
             detail = next((o.detail for o in outcomes if o.outcome == K.FAILED and o.detail), "")
             parts.append(f"failed: {detail}" if detail else "failed")
         elif kind == K.WAITING_FOR_ORDER:
-            parts.append(f"{_EVENT_WORDS.get(event_type, 'event')} waiting for its order")
+            kind = LIFECYCLE_EVENTS.get(event_type, (None,))[0]
+            parts.append(f"{LIFECYCLE_WORDS.get(kind, 'event')} waiting for its order")
         elif kind == K.IGNORED:
             parts.append("ignored")
         elif kind in _NO_CHANGE:

@@ -23,7 +23,7 @@ from ..models import (
 from ..thrivecart.order import ORDER_SUCCESS, Lifecycle
 from . import statements as sql
 from .lifecycle import REBUYABLE, settle
-from .outcomes import needs_attention
+from .outcomes import LIFECYCLE_WORDS, needs_attention
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +43,6 @@ _ALREADY = {
     PurchaseStatus.CANCELLED: OutcomeKind.ALREADY_CANCELLED,
     PurchaseStatus.ENDED: OutcomeKind.ALREADY_ENDED,
     PurchaseStatus.REFUNDED: OutcomeKind.ALREADY_REFUNDED,
-}
-_KIND_WORDS = {
-    LifecycleKind.REFUND: "refund",
-    LifecycleKind.REBILL_FAILED: "failed rebill",
-    LifecycleKind.SUBSCRIPTION_PAYMENT: "subscription payment",
-    LifecycleKind.SUBSCRIPTION_CANCELLED: "cancellation",
 }
 
 
@@ -317,7 +311,7 @@ def _apply_lifecycle(session, delivery_id, order, event_ids, now):
     """Keep a refund, rebill or cancellation and apply it to the purchase its order paid."""
     lifecycle = order.lifecycle
     key = lifecycle.item_key
-    words = _KIND_WORDS[lifecycle.kind]
+    words = LIFECYCLE_WORDS[lifecycle.kind]
     if key is None or not order.order_id:
         detail = f"the {words} names no item" if key is None else f"the {words} names no order"
         return [Outcome(event_id, key, OutcomeKind.IGNORED, detail=detail)
@@ -382,7 +376,7 @@ def _resettle(session, delivery_id, event_id, key, ticket, purchase, events, kep
                                                               OutcomeKind.ALREADY_ENDED))
     if not kept:
         return Outcome(**base, outcome=OutcomeKind.DUPLICATE,
-                       detail=f"this {_KIND_WORDS[lifecycle.kind]} was received before; "
+                       detail=f"this {LIFECYCLE_WORDS[lifecycle.kind]} was received before; "
                               "counted once")
     if lifecycle.kind == LifecycleKind.REFUND and state.status != PurchaseStatus.REFUNDED:
         return Outcome(**base, outcome=OutcomeKind.PARTIAL_REFUND,
@@ -401,7 +395,7 @@ def _change(purchase_id, from_status, to_status, delivery_id, now, reason):
 
 
 def _describe(events):
-    kinds = sorted({_KIND_WORDS[event.kind] for event in events})
+    kinds = sorted({LIFECYCLE_WORDS[event.kind] for event in events})
     return " and ".join(kinds) or "an event"
 
 

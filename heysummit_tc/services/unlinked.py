@@ -53,6 +53,19 @@ def count_unlinked(session, event_id):
     return len(unlinked_items(session, event_id))
 
 
+def _unapplied(event_id, *columns):
+    """Select ``columns`` of the outcomes whose delivery's latest attempt in the event left
+    their item unapplied (unlinked, or its ticket inactive), payload still kept."""
+    return (
+        select(*columns)
+        .join(DeliveryEvent, _latest(event_id))
+        .join(WebhookDelivery, WebhookDelivery.id == DeliveryOutcome.delivery_id)
+        .where(DeliveryOutcome.event_id == event_id,
+               DeliveryOutcome.outcome.in_(RERUNNABLE),
+               WebhookDelivery.payload.is_not(None))
+    )
+
+
 def pending_reruns(session, event_id):
     """Return {item key: deliveries} for items a ticket now links (and that ticket is active)
     whose deliveries left them unapplied: they wait for a re-run."""
@@ -60,13 +73,9 @@ def pending_reruns(session, event_id):
                                               Ticket.external_id.is_not(None),
                                               Ticket.active.is_(True))
     return dict(session.execute(
-        select(DeliveryOutcome.item_key, func.count(distinct(DeliveryOutcome.delivery_id)))
-        .join(DeliveryEvent, _latest(event_id))
-        .join(WebhookDelivery, WebhookDelivery.id == DeliveryOutcome.delivery_id)
-        .where(DeliveryOutcome.event_id == event_id,
-               DeliveryOutcome.outcome.in_(RERUNNABLE),
-               DeliveryOutcome.item_key.in_(linked),
-               WebhookDelivery.payload.is_not(None))
+        _unapplied(event_id, DeliveryOutcome.item_key,
+                   func.count(distinct(DeliveryOutcome.delivery_id)))
+        .where(DeliveryOutcome.item_key.in_(linked))
         .group_by(DeliveryOutcome.item_key)
         .order_by(DeliveryOutcome.item_key)
     ).all())
@@ -74,14 +83,9 @@ def pending_reruns(session, event_id):
 
 def deliveries_to_rerun(session, event_id, item_key):
     """Return the ids of the deliveries whose latest attempt in the event left ``item_key``
-    unapplied (unlinked or its ticket inactive) and whose payload is still kept."""
+    unapplied and whose payload is still kept, oldest first."""
     return list(session.scalars(
-        select(distinct(DeliveryOutcome.delivery_id))
-        .join(DeliveryEvent, _latest(event_id))
-        .join(WebhookDelivery, WebhookDelivery.id == DeliveryOutcome.delivery_id)
-        .where(DeliveryOutcome.event_id == event_id,
-               DeliveryOutcome.item_key == item_key,
-               DeliveryOutcome.outcome.in_(RERUNNABLE),
-               WebhookDelivery.payload.is_not(None))
+        _unapplied(event_id, distinct(DeliveryOutcome.delivery_id))
+        .where(DeliveryOutcome.item_key == item_key)
         .order_by(DeliveryOutcome.delivery_id)
     ))
