@@ -106,3 +106,22 @@ def test_opt_in_header_reports_the_statements_of_each_request(make_app, app, lin
     assert int(response.headers["X-SQL-Statements"]) == len(statements) > 0
     assert client.get("/healthz/live").headers["X-SQL-Statements"] == "0"
     assert "X-SQL-Statements" not in app.test_client().get("/healthz").headers
+
+
+@pytest.mark.postgresql_only
+def test_only_the_answered_commit_waits_for_the_disk(app, client, linked_event):
+    """The received record's commit is asynchronous; the one before the answer is not."""
+    with app.app_context():
+        engine = db.engine
+    commits = []
+
+    def before_commit(connection):
+        commits.append(connection.exec_driver_sql("SHOW synchronous_commit").scalar())
+
+    event.listen(engine, "commit", before_commit)
+    try:
+        response = post_webhook(client, order(1))
+    finally:
+        event.remove(engine, "commit", before_commit)
+    assert response.json["outcomes"][0]["outcome"] == "paid"
+    assert commits == ["off", "on"]

@@ -100,7 +100,7 @@ class _LinkedTicket:
 def record_delivery(session, order, event_ids, *, source="webhook", now=None):
     """Store a delivery addressed to ``event_ids`` before it is processed; return its id."""
     received_at = now or utcnow()
-    delivery_id = session.connection().execute(sql.INSERT_DELIVERY, {
+    delivery_id = session.connection().execute(sql.insert_delivery(sql.dialect_of(session)), {
         "received_at": received_at,
         "source": source,
         "event_type": order.event_type[:64],
