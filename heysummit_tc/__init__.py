@@ -4,7 +4,7 @@ from flask import Flask
 
 from . import instrumentation, logs, security
 from .config import load_config
-from .database import configure_sqlite_connections
+from .database import configure_connections
 from .extensions import csrf, db, login_manager, mail, migrate
 
 
@@ -30,7 +30,7 @@ def create_app(config=None):
 
 def register_extensions(app):
     """Bind the extensions to this app."""
-    configure_sqlite_connections()
+    configure_connections()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_repo_path(app, "migrations")),
                      render_as_batch=True, compare_type=True)

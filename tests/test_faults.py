@@ -127,8 +127,38 @@ def _get(url):
         return error.code
 
 
-def test_engine_checks_connections_before_use(app):
+def test_a_connection_the_server_closed_is_replaced_before_use(app, session):
     engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"],
                            **app.config["SQLALCHEMY_ENGINE_OPTIONS"])
-    assert engine.pool._pre_ping is True
+    with engine.connect() as connection:
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+    # The pooled connection's backend is terminated while the pool holds it idle.
+    session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    session.commit()
+    for _ in range(100):
+        if not session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                              {"pid": pid}):
+            break
+        time.sleep(0.05)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT pg_backend_pid()")).scalar() != pid
     engine.dispose()
+
+
+def test_a_healthy_pooled_connection_is_handed_out_without_a_round_trip(app, session):
+    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"],
+                           **app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+
+    def last_query(pid):  # what the backend last ran, as the server saw it
+        session.rollback()
+        return session.scalar(text("SELECT query FROM pg_stat_activity WHERE pid = :pid"),
+                              {"pid": pid})
+
+    with engine.connect() as connection:
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+    before = last_query(pid)
+    with engine.connect() as connection:
+        handed_out = last_query(pid)
+        assert connection.execute(text("SELECT pg_backend_pid()")).scalar() == pid
+    engine.dispose()
+    assert handed_out == before
