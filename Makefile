@@ -8,7 +8,7 @@ WORKERS ?= 2
 TEST_WORKERS ?= auto
 DEV := APP_ENV=development
 
-.PHONY: run test lint audit bench screenshots clean
+.PHONY: run test lint audit bench mutate screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,9 +63,16 @@ bench: $(VENV)/.installed-test ## benchmark the webhook and pages (PostgreSQL; B
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# Mutation testing of the core (setup.cfg's [mutmut] names the files and the tests): slow,
+# so neither part of `make test` nor of CI. Each mutant runs only the tests that reach it; the
+# results stay in mutants/ and a second run picks up where the first stopped.
+mutate: $(VENV)/.installed-test ## mutate the core, run the tests against each mutant, print the scores
+	$(BIN)/mutmut run --max-children $(or $(MUTATE_CHILDREN),2)
+	$(BIN)/python tests/mutation_scores.py
+
 # Refresh the screenshots the README shows: the browser journey, on SQLite.
 screenshots: $(VENV)/.installed-test node_modules/.installed
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/test_browser.py -k sqlite -q -n 0
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis mutants
