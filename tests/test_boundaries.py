@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from heysummit_tc.models import Attendee, HeldDelivery, PurchaseStatus, TicketPurchase, utcnow
+from heysummit_tc.services.held import claim_held, prune_held
 
 from helpers import FIXTURE_SECRET, form_body, load_fixture, post_webhook
 from orders import refund, success
@@ -84,6 +85,33 @@ def test_a_held_order_is_offered_for_14_days_and_not_a_day_more(
                          .get_data(as_text=True))
     assert "1 order arrived before this Secret Word was saved." in page
     assert "order FRESH" in page and "order STALE" not in page
+
+
+def test_a_held_order_is_released_once_and_stamped_with_the_moment_of_release(
+    client, session
+):
+    assert post_webhook(client, order_with(order_id="HELD-1")).status_code == 403
+    held_id = session.scalar(select(HeldDelivery.id))
+    moment = utcnow() - timedelta(hours=3)
+    assert claim_held(session, held_id, moment) is True
+    assert claim_held(session, held_id) is False  # a second release finds it taken
+    session.commit()
+    session.expire_all()
+    assert session.get(HeldDelivery, held_id).released_at == moment
+
+
+def test_held_orders_are_pruned_after_exactly_14_days_of_the_given_clock(client, session):
+    for order_id in ("EDGE", "OLDER"):
+        assert post_webhook(client, order_with(order_id=order_id)).status_code == 403
+    later = utcnow() + timedelta(days=30)
+    cutoff = later - timedelta(days=14)
+    for order_id, received_at in (("EDGE", cutoff), ("OLDER", cutoff - timedelta(seconds=1))):
+        session.execute(update(HeldDelivery).where(HeldDelivery.order_id == order_id)
+                        .values(received_at=received_at))
+    # Measured by the clock given, not by the wall clock (by which both are in the future).
+    assert prune_held(session, later) == 1
+    session.commit()
+    assert session.scalars(select(HeldDelivery.order_id)).all() == ["EDGE"]
 
 
 def test_the_csv_neutralises_every_formula_prefix(client, organiser, session):

@@ -29,7 +29,6 @@ def event_view(*roles):
             g.event, g.membership = membership.event, membership
             return view(membership.event, **kwargs)
 
-        wrapper.allowed_roles = roles or tuple(Role)
         return wrapper
 
     return decorator
