@@ -1,4 +1,8 @@
-"""Filters templates use to show money, times and statuses, and the CSRF field of a form."""
+"""Filters templates use to show money, times and statuses, and the CSRF field of a form.
+
+They build their markup with f-strings over escaped values: ``Markup.format`` goes through
+``string.Formatter`` and cost a third of the attendees page's rendering.
+"""
 
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
@@ -18,7 +22,7 @@ def register(app):
 
 def csrf_input():
     """The hidden CSRF field of a form that has no WTForms form of its own (a button)."""
-    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
+    return Markup(f'<input type="hidden" name="csrf_token" value="{escape(generate_csrf())}">')
 
 
 def money(minor_units, currency):
@@ -39,12 +43,12 @@ def time_tag(moment):
     """A <time> showing UTC; the script re-renders it in the reader's locale and zone."""
     if not moment:
         return "—"
-    shown = utc(moment)
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(iso(moment), shown, shown)
+    shown = escape(utc(moment))
+    return Markup(f'<time datetime="{escape(iso(moment))}" title="{shown}">{shown}</time>')
 
 
 def badge(status, label=None):
     """A status badge: its word is its meaning, the colour only repeats it."""
     status = str(status)
-    return Markup('<span class="badge badge-{}">{}</span>').format(
-        escape(status.replace("_", "-")), escape(label or status.replace("_", " ")))
+    return Markup(f'<span class="badge badge-{escape(status.replace("_", "-"))}">'
+                  f'{escape(label or status.replace("_", " "))}</span>')

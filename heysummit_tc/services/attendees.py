@@ -108,24 +108,30 @@ def attendee_csv(session, event_id, batch=CSV_BATCH, now=None):
     """Yield the event's attendee CSV in chunks, a batch of attendees at a time.
 
     Batches are read by keyset (attendee id), so memory stays flat however large the event.
-    ``access`` is worked out at ``now`` (the moment of export).
+    ``access`` is worked out at ``now`` (the moment of export). Rows are unpacked as tuples
+    (a named attribute of a row costs as much as the rest of the row) and each amount is
+    formatted once.
     """
     now = now or utcnow()
+    amounts = _Memo(format_amount)
+    stamps = _timestamp
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
+    no_purchase = ("",) * (len(CSV_HEADER) - 3)
     last_id = 0
+    connection = session.connection()  # Core rows: no ORM loading for an export's worth
     while True:
-        attendees = session.execute(
+        attendees = connection.execute(
             select(Attendee.id, Attendee.email, Attendee.first_name, Attendee.last_name)
             .where(Attendee.event_id == event_id, Attendee.id > last_id)
             .order_by(Attendee.id)
             .limit(batch)
-        ).all()
+        ).tuples().all()
         if not attendees:
             break
         purchases = {}
-        for row in session.execute(
+        for attendee_id, *purchase in connection.execute(
             select(TicketPurchase.attendee_id, Ticket.name, Ticket.external_id,
                    Ticket.on_payment_failed, TicketPurchase.status, TicketPurchase.amount,
                    TicketPurchase.currency, TicketPurchase.charged_amount,
@@ -134,40 +140,61 @@ def attendee_csv(session, event_id, batch=CSV_BATCH, now=None):
                    TicketPurchase.paid_at, TicketPurchase.refunded_at,
                    TicketPurchase.access_ends_at)
             .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
-            .where(TicketPurchase.attendee_id.between(attendees[0].id, attendees[-1].id),
+            .where(TicketPurchase.attendee_id.between(attendees[0][0], attendees[-1][0]),
                    Ticket.event_id == event_id)
             .order_by(TicketPurchase.attendee_id, TicketPurchase.id)
-        ):
-            purchases.setdefault(row.attendee_id, []).append(row)
-        for attendee in attendees:
-            person = (_cell(attendee.email), _cell(attendee.first_name),
-                      _cell(attendee.last_name))
-            rows = purchases.get(attendee.id)
-            if not rows:
-                writer.writerow(person + ("",) * (len(CSV_HEADER) - 3))
-            for row in rows or ():
-                access = has_access(row.status, row.access_ends_at, row.on_payment_failed, now)
-                charged_currency = row.charged_currency or ""
-                writer.writerow(person + (
-                    _cell(row.name), row.external_id or "", row.status.value,
-                    "yes" if access else "no",
-                    format_amount(row.amount, row.currency), row.currency,
-                    "" if row.charged_amount is None or not charged_currency
-                    else format_amount(row.charged_amount, charged_currency),
-                    charged_currency, row.source, row.thrivecart_order_id or "",
-                    "yes" if row.test else "no", _timestamp(row.paid_at),
-                    _timestamp(row.refunded_at), _timestamp(row.access_ends_at),
+        ).tuples():
+            purchases.setdefault(attendee_id, []).append(purchase)
+        rows = []
+        for attendee_id, email, first_name, last_name in attendees:
+            person = (_cell(email), _cell(first_name), _cell(last_name))
+            held = purchases.get(attendee_id)
+            if not held:
+                rows.append(person + no_purchase)
+                continue
+            for (name, external_id, on_payment_failed, status, amount, currency,
+                 charged_amount, charged_currency, source, order_id, test, paid_at,
+                 refunded_at, access_ends_at) in held:
+                access = has_access(status, access_ends_at, on_payment_failed, now)
+                charged_currency = charged_currency or ""
+                rows.append(person + (
+                    _cell(name), external_id or "", status.value, "yes" if access else "no",
+                    amounts(amount, currency), currency,
+                    "" if charged_amount is None or not charged_currency
+                    else amounts(charged_amount, charged_currency),
+                    charged_currency, source, order_id or "", "yes" if test else "no",
+                    stamps(paid_at), stamps(refunded_at), stamps(access_ends_at),
                 ))
+        writer.writerows(rows)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
-        last_id = attendees[-1].id
-    if buffer.tell():
+        last_id = attendees[-1][0]
+    if buffer.tell():  # an event without attendees: the header alone
         yield buffer.getvalue()
 
 
+class _Memo(dict):
+    """``function(*arguments)``, worked out once per distinct arguments; at most ``size`` of
+    them are kept, so that memory stays flat."""
+
+    def __init__(self, function, size=10_000):
+        super().__init__()
+        self.function, self.size = function, size
+
+    def __call__(self, *arguments):
+        try:
+            return self[arguments]
+        except KeyError:
+            if len(self) >= self.size:
+                self.clear()
+            value = self[arguments] = self.function(*arguments)
+            return value
+
+
 def _timestamp(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+    """A UTC time as ``2026-11-27T09:30:00Z`` (isoformat is three times faster than strftime)."""
+    return moment.isoformat(timespec="seconds")[:19] + "Z" if moment else ""
 
 
 def _cell(text):
