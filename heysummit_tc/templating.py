@@ -1,7 +1,8 @@
 """Filters templates use to show money, times and statuses, and the CSRF field of a form.
 
-They build their markup with f-strings over escaped values: ``Markup.format`` goes through
-``string.Formatter`` and cost a third of the attendees page's rendering.
+They build their markup with f-strings in which every value is escaped (hence the
+``noqa: S704``): ``Markup.format`` and ``%`` go through a formatter three times slower, and
+cost a third of the attendees page's rendering.
 """
 
 from flask_wtf.csrf import generate_csrf
@@ -22,7 +23,8 @@ def register(app):
 
 def csrf_input():
     """The hidden CSRF field of a form that has no WTForms form of its own (a button)."""
-    return Markup(f'<input type="hidden" name="csrf_token" value="{escape(generate_csrf())}">')
+    token = escape(generate_csrf())
+    return Markup(f'<input type="hidden" name="csrf_token" value="{token}">')  # noqa: S704  # nosec B704
 
 
 def money(minor_units, currency):
@@ -44,11 +46,12 @@ def time_tag(moment):
     if not moment:
         return "—"
     shown = escape(utc(moment))
-    return Markup(f'<time datetime="{escape(iso(moment))}" title="{shown}">{shown}</time>')
+    stamp = escape(iso(moment))
+    return Markup(f'<time datetime="{stamp}" title="{shown}">{shown}</time>')  # noqa: S704  # nosec B704
 
 
 def badge(status, label=None):
     """A status badge: its word is its meaning, the colour only repeats it."""
     status = str(status)
-    return Markup(f'<span class="badge badge-{escape(status.replace("_", "-"))}">'
-                  f'{escape(label or status.replace("_", " "))}</span>')
+    kind, word = escape(status.replace("_", "-")), escape(label or status.replace("_", " "))
+    return Markup(f'<span class="badge badge-{kind}">{word}</span>')  # noqa: S704  # nosec B704

@@ -20,12 +20,14 @@ from heysummit_tc.models import (
     Ticket,
     TicketPurchase,
 )
+from heysummit_tc.services.lifecycle import expire_cancelled, has_access
 
 from helpers import PASSWORD, post_webhook
 from orders import (
     EMAIL,
     LATER,
     cancellation,
+    lifecycle,
     payment,
     rebill_failed,
     refund,
@@ -273,6 +275,29 @@ def test_a_cancellation_with_period_end_keeps_access_until_billing_period_end_an
     assert outcomes(post_webhook(client, success())) == ["already_ended"]
 
 
+def test_access_ends_at_the_exact_period_end_and_the_history_records_that_moment(
+    client, event, session
+):
+    set_policies(session, on_cancel="period_end")
+    period_end = LATER + timedelta(days=20)
+    post_webhook(client, success())
+    post_webhook(client, cancellation(period_end=period_end))
+    cancelled = purchase(session)
+    assert has_access(cancelled.status, cancelled.access_ends_at, None,
+                      period_end - timedelta(seconds=1))
+    assert not has_access(cancelled.status, cancelled.access_ends_at, None, period_end)
+    assert expire_cancelled(session, period_end - timedelta(seconds=1)) == 0
+    assert expire_cancelled(session, period_end) == 1
+    session.commit()
+    session.expire_all()
+    ended = purchase(session)
+    assert (ended.status, ended.updated_at) == (PurchaseStatus.ENDED, period_end)
+    last = ended.changes[-1]
+    assert (last.from_status, last.to_status, last.changed_at, last.reason) == (
+        PurchaseStatus.CANCELLED, PurchaseStatus.ENDED, period_end,
+        "access ended after the cancellation")
+
+
 def test_a_cancellation_under_the_now_policy_ends_access_at_once(client, event, session):
     set_policies(session, on_cancel="now")
     post_webhook(client, success())
@@ -356,3 +381,88 @@ def test_ticket_editors_set_the_access_policies_on_the_ticket_form(client, organ
                                      "on_cancel": "now"})
     assert refused.status_code == 400
     assert "Not a valid choice" in refused.get_data(as_text=True)
+
+
+def test_lifecycle_answers_name_the_item_and_say_why_nothing_applied(
+    client, make_event, make_ticket, connect
+):
+    # The lower event id comes first, and its ticket does not link the refunded item.
+    first = make_event("First Summit", "USD")
+    make_ticket(first, "Workbook", "product-99", [("9.00", "USD")])
+    second = make_event("Second Summit", "USD")
+    ticket = make_ticket(second, "All-Access", "product-12", [("4997.00", "USD")])
+    for event_id in (first, second):
+        connect(event_id)
+    post_webhook(client, success())
+    assert post_webhook(client, refund()).json["outcomes"] == [
+        {"event_id": first, "item": "product-12", "outcome": "unlinked", "ticket_id": None,
+         "detail": "no ticket has this External ID"},
+        {"event_id": second, "item": "product-12", "outcome": "refunded",
+         "ticket_id": ticket, "detail": None},
+    ]
+    assert post_webhook(client, lifecycle(
+        "order.refund", "refund", amount="499700", currency="USD")).json["outcomes"] == [
+        {"event_id": event_id, "item": None, "outcome": "ignored", "ticket_id": None,
+         "detail": "the refund names no item"} for event_id in (first, second)]
+    assert post_webhook(client, refund(order_id="")).json["outcomes"] == [
+        {"event_id": event_id, "item": "product-12", "outcome": "ignored", "ticket_id": None,
+         "detail": "the refund names no order"} for event_id in (first, second)]
+
+
+def _pending(session):
+    held = purchase(session)
+    held.status = PurchaseStatus.PENDING
+    session.commit()
+
+
+WAITING = "kept until order 23370556 arrives; it applies then"
+# Each scenario posts its steps in turn; every answer is checked whole: the item's outcome and
+# the detail the delivery log shows for it.
+TRAILS = {
+    "a refund delivered twice counts once": (
+        {}, [success(), refund(), refund()],
+        [("paid", None), ("refunded", None),
+         ("duplicate", "this refund was received before; counted once")]),
+    "a partial refund keeps access": (
+        {}, [success(), refund(amount="100000")],
+        [("paid", None),
+         ("partial_refund", "refunds so far 100000 of 499700 USD charged; access kept")]),
+    "subscription payments are counted once each": (
+        {}, [success(), payment(2), payment(2)],
+        [("paid", None), ("payment_recorded", "payment 1 recorded"),
+         ("duplicate", "this subscription payment was received before; counted once")]),
+    "a purchase set to pending by hand is left alone": (
+        {}, [success(), _pending, refund()],
+        [("paid", None), None,
+         ("ignored", "the purchase is pending, set by hand; nothing changes")]),
+    "a refund before its order means access is never granted": (
+        {}, [refund(), success()],
+        [("waiting_for_order", WAITING),
+         ("refunded", "refund received before the order applies: access was never granted")]),
+    "two events before their order are named together": (
+        {"on_payment_failed": "suspend"}, [cancellation(), rebill_failed(), success()],
+        [("waiting_for_order", WAITING), ("waiting_for_order", WAITING),
+         ("cancelled", "cancellation and failed rebill received before the order applies: "
+                       "it starts cancelled, with access")]),
+    "a refund and a cancellation before their order: access never granted": (
+        {}, [cancellation(), refund(), success()],
+        [("waiting_for_order", WAITING), ("waiting_for_order", WAITING),
+         ("refunded", "cancellation and refund received before the order applies: "
+                      "access was never granted")]),
+}
+
+
+@pytest.mark.parametrize("name", list(TRAILS))
+def test_each_step_of_an_orders_life_answers_its_outcome_and_why(name, client, event, session):
+    policies, steps, expected = TRAILS[name]
+    if policies:
+        set_policies(session, **policies)
+    answers = []
+    for step in steps:
+        if callable(step):
+            step(session)
+            answers.append(None)
+            continue
+        [outcome] = post_webhook(client, step).json["outcomes"]
+        answers.append((outcome["outcome"], outcome["detail"]))
+    assert answers == expected

@@ -22,7 +22,7 @@ from ..models import (
 )
 from ..thrivecart.order import ORDER_SUCCESS, Lifecycle
 from . import statements as sql
-from .lifecycle import REBUYABLE, settle
+from .lifecycle import REBUYABLE, has_access, settle
 from .outcomes import LIFECYCLE_WORDS, needs_attention
 
 log = logging.getLogger(__name__)
@@ -254,7 +254,7 @@ def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
             continue
         state = settle(waiting.get(key, ()), charged_amount=order.charged.get(key),
                        charged_currency=order.currency, on_cancel=ticket.on_cancel)
-        states[ticket.id] = (key, state)
+        states[ticket.id] = (key, ticket, state)
         amount, currency = choose_price(ticket.prices, order.currency, ticket.event_currency)
         rows.append({
             "attendee_id": attendee_id, "ticket_id": ticket.id, "status": state.status.value,
@@ -271,7 +271,7 @@ def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
     written = dict(connection.execute(sql.purchase_upsert(sql.dialect_of(session), len(rows)),
                                       sql.numbered(rows)).all())
     changes = []
-    for ticket_id, (key, state) in states.items():
+    for ticket_id, (key, ticket, state) in states.items():
         purchase_id = written.get(ticket_id)
         if purchase_id is None:
             # Another order's delivery paid it a moment ago, on another process.
@@ -282,9 +282,13 @@ def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
         if held is not None:
             changes.append(_change(purchase_id, held.status, state.status, delivery_id, now,
                                    f"order.success of order {order.order_id or '—'}"))
-        detail = None if state.status == PurchaseStatus.PAID else (
-            f"{_describe(waiting.get(key, ()))} received before the order applies: "
-            "access was never granted")
+        detail = None
+        if state.status != PurchaseStatus.PAID:
+            access = has_access(state.status, state.access_ends_at, ticket.on_payment_failed,
+                                now)
+            detail = (f"{_describe(waiting.get(key, ()))} received before the order applies: "
+                      + (f"it starts {state.status.replace('_', ' ')}, with access" if access
+                         else "access was never granted"))
         outcomes.append(Outcome(event_id, key, _OUTCOME_OF_STATUS[state.status], ticket_id,
                                 attendee_id, purchase_id, detail=detail))
     if changes:
