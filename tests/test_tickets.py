@@ -4,13 +4,16 @@ import html
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from heysummit_tc.models import Ticket, TicketPrice
+from heysummit_tc.models import Attendee, Ticket, TicketPrice, TicketPurchase
 from heysummit_tc.services import ServiceError
 from heysummit_tc.services.money import format_amount, parse_amount
 from heysummit_tc.services.tickets import normalize_external_id
+
+from helpers import post_webhook
+from orders import success
 
 
 @pytest.mark.parametrize(
@@ -173,3 +176,39 @@ def test_ticket_help_text_says_where_thrivecart_shows_the_id(
         client.get(f"/events/{event_id}/revenue/tickets/new").get_data(as_text=True))
     assert "External ID" in page
     assert "the number at the end of that URL" in page and "ThriveCart's editor" in page
+
+
+def test_the_tickets_page_counts_purchases_however_they_come_and_go(
+    client, make_user, make_event, make_ticket, connect, login, session
+):
+    event_id = make_event("Summit", organiser=make_user("ada@example.com"))
+    main = make_ticket(event_id, "All-Access", "product-12", [("97.00", "USD")])
+    extra = make_ticket(event_id, "Workbook", "product-13", [("9.00", "USD")])
+    connect(event_id)
+    for n in range(40):  # buyers spread over every shard, some of them twice
+        assert post_webhook(client, success(order_id=f"O{n}", email=f"b{n}@example.com")
+                            ).status_code == 200
+    post_webhook(client, success(order_id="O0", email="b0@example.com"))
+    for n in range(5):
+        post_webhook(client, success(order_id=f"W{n}", key="product-13",
+                                     email=f"b{n}@example.com"))
+
+    def shown():
+        login("ada@example.com")
+        page = client.get(f"/events/{event_id}/revenue/tickets/").get_data(as_text=True)
+        return [int(number) for number in re.findall(
+            r'data-label="Purchases" class="num">(\d+)<', page)]
+
+    def truth(ticket_id):
+        return session.scalar(select(func.count()).select_from(TicketPurchase)
+                              .where(TicketPurchase.ticket_id == ticket_id))
+
+    assert shown() == [40, 5] == [truth(main), truth(extra)]
+    # Deleting buyers removes their purchases by cascade; moving one purchase to the other
+    # ticket moves its count.
+    session.execute(delete(Attendee).where(Attendee.email.in_(["b1@example.com",
+                                                               "b7@example.com"])))
+    session.execute(update(TicketPurchase).where(TicketPurchase.thrivecart_order_id == "O9")
+                    .values(ticket_id=extra))
+    session.commit()
+    assert shown() == [37, 5] == [truth(main), truth(extra)]

@@ -2,7 +2,13 @@
 
 from .accounts import EventMember, Role, User
 from .alerts import AlertDigest, AlertSubscription
-from .attendees import Attendee, PurchaseChange, PurchaseStatus, TicketPurchase
+from .attendees import (
+    Attendee,
+    PurchaseChange,
+    PurchaseStatus,
+    TicketPurchase,
+    TicketPurchaseCount,
+)
 from .base import Base, utcnow
 from .emails import (
     AccessEmailSettings,
@@ -56,6 +62,7 @@ __all__ = [
     "Ticket",
     "TicketPrice",
     "TicketPurchase",
+    "TicketPurchaseCount",
     "User",
     "WebhookDelivery",
     "utcnow",

@@ -4,7 +4,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ..models import OnCancel, OnPaymentFailed, Ticket, TicketPrice, TicketPurchase
+from ..models import (
+    OnCancel,
+    OnPaymentFailed,
+    Ticket,
+    TicketPrice,
+    TicketPurchase,
+    TicketPurchaseCount,
+)
 from ..thrivecart.items import ItemIdProblem, read_external_id
 from ..words import plural
 from . import ServiceError, required_name
@@ -167,12 +174,12 @@ def tickets_of(session, event_id):
         .options(selectinload(Ticket.prices))
         .order_by(Ticket.id)
     ))
-    # One grouped pass over these tickets' purchases (a per-ticket subquery let the planner
-    # scan every purchase once per ticket).
+    # The counts the database keeps (TicketPurchaseCount): a few rows a ticket, however
+    # many purchases it has.
     counts = dict(session.execute(
-        select(TicketPurchase.ticket_id, func.count())
-        .where(TicketPurchase.ticket_id.in_([ticket.id for ticket in tickets]))
-        .group_by(TicketPurchase.ticket_id)
+        select(TicketPurchaseCount.ticket_id, func.sum(TicketPurchaseCount.purchases))
+        .where(TicketPurchaseCount.ticket_id.in_([ticket.id for ticket in tickets]))
+        .group_by(TicketPurchaseCount.ticket_id)
     ).all()) if tickets else {}
     return [(ticket, counts.get(ticket.id, 0)) for ticket in tickets]
 
