@@ -72,14 +72,14 @@ def dismiss_rejections(session, event, now=None):
     return True
 
 
-def find_event_ids(session, key, secret_word):
+def find_event_ids(connection, key, secret_word):
     """Return the ids of every event whose integration holds this Secret Word."""
-    return find_event_ids_by_digest(session, secret_digest(key, secret_word))
+    return find_event_ids_by_digest(connection, secret_digest(key, secret_word))
 
 
-def find_event_ids_by_digest(session, digest):
+def find_event_ids_by_digest(connection, digest):
     """Return the ids of every event whose integration holds the Secret Word of ``digest``."""
-    rows = session.connection().execute(_BY_DIGEST, {"digest": digest}).all()
+    rows = connection.execute(_BY_DIGEST, {"digest": digest}).all()
     # The index finds candidates; the comparison that decides is constant-time.
     return sorted(
         event_id for event_id, stored in rows if hmac.compare_digest(stored, digest)

@@ -97,10 +97,16 @@ class _LinkedTicket:
     prices: list[tuple[int, str]]
 
 
-def record_delivery(session, order, event_ids, *, source="webhook", now=None):
-    """Store a delivery addressed to ``event_ids`` before it is processed; return its id."""
+def record_delivery(connection, order, event_ids, *, source="webhook", now=None):
+    """Store a delivery addressed to ``event_ids`` before it is processed; return its id.
+
+    ``connection`` may be outside any transaction on PostgreSQL, where the record is one
+    statement (see :func:`.statements.record_delivery`).
+    """
     received_at = now or utcnow()
-    delivery_id = session.connection().execute(sql.insert_delivery(sql.dialect_of(session)), {
+    event_ids = sorted(set(event_ids))
+    statement, with_events = sql.record_delivery(connection.dialect.name)
+    values = {
         "received_at": received_at,
         "source": source,
         "event_type": order.event_type[:64],
@@ -113,11 +119,14 @@ def record_delivery(session, order, event_ids, *, source="webhook", now=None):
         "status": DeliveryStatus.RECEIVED.value,
         "attempts": 0,
         "payload": order.payload,
-    }).scalar_one()
-    session.connection().execute(sql.INSERT_DELIVERY_EVENT, [
+    }
+    if with_events:
+        return connection.execute(statement, {**values, "event_ids": event_ids}).first()[0]
+    delivery_id = connection.execute(statement, values).scalar_one()
+    connection.execute(sql.INSERT_DELIVERY_EVENT, [
         {"delivery_id": delivery_id, "event_id": event_id, "received_at": received_at,
          "attempt": 0, "attention": False}
-        for event_id in sorted(set(event_ids))
+        for event_id in event_ids
     ])
     return delivery_id
 
@@ -446,29 +455,39 @@ def _linked_tickets(session, event_ids, keys):
 def _record_attempt(session, delivery_id, status, http_status, error, outcomes, now,
                     user_id=None, names=None):
     connection = session.connection()
-    attempt = connection.execute(sql.FINISH_ATTEMPT, {
-        "delivery_id": delivery_id, "status": status, "http_status": http_status,
-        "error": error, "now": now, "user_id": user_id,
-    }).scalar_one()
     names = names or {}
-    if outcomes:
-        kinds = {}
-        for outcome in outcomes:
-            kinds.setdefault(outcome.event_id, set()).add(outcome.outcome)
+    finish = {"status": status, "http_status": http_status, "error": error, "now": now,
+              "user_id": user_id}
+    kinds = {}
+    for outcome in outcomes:
+        kinds.setdefault(outcome.event_id, set()).add(outcome.outcome)
+    marks = [(event_id, needs_attention(event_kinds)) for event_id, event_kinds in kinds.items()]
+    rows = [(outcome.event_id, outcome.item and outcome.item[:40],
+             names.get(outcome.item) if outcome.item else None, outcome.outcome,
+             outcome.ticket_id, outcome.attendee_id, outcome.purchase_id,
+             outcome.detail and outcome.detail[:500]) for outcome in outcomes]
+    statement = sql.finish_attempt(sql.dialect_of(session))
+    if statement is not None:  # one statement
+        columns = list(zip(*rows, strict=True)) or [()] * len(sql.OUTCOME_COLUMNS)
+        return connection.execute(statement, {
+            **finish, "finished_delivery": delivery_id,
+            "mark_events": [event_id for event_id, _ in marks],
+            "mark_attention": [attention for _, attention in marks],
+            **{f"outcome_{name}": list(values)
+               for name, values in zip(sql.OUTCOME_COLUMNS, columns, strict=True)},
+        }).scalar_one()
+    attempt = connection.execute(sql.FINISH_ATTEMPT,
+                                 {**finish, "delivery_id": delivery_id}).scalar_one()
+    if marks:
         connection.execute(sql.MARK_DELIVERY_EVENT, [
             {"marked_delivery": delivery_id, "marked_event": event_id, "new_attempt": attempt,
-             "needs_attention": needs_attention(event_kinds)}
-            for event_id, event_kinds in kinds.items()
+             "needs_attention": attention}
+            for event_id, attention in marks
         ])
+    if rows:
         connection.execute(sql.INSERT_OUTCOME, [
-            {"delivery_id": delivery_id, "event_id": outcome.event_id, "attempt": attempt,
-             "item_key": outcome.item and outcome.item[:40],
-             "item_name": names.get(outcome.item) if outcome.item else None,
-             "outcome": outcome.outcome,
-             "ticket_id": outcome.ticket_id, "attendee_id": outcome.attendee_id,
-             "purchase_id": outcome.purchase_id,
-             "detail": outcome.detail and outcome.detail[:500], "created_at": now}
-            for outcome in outcomes
+            {"delivery_id": delivery_id, "attempt": attempt, "created_at": now,
+             **dict(zip(sql.OUTCOME_COLUMNS, row, strict=True))}
+            for row in rows
         ])
     return attempt
-

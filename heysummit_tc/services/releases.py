@@ -42,7 +42,7 @@ def release_held(session, digest, now=None, user_id=None):
     webhook would have sent it had the word been saved in time. Returns the results.
     """
     now = now or utcnow()
-    event_ids = find_event_ids_by_digest(session, digest)
+    event_ids = find_event_ids_by_digest(session.connection(), digest)
     results = []
     if not event_ids:
         return results
@@ -50,7 +50,7 @@ def release_held(session, digest, now=None, user_id=None):
         order, received_at, held_id = read_order(held.payload), held.received_at, held.id
         if not claim_held(session, held_id, now):
             continue  # released by a concurrent confirmation
-        delivery_id = record_delivery(session, order, event_ids, source="held",
+        delivery_id = record_delivery(session.connection(), order, event_ids, source="held",
                                       now=received_at)
         session.execute(update(HeldDelivery).where(HeldDelivery.id == held_id)
                         .values(delivery_id=delivery_id)
@@ -116,7 +116,8 @@ def send_test_purchase(session, event, ticket, email, first_name="", last_name="
                        user_id=None):
     """Run a made-up test-mode order for ``ticket`` through the real processing."""
     order = read_order(test_purchase_payload(ticket, email, first_name, last_name, now))
-    delivery_id = record_delivery(session, order, [event.id], source="test_purchase", now=now)
+    delivery_id = record_delivery(session.connection(), order, [event.id], source="test_purchase",
+                                  now=now)
     session.commit()
     return run_delivery(session, delivery_id, order, [event.id], source="test_purchase",
                         now=now, user_id=user_id)

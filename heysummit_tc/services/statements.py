@@ -8,7 +8,20 @@ constraint, in PostgreSQL's and SQLite's dialects alike.
 
 from functools import cache
 
-from sqlalchemy import bindparam, column, func, insert, select, text, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    bindparam,
+    column,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..models import (
@@ -33,22 +46,93 @@ lifecycle_events = LifecycleEvent.__table__
 
 
 
-@cache
-def insert_delivery(dialect):
-    """Record a delivery as received; return its id.
+RECORD_COLUMNS = (
+    "received_at", "source", "event_type", "mode", "test", "thrivecart_account", "order_id",
+    "invoice_id", "customer_email", "status", "attempts", "payload",
+)
+OUTCOME_COLUMNS = ("event_id", "item_key", "item_name", "outcome", "ticket_id", "attendee_id",
+                   "purchase_id", "detail")
 
-    The transaction that records it need not wait for the disk: processing follows at once
-    in a second transaction, whose synchronous commit flushes the log up to and including
-    this record before ThriveCart hears 200. A crash in between loses at most a delivery
-    that was never answered, which ThriveCart sends again. On PostgreSQL that is
-    ``SET LOCAL synchronous_commit = off``, said inside this statement to save a round trip
-    (one flush less per delivery: about 2 ms here); SQLite's WAL mode at
-    ``synchronous=NORMAL`` never waits on a commit.
+
+def _synchronous_commit_off():
+    """``SET LOCAL synchronous_commit = off``, said inside a statement (no round trip)."""
+    return func.set_config("synchronous_commit", "off", True)
+
+
+@cache
+def record_delivery(dialect):
+    """Record a delivery as received with its row per event; return its id.
+
+    The record need not wait for the disk: processing follows at once, and its synchronous
+    commit flushes the log up to and including this record before ThriveCart hears 200. A
+    crash in between loses at most a delivery that was never answered, which ThriveCart
+    sends again. On PostgreSQL it is one statement (the delivery inserted in a CTE, its
+    events from an array) that needs no transaction of its own, with
+    ``synchronous_commit = off`` for its commit; SQLite's WAL mode at ``synchronous=NORMAL``
+    never waits on a commit, and records in two statements. Returns None where the caller
+    must run :data:`INSERT_DELIVERY_EVENT` itself.
     """
-    statement = insert(deliveries).returning(deliveries.c.id)
-    if dialect == "postgresql":
-        statement = statement.returning(func.set_config("synchronous_commit", "off", True))
-    return statement
+    values = {name: bindparam(name, type_=deliveries.c[name].type) for name in RECORD_COLUMNS}
+    if dialect != "postgresql":
+        return insert(deliveries).values(values).returning(deliveries.c.id), False
+    delivery = insert(deliveries).values(values).returning(deliveries.c.id).cte("delivery")
+    events = DeliveryEvent.__table__
+    event_ids = func.unnest(bindparam("event_ids", type_=postgresql.ARRAY(Integer))
+                            ).table_valued("event_id").render_derived("addressed")
+    return insert(events).from_select(
+        ["delivery_id", "event_id", "received_at", "attempt", "attention"],
+        select(delivery.c.id, event_ids.c.event_id, values["received_at"], literal(0),
+               false())
+        .select_from(delivery).join(event_ids, true()),
+    ).returning(events.c.delivery_id, _synchronous_commit_off()), True
+
+
+@cache
+def finish_attempt(dialect):
+    """Close an attempt: the delivery's status, its events' attempt and attention, and its
+    outcomes, returning the attempt's number.
+
+    PostgreSQL does it in one statement (CTEs over arrays of the rows); elsewhere this is
+    :data:`FINISH_ATTEMPT` followed by :data:`MARK_DELIVERY_EVENT` and :data:`INSERT_OUTCOME`,
+    and None is returned.
+    """
+    if dialect != "postgresql":
+        return None
+    # Parameters are named apart from the columns of the tables the CTEs write: SQLAlchemy
+    # would take a parameter named like a column for a value to set there.
+    finished = (
+        update(deliveries)
+        .where(deliveries.c.id == bindparam("finished_delivery"))
+        .values(status=bindparam("status"), http_status=bindparam("http_status"),
+                error=bindparam("error"), attempts=deliveries.c.attempts + 1,
+                processed_at=bindparam("now"), processed_by_id=bindparam("user_id"))
+        .returning(deliveries.c.attempts)
+        .cte("finished")
+    )
+    events = DeliveryEvent.__table__
+    marks = func.unnest(bindparam("mark_events", type_=postgresql.ARRAY(Integer)),
+                        bindparam("mark_attention", type_=postgresql.ARRAY(Boolean))
+                        ).table_valued("event_id", "attention").render_derived("marks")
+    marked = (
+        update(events)
+        .where(events.c.delivery_id == bindparam("finished_delivery"),
+               events.c.event_id == marks.c.event_id)
+        .values(attempt=select(finished.c.attempts).scalar_subquery(),
+                attention=marks.c.attention)
+        .cte("marked")
+    )
+    outcomes = DeliveryOutcome.__table__
+    rows = func.unnest(*(
+        bindparam(f"outcome_{name}", type_=postgresql.ARRAY(outcomes.c[name].type))
+        for name in OUTCOME_COLUMNS
+    )).table_valued(*OUTCOME_COLUMNS, with_ordinality="position").render_derived("rows")
+    recorded = insert(outcomes).from_select(
+        ["delivery_id", "attempt", *OUTCOME_COLUMNS, "created_at"],
+        select(bindparam("finished_delivery"), finished.c.attempts,
+               *(rows.c[name] for name in OUTCOME_COLUMNS), bindparam("now"))
+        .select_from(finished).join(rows, true()).order_by(rows.c.position),
+    ).cte("recorded")
+    return select(finished.c.attempts).add_cte(marked, recorded)
 
 
 INSERT_DELIVERY_EVENT = insert(DeliveryEvent.__table__)

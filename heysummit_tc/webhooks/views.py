@@ -77,7 +77,11 @@ def _read_body(limit):
 def _receive(order, secret_word):
     config = current_app.config
     client = request.remote_addr or "-"
-    event_ids = find_event_ids(db.session, config["SECRET_WORD_KEY"], secret_word)
+    with _recording_connection() as connection:
+        event_ids = find_event_ids(connection, config["SECRET_WORD_KEY"], secret_word)
+        if event_ids:
+            delivery_id = record_delivery(connection, order, event_ids)
+            connection.commit()
     if not event_ids:
         if not wrong_secrets.record_failure(client):
             return jsonify(status="rate_limited",
@@ -93,8 +97,6 @@ def _receive(order, secret_word):
         return jsonify(status="rejected",
                        error="thrivecart_secret matches no configured ThriveCart integration"), 403
 
-    delivery_id = record_delivery(db.session, order, event_ids)
-    db.session.commit()
     result = run_delivery(db.session, delivery_id, order, event_ids)
     after_grant(result)
     log.info(
@@ -104,6 +106,20 @@ def _receive(order, secret_word):
                           "http_status": result.http_status}},
     )
     return jsonify(result.as_json()), result.http_status
+
+
+def _recording_connection():
+    """The connection that finds the events and records the delivery before processing.
+
+    On PostgreSQL it runs outside a transaction (each of its two statements is one of its
+    own, and the record is a single statement), which spares a BEGIN and a COMMIT; SQLite
+    records in a transaction of its own. Either way the record is committed before the
+    delivery is processed, so a worker killed mid-way leaves it to replay.
+    """
+    connection = db.engine.connect()
+    if connection.dialect.name == "postgresql":
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
 
 
 @bp.errorhandler(RequestEntityTooLarge)
