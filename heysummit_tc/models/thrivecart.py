@@ -161,6 +161,10 @@ class DeliveryOutcome(Base):
         Index("ix_delivery_outcomes_email_due", "id",
               postgresql_where=text("outcome = 'paid' AND email_queued_at IS NULL"),
               sqlite_where=text("outcome = 'paid' AND email_queued_at IS NULL")),
+        # Items left unapplied (the unlinked inbox, re-runs): few among many outcomes.
+        Index("ix_delivery_outcomes_unapplied", "event_id", "item_key",
+              postgresql_where=text("outcome IN ('unlinked', 'ticket_inactive')"),
+              sqlite_where=text("outcome IN ('unlinked', 'ticket_inactive')")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -143,7 +143,7 @@ def attendee_csv(session, event_id, batch=CSV_BATCH, now=None):
             .where(TicketPurchase.attendee_id.between(attendees[0][0], attendees[-1][0]),
                    Ticket.event_id == event_id)
             .order_by(TicketPurchase.attendee_id, TicketPurchase.id)
-        ).tuples():
+        ).tuples().all():  # fetched at once: row by row costs a driver call each
             purchases.setdefault(attendee_id, []).append(purchase)
         rows = []
         for attendee_id, email, first_name, last_name in attendees:

@@ -1,4 +1,4 @@
-"""Each ticket's purchase count, kept by triggers in shards
+"""Each ticket's purchase count, kept by triggers in shards; unapplied outcomes indexed
 
 Revision ID: 2d4c1e9f7a60
 Revises: f56298891a83
@@ -8,6 +8,9 @@ The tickets page showed each ticket's purchases by counting them: one pass over 
 for a ticket that sold 200,000. Triggers on ticket_purchases now keep the count as purchases
 are inserted, deleted (cascades included) or moved to another ticket, in 16 shards per ticket
 (by attendee) so that concurrent deliveries of one ticket rarely update the same row.
+
+The page's inbox of unlinked items read every outcome of the event to find the few left
+unapplied; a partial index holds just those.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -75,6 +78,10 @@ def upgrade():
     )
     for statement in POSTGRESQL if op.get_bind().dialect.name == "postgresql" else SQLITE:
         op.execute(statement)
+    op.create_index('ix_delivery_outcomes_unapplied', 'delivery_outcomes',
+                    ['event_id', 'item_key'], unique=False,
+                    postgresql_where=sa.text("outcome IN ('unlinked', 'ticket_inactive')"),
+                    sqlite_where=sa.text("outcome IN ('unlinked', 'ticket_inactive')"))
     op.execute(
         f"INSERT INTO ticket_purchase_counts (ticket_id, shard, purchases) "
         f"SELECT ticket_id, attendee_id % {SHARDS}, count(*) FROM ticket_purchases "
@@ -83,6 +90,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_delivery_outcomes_unapplied', table_name='delivery_outcomes')
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER ticket_purchases_counted ON ticket_purchases")
         op.execute("DROP FUNCTION count_ticket_purchases()")
