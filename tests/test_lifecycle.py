@@ -19,6 +19,7 @@ from heysummit_tc.models import (
     PurchaseStatus,
     Ticket,
     TicketPurchase,
+    WebhookDelivery,
 )
 from heysummit_tc.services.lifecycle import expire_cancelled, has_access
 
@@ -466,3 +467,16 @@ def test_each_step_of_an_orders_life_answers_its_outcome_and_why(name, client, e
         [outcome] = post_webhook(client, step).json["outcomes"]
         answers.append((outcome["outcome"], outcome["detail"]))
     assert answers == expected
+
+
+def test_a_status_change_records_the_delivery_that_caused_it_at_its_moment(
+    client, event, session
+):
+    post_webhook(client, success())
+    delivery_id = post_webhook(client, refund()).json["delivery_id"]
+    delivery = session.get(WebhookDelivery, delivery_id)
+    change = purchase(session).changes[-1]
+    assert (change.from_status, change.to_status, change.delivery_id, change.user_id,
+            change.changed_at, change.reason) == (
+        PurchaseStatus.PAID, PurchaseStatus.REFUNDED, delivery_id, None,
+        delivery.processed_at, "order.refund of order 23370556")

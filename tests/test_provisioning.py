@@ -301,8 +301,9 @@ def test_error_between_two_writes_applies_nothing_and_records_the_failure(
     assert attendees(session) == []  # the attendee insert before the failure was rolled back
     delivery = session.get(models.WebhookDelivery, response.json["delivery_id"])
     assert (delivery.status, delivery.http_status) == ("failed", 503)
-    assert "injected failure" in delivery.error
-    assert [o.outcome for o in delivery.outcomes] == ["failed"]
+    # The driver's first line, never the statement or its parameters; the same on the outcome.
+    assert delivery.error == "database error: injected failure"
+    assert [(o.outcome, o.detail) for o in delivery.outcomes] == [("failed", delivery.error)]
     # ThriveCart (or the organiser) sending it again applies it once.
     retry = post_webhook(client, fixture_bytes("order-success.form"))
     assert retry.status_code == 200
@@ -318,3 +319,14 @@ def test_each_attempt_is_recorded_with_its_outcomes(client, event, session):
     assert outcomes[0].attendee_id == attendees(session)[0].id
     assert outcomes[0].purchase_id == purchases(session)[
         ("ada.lovelace@example.com", "product-12")].id
+
+
+def test_an_error_is_described_by_its_kind_and_first_line_within_500_characters():
+    from sqlalchemy.exc import OperationalError
+
+    from heysummit_tc.services.provisioning import describe_error
+
+    driver = OperationalError("INSERT ...", {"secret": "x"}, Exception("gone away\nDETAIL: x"))
+    assert describe_error(driver) == "database error: gone away"
+    assert describe_error(ValueError("bad item")) == "ValueError: bad item"
+    assert describe_error(ValueError("x" * 600)) == "ValueError: " + "x" * 488
