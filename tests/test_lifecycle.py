@@ -417,6 +417,7 @@ def _pending(session):
 
 
 WAITING = "kept until order 23370556 arrives; it applies then"
+LONG = "9" * 45
 # Each scenario posts its steps in turn; every answer is checked whole: the item's outcome and
 # the detail the delivery log shows for it.
 TRAILS = {
@@ -450,6 +451,12 @@ TRAILS = {
         [("waiting_for_order", WAITING), ("waiting_for_order", WAITING),
          ("refunded", "cancellation and refund received before the order applies: "
                       "access was never granted")]),
+    "an order id longer than 40 characters is matched by what is kept of it": (
+        {}, [success(order_id=LONG), refund(order_id=LONG)],
+        [("paid", None), ("refunded", None)]),
+    "a second failed rebill of an unpaid purchase changes nothing": (
+        {}, [success(), rebill_failed(), rebill_failed(invoice_id="000000006")],
+        [("paid", None), ("payment_failed", None), ("already_payment_failed", None)]),
 }
 
 
@@ -480,3 +487,4 @@ def test_a_status_change_records_the_delivery_that_caused_it_at_its_moment(
             change.changed_at, change.reason) == (
         PurchaseStatus.PAID, PurchaseStatus.REFUNDED, delivery_id, None,
         delivery.processed_at, "order.refund of order 23370556")
+    assert purchase(session).updated_at == delivery.processed_at

@@ -156,6 +156,21 @@ def test_read_refund_from_the_fixture():
     assert lifecycle.occurred_at.isoformat() == "2025-10-24T17:57:27+00:00"
 
 
+@pytest.mark.parametrize(("given", "expected"), [
+    ("2025-10-24T19:57:27+02:00", "2025-10-24T17:57:27+00:00"),  # an offset: the same instant
+    (" 2025-10-24T17:57:27 ", "2025-10-24T17:57:27+00:00"),  # no offset: taken as UTC
+    ("24/10/2025", None),  # not ISO 8601: no time rather than a wrong one
+])
+def test_lifecycle_times_without_unix_stamps_come_from_iso_dates_in_utc(given, expected):
+    payload = load_fixture("order-refund.json")
+    payload.pop("date_unix", None)
+    payload["date_iso8601"] = given
+    payload["refund"]["billing_period_end_iso8601"] = given
+    lifecycle = read_order(payload).lifecycle
+    for moment in (lifecycle.occurred_at, lifecycle.billing_period_end):
+        assert (moment.isoformat() if moment else None) == expected
+
+
 def test_odd_shapes_never_raise():
     order = read_order({"event": ["x"], "customer": "nope", "order": {"charges": "x"},
                         "purchase_map": 5, "refund": {"type": None}})
