@@ -1,6 +1,7 @@
 """Plain helpers tests import: fixture payloads and ThriveCart-shaped bodies."""
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 from qs_codec import EncodeOptions, ListFormat, encode
@@ -283,3 +284,33 @@ def wait_for(check, timeout=30, interval=0.05):
             return value
         time.sleep(interval)
     raise AssertionError(f"not within {timeout} s: {getattr(check, '__doc__', None) or check}")
+
+
+@contextmanager
+def purchases_refused(session, backend):
+    """Make the database refuse purchase inserts inside the block (after an attendee insert
+    succeeded, so a delivery fails between two writes)."""
+    from sqlalchemy import text
+
+    if backend == "postgresql":
+        session.execute(text(
+            "CREATE FUNCTION refuse_purchase() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql"))
+        session.execute(text(
+            "CREATE TRIGGER refuse_purchase BEFORE INSERT ON ticket_purchases "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_purchase()"))
+    else:
+        session.execute(text(
+            "CREATE TRIGGER refuse_purchase BEFORE INSERT ON ticket_purchases "
+            "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"))
+    session.commit()
+    try:
+        yield
+    finally:
+        session.rollback()
+        if backend == "postgresql":
+            session.execute(text("DROP TRIGGER refuse_purchase ON ticket_purchases"))
+            session.execute(text("DROP FUNCTION refuse_purchase()"))
+        else:
+            session.execute(text("DROP TRIGGER refuse_purchase"))
+        session.commit()

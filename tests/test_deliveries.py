@@ -16,7 +16,7 @@ from heysummit_tc.models import (
     utcnow,
 )
 
-from helpers import fixture_bytes, form_body, load_fixture, post_webhook
+from helpers import fixture_bytes, form_body, load_fixture, post_webhook, purchases_refused
 
 
 def text_of(response):
@@ -109,6 +109,23 @@ def test_replay_after_adding_the_external_id_provisions_and_again_changes_nothin
     assert attempts == [1, 2, 3]
     page = text_of(client.get(url))
     assert "Attempt 3" in page and "Attempt 1" in page and "already paid" in page
+
+
+def test_a_replay_that_fails_says_why_and_who_tried(
+    client, organiser, make_ticket, session, backend
+):
+    delivery_id = post_webhook(client, fixture_bytes("order-success-multi.form")).json[
+        "delivery_id"]
+    make_ticket(organiser, "Main", "product-2", [("97.00", "GBP")])
+    url = f"/events/{organiser}/setup/integrations/thrivecart/deliveries/{delivery_id}/"
+    with purchases_refused(session, backend):
+        client.post(url + "replay")
+    delivery = session.get(WebhookDelivery, delivery_id)
+    assert (delivery.status, delivery.http_status, delivery.error) == (
+        "failed", 503, "database error: injected failure")
+    assert delivery.processed_by.email == "ada@example.com"
+    assert [(o.outcome, o.detail) for o in delivery.outcomes if o.attempt == 2] == [
+        ("failed", "database error: injected failure")]
 
 
 def test_cli_replays_one_delivery_or_only_the_failed_ones(client, organiser, runner, session):

@@ -3,11 +3,18 @@
 import copy
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from heysummit_tc import models
 
-from helpers import fixture_bytes, form_body, json_body, load_fixture, post_webhook
+from helpers import (
+    fixture_bytes,
+    form_body,
+    json_body,
+    load_fixture,
+    post_webhook,
+    purchases_refused,
+)
 
 MULTI_KEYS = ["product-2", "bump-2", "upsell-3", "downsell-5"]
 
@@ -263,40 +270,11 @@ def test_live_mode_purchases_are_not_marked_test(client, make_event, make_ticket
     assert purchase.test is False and purchase.charged_amount == 9700
 
 
-def _install_failing_trigger(session, backend):
-    """Make the database refuse purchase inserts, after the attendee insert succeeded."""
-    if backend == "postgresql":
-        session.execute(text(
-            "CREATE FUNCTION refuse_purchase() RETURNS trigger AS $$ BEGIN "
-            "RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql"))
-        session.execute(text(
-            "CREATE TRIGGER refuse_purchase BEFORE INSERT ON ticket_purchases "
-            "FOR EACH ROW EXECUTE FUNCTION refuse_purchase()"))
-    else:
-        session.execute(text(
-            "CREATE TRIGGER refuse_purchase BEFORE INSERT ON ticket_purchases "
-            "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"))
-    session.commit()
-
-
-def _remove_failing_trigger(session, backend):
-    session.rollback()
-    if backend == "postgresql":
-        session.execute(text("DROP TRIGGER refuse_purchase ON ticket_purchases"))
-        session.execute(text("DROP FUNCTION refuse_purchase()"))
-    else:
-        session.execute(text("DROP TRIGGER refuse_purchase"))
-    session.commit()
-
-
 def test_error_between_two_writes_applies_nothing_and_records_the_failure(
     client, event, session, backend
 ):
-    _install_failing_trigger(session, backend)
-    try:
+    with purchases_refused(session, backend):
         response = post_webhook(client, fixture_bytes("order-success.form"))
-    finally:
-        _remove_failing_trigger(session, backend)
     assert response.status_code == 503
     assert attendees(session) == []  # the attendee insert before the failure was rolled back
     delivery = session.get(models.WebhookDelivery, response.json["delivery_id"])
