@@ -10,7 +10,8 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from heysummit_tc.models import Attendee, HeldDelivery, PurchaseStatus, TicketPurchase, utcnow
-from heysummit_tc.services.held import claim_held, prune_held
+from heysummit_tc.services.held import claim_held, held_for_digest, hold_delivery, prune_held
+from heysummit_tc.thrivecart.order import read_order
 
 from helpers import FIXTURE_SECRET, form_body, load_fixture, post_webhook
 from orders import refund, success
@@ -136,3 +137,48 @@ def test_a_refund_of_another_order_leaves_this_orders_purchase_paid(
     assert [o["outcome"] for o in answer.json["outcomes"]] == ["waiting_for_order"]
     session.expire_all()
     assert session.scalar(select(TicketPurchase.status)) == PurchaseStatus.PAID
+
+
+def _hold(session, order_id, client="203.0.113.9", now=None, caps=(10, 10, 10), **fields):
+    payload = load_fixture("order-success.json")
+    payload.update(order_id=order_id, **fields)
+    per_secret, per_client, total = caps
+    return hold_delivery(session, read_order(payload), "digest", client_address=client,
+                         per_secret=per_secret, per_client=per_client, total=total, now=now)
+
+
+def test_a_held_delivery_keeps_what_the_rejected_post_said_at_the_moment_given(session):
+    moment = utcnow() - timedelta(days=2)
+    held = session.get(HeldDelivery, _hold(
+        session, "9" * 45, client="2001:db8::" + "f" * 70, now=moment,
+        event="order." + "x" * 70, mode="test"))
+    assert (held.received_at, held.event_type, held.test, held.order_id,
+            held.client_address) == (moment, ("order." + "x" * 70)[:64], True, "9" * 40,
+                                     ("2001:db8::" + "f" * 70)[:64])
+
+
+def test_released_held_deliveries_do_not_count_against_the_caps(session):
+    kept = [_hold(session, f"R{n}", caps=(2, 2, 2)) for n in range(2)]
+    for held_id in kept:
+        assert claim_held(session, held_id)
+    for n in range(3):
+        _hold(session, f"N{n}", caps=(2, 2, 2))
+    orders = session.scalars(select(HeldDelivery.order_id).order_by(HeldDelivery.id)).all()
+    assert orders == ["R0", "R1", "N1", "N2"]
+
+
+def test_past_the_overall_cap_the_address_that_posted_first_loses_a_tie(session):
+    # Equal counts: the address whose posts are older gives one up (it sorts last by name).
+    for order_id, client in (("A1", "203.0.113.9"), ("A2", "203.0.113.9"),
+                             ("B1", "198.51.100.7"), ("B2", "198.51.100.7")):
+        _hold(session, order_id, client=client, caps=(10, 10, 3))
+    assert session.scalars(select(HeldDelivery.order_id).order_by(HeldDelivery.id)).all() == [
+        "A2", "B1", "B2"]
+
+
+def test_held_deliveries_are_offered_for_exactly_14_days_of_the_clock_given(session):
+    later = utcnow() + timedelta(days=30)
+    edge = _hold(session, "EDGE", now=later - timedelta(days=14))
+    _hold(session, "OLDER", now=later - timedelta(days=14, seconds=1))
+    newest = _hold(session, "NEW", now=later)
+    assert [held.id for held in held_for_digest(session, "digest", later)] == [edge, newest]
