@@ -1,9 +1,19 @@
 """Reading what ThriveCart posts: one structure from form or JSON, bounded, and the order in it."""
 
+import json
+import time
+
 import pytest
 
 from heysummit_tc.thrivecart.order import charged_amounts, item_keys, read_buyer, read_order
-from heysummit_tc.thrivecart.payload import PayloadError, parse_payload, redact
+from heysummit_tc.thrivecart.payload import (
+    MAX_DEPTH,
+    MAX_FIELDS,
+    MAX_LIST_INDEX,
+    PayloadError,
+    parse_payload,
+    redact,
+)
 
 from helpers import fixture_bytes, form_body, json_body, load_fixture
 
@@ -175,3 +185,51 @@ def test_odd_shapes_never_raise():
     order = read_order({"event": ["x"], "customer": "nope", "order": {"charges": "x"},
                         "purchase_map": 5, "refund": {"type": None}})
     assert order.item_keys == [] and order.buyer.email is None
+
+
+def _nested(levels):
+    data = "x"
+    for _ in range(levels):
+        data = {"a": data}
+    return data
+
+
+@pytest.mark.parametrize(("data", "error"), [
+    (_nested(MAX_DEPTH + 1), None),  # containers at depths 0 to MAX_DEPTH
+    (_nested(MAX_DEPTH + 2), f"JSON body nests deeper than {MAX_DEPTH} levels"),
+    ({"a": ["x"] * (MAX_LIST_INDEX + 1)}, None),
+    ({"a": ["x"] * (MAX_LIST_INDEX + 2)}, f"JSON body has a list longer than "
+                                          f"{MAX_LIST_INDEX + 1}"),
+    ({f"f{n}": "x" for n in range(MAX_FIELDS)}, None),
+    ({f"f{n}": "x" for n in range(MAX_FIELDS + 1)}, f"JSON body has more than {MAX_FIELDS} "
+                                                    "fields"),
+])
+def test_json_bodies_are_held_to_the_form_limits_exactly(data, error):
+    body = json.dumps(data).encode()
+    if error is None:
+        parse_payload(body)
+    else:
+        with pytest.raises(PayloadError) as refused:
+            parse_payload(body)
+        assert str(refused.value) == error
+
+
+def test_json_numbers_keep_their_digits_and_constants_are_refused_by_name():
+    assert parse_payload(b'{"amount": 49.70, "id": 12345678901234567890}') == {
+        "amount": "49.70", "id": "12345678901234567890"}
+    with pytest.raises(PayloadError) as refused:
+        parse_payload(b'{"amount": NaN}')
+    assert str(refused.value) == "body is not valid JSON (NaN is not a number)"
+
+
+def test_iso_dates_are_read_the_same_whatever_the_servers_time_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        test_lifecycle_times_without_unix_stamps_come_from_iso_dates_in_utc(
+            "2025-10-24T19:57:27+02:00", "2025-10-24T17:57:27+00:00")
+        test_lifecycle_times_without_unix_stamps_come_from_iso_dates_in_utc(
+            "2025-10-24T17:57:27", "2025-10-24T17:57:27+00:00")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
