@@ -15,6 +15,7 @@ from sqlalchemy import select
 from heysummit_tc.models import (
     Attendee,
     DeliveryOutcome,
+    LifecycleEvent,
     PurchaseChange,
     PurchaseStatus,
     Ticket,
@@ -488,3 +489,22 @@ def test_a_status_change_records_the_delivery_that_caused_it_at_its_moment(
         PurchaseStatus.PAID, PurchaseStatus.REFUNDED, delivery_id, None,
         delivery.processed_at, "order.refund of order 23370556")
     assert purchase(session).updated_at == delivery.processed_at
+
+
+def test_an_event_before_its_order_waits_in_every_event_under_its_ticket(
+    client, make_event, make_ticket, connect, session
+):
+    events = [make_event(name, "USD") for name in ("First Summit", "Second Summit")]
+    tickets = [make_ticket(event_id, "All-Access", "product-12", [("4997.00", "USD")])
+               for event_id in events]
+    for event_id in events:
+        connect(event_id)
+    answer = post_webhook(client, refund()).json
+    assert answer["outcomes"] == [
+        {"event_id": event_id, "item": "product-12", "outcome": "waiting_for_order",
+         "ticket_id": ticket_id, "detail": WAITING}
+        for event_id, ticket_id in zip(events, tickets, strict=True)]
+    delivery = session.get(WebhookDelivery, answer["delivery_id"])
+    kept = session.scalars(select(LifecycleEvent).order_by(LifecycleEvent.event_id)).all()
+    assert [(row.event_id, row.delivery_id, row.received_at) for row in kept] == [
+        (event_id, delivery.id, delivery.processed_at) for event_id in events]
