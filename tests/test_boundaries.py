@@ -182,3 +182,12 @@ def test_held_deliveries_are_offered_for_exactly_14_days_of_the_clock_given(sess
     _hold(session, "OLDER", now=later - timedelta(days=14, seconds=1))
     newest = _hold(session, "NEW", now=later)
     assert [held.id for held in held_for_digest(session, "digest", later)] == [edge, newest]
+
+
+def test_past_the_overall_cap_a_released_delivery_is_never_trimmed(session):
+    released = _hold(session, "R0", caps=(10, 10, 2))
+    assert claim_held(session, released)
+    for n in range(3):
+        _hold(session, f"N{n}", caps=(10, 10, 2))
+    assert session.scalars(select(HeldDelivery.order_id).order_by(HeldDelivery.id)).all() == [
+        "R0", "N1", "N2"]
