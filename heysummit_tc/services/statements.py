@@ -87,6 +87,18 @@ def record_delivery(dialect):
     ).returning(events.c.delivery_id, _synchronous_commit_off()), True
 
 
+def _finish_delivery(id_parameter):
+    """Count an attempt on the delivery named by ``id_parameter``; return its number."""
+    return (
+        update(deliveries)
+        .where(deliveries.c.id == bindparam(id_parameter))
+        .values(status=bindparam("status"), http_status=bindparam("http_status"),
+                error=bindparam("error"), attempts=deliveries.c.attempts + 1,
+                processed_at=bindparam("now"), processed_by_id=bindparam("user_id"))
+        .returning(deliveries.c.attempts)
+    )
+
+
 @cache
 def finish_attempt(dialect):
     """Close an attempt: the delivery's status, its events' attempt and attention, and its
@@ -100,15 +112,7 @@ def finish_attempt(dialect):
         return None
     # Parameters are named apart from the columns of the tables the CTEs write: SQLAlchemy
     # would take a parameter named like a column for a value to set there.
-    finished = (
-        update(deliveries)
-        .where(deliveries.c.id == bindparam("finished_delivery"))
-        .values(status=bindparam("status"), http_status=bindparam("http_status"),
-                error=bindparam("error"), attempts=deliveries.c.attempts + 1,
-                processed_at=bindparam("now"), processed_by_id=bindparam("user_id"))
-        .returning(deliveries.c.attempts)
-        .cte("finished")
-    )
+    finished = _finish_delivery("finished_delivery").cte("finished")
     events = DeliveryEvent.__table__
     marks = func.unnest(bindparam("mark_events", type_=postgresql.ARRAY(Integer)),
                         bindparam("mark_attention", type_=postgresql.ARRAY(Boolean))
@@ -138,14 +142,7 @@ def finish_attempt(dialect):
 INSERT_DELIVERY_EVENT = insert(DeliveryEvent.__table__)
 INSERT_OUTCOME = insert(DeliveryOutcome.__table__)
 INSERT_CHANGE = insert(PurchaseChange.__table__)
-FINISH_ATTEMPT = (
-    update(deliveries)
-    .where(deliveries.c.id == bindparam("delivery_id"))
-    .values(status=bindparam("status"), http_status=bindparam("http_status"),
-            error=bindparam("error"), attempts=deliveries.c.attempts + 1,
-            processed_at=bindparam("now"), processed_by_id=bindparam("user_id"))
-    .returning(deliveries.c.attempts)
-)
+FINISH_ATTEMPT = _finish_delivery("delivery_id")
 # What the log of each event filters on: the attempt that counts there and its attention.
 MARK_DELIVERY_EVENT = (
     update(DeliveryEvent.__table__)
