@@ -61,7 +61,8 @@ def _synchronous_commit_off():
 
 @cache
 def record_delivery(dialect):
-    """Record a delivery as received with its row per event; return its id.
+    """The statement that records a delivery as received, and whether it writes the
+    delivery's row per event too (it returns the delivery's id either way).
 
     The record need not wait for the disk: processing follows at once, and its synchronous
     commit flushes the log up to and including this record before ThriveCart hears 200. A
@@ -69,8 +70,8 @@ def record_delivery(dialect):
     sends again. On PostgreSQL it is one statement (the delivery inserted in a CTE, its
     events from an array) that needs no transaction of its own, with
     ``synchronous_commit = off`` for its commit; SQLite's WAL mode at ``synchronous=NORMAL``
-    never waits on a commit, and records in two statements. Returns None where the caller
-    must run :data:`INSERT_DELIVERY_EVENT` itself.
+    never waits on a commit, and records in two statements: there the caller runs
+    :data:`INSERT_DELIVERY_EVENT` after it.
     """
     values = {name: bindparam(name, type_=deliveries.c[name].type) for name in RECORD_COLUMNS}
     if dialect != "postgresql":
