@@ -8,6 +8,9 @@ from ..models import HeldDelivery, utcnow
 
 HELD_DAYS = 14
 
+# The PostgreSQL advisory lock that takes holding a delivery one post at a time.
+HELD_LOCK = 0x48454C44  # "HELD"
+
 
 def hold_delivery(session, order, digest, *, client_address, per_secret, per_client, total,
                   now=None):
@@ -18,7 +21,13 @@ def hold_delivery(session, order, digest, *, client_address, per_secret, per_cli
     address. Past the overall cap the oldest delivery of the address holding the most goes
     first, so a flood of wrong secrets evicts its own posts before anyone else's. The
     ThriveCart account a body names is the sender's to invent and decides nothing here.
+
+    Posts hold one at a time (on PostgreSQL under a transaction's advisory lock; SQLite has
+    one writer anyway), so each trim sees every row held before it and the caps are exact
+    however many posts arrive together.
     """
+    if session.connection().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(HELD_LOCK)))
     held = HeldDelivery(
         received_at=now or utcnow(),
         thrivecart_account=order.account,
@@ -39,14 +48,11 @@ def hold_delivery(session, order, digest, *, client_address, per_secret, per_cli
 
 
 def _drop_beyond(session, cap, *criteria):
-    # SKIP LOCKED: two posts trimming the same oldest rows at once must not deadlock (a cap
-    # overshot by a row for a moment is harmless). SQLite, one writer at a time, ignores it.
     keep = (
         select(HeldDelivery.id)
         .where(HeldDelivery.released_at.is_(None), *criteria)
         .order_by(HeldDelivery.id.desc())
         .offset(cap)
-        .with_for_update(skip_locked=True)
     )
     session.execute(
         delete(HeldDelivery).where(HeldDelivery.id.in_(keep))
@@ -70,7 +76,6 @@ def _drop_beyond_total(session, total):
         .where(unreleased, HeldDelivery.client_address == crowded)
         .order_by(HeldDelivery.id)
         .limit(excess)
-        .with_for_update(skip_locked=True)
     )
     session.execute(
         delete(HeldDelivery).where(HeldDelivery.id.in_(oldest))
