@@ -122,8 +122,9 @@ class PurchaseChange(Base):
 
 
 class TicketPurchaseCount(Base):
-    """How many purchases a ticket has, kept by triggers on ``ticket_purchases`` (migration
-    2d4c1e9f7a60) so that the tickets page sums a few rows instead of counting every purchase.
+    """How many purchases a ticket has, kept by triggers on ``ticket_purchases`` (migrations
+    2d4c1e9f7a60 and 8c3b5e7d9a12) so that the tickets page sums a few rows instead of
+    counting every purchase.
 
     Each ticket's count is split into shards by attendee, so that deliveries buying the same
     ticket at once rarely wait for the same row.
