@@ -9,7 +9,7 @@ from .attendees import (
     TicketPurchase,
     TicketPurchaseCount,
 )
-from .base import Base, utcnow
+from .base import Base, utc_text, utcnow
 from .emails import (
     AccessEmailSettings,
     AccessLink,
@@ -65,5 +65,6 @@ __all__ = [
     "TicketPurchaseCount",
     "User",
     "WebhookDelivery",
+    "utc_text",
     "utcnow",
 ]

@@ -2,8 +2,10 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Enum, MetaData
+from sqlalchemy import DateTime, Enum, MetaData, String
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -44,6 +46,30 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class utc_text(FunctionElement):  # noqa: N801 (used like a SQL function)
+    """A UTCDateTime column as ``2026-11-27T09:30:00Z``, written by the database.
+
+    An export of 200,000 purchases reads three timestamps each: formatting them in SQL spares
+    building 600,000 datetimes only to turn them back into text.
+    """
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(utc_text, "postgresql")
+def _utc_text_postgresql(element, compiler, **kw):
+    column = compiler.process(element.clauses, **kw)
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+
+
+@compiles(utc_text, "sqlite")
+def _utc_text_sqlite(element, compiler, **kw):
+    # SQLite holds UTCDateTime as naive UTC text.
+    column = compiler.process(element.clauses, **kw)
+    return f"strftime('%Y-%m-%dT%H:%M:%SZ', {column})"
 
 
 def str_enum(enum_class, name, length=20):

@@ -4,7 +4,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import selectinload
 
 from ..models import (
@@ -14,6 +14,7 @@ from ..models import (
     Ticket,
     TicketPurchase,
     WebhookDelivery,
+    utc_text,
     utcnow,
 )
 from .lifecycle import has_access
@@ -108,17 +109,30 @@ def attendee_csv(session, event_id, batch=CSV_BATCH, now=None):
     """Yield the event's attendee CSV in chunks, a batch of attendees at a time.
 
     Batches are read by keyset (attendee id), so memory stays flat however large the event.
-    ``access`` is worked out at ``now`` (the moment of export). Rows are unpacked as tuples
-    (a named attribute of a row costs as much as the rest of the row) and each amount is
-    formatted once.
+    ``access`` is worked out at ``now`` (the moment of export). Rows come as plain tuples
+    with the timestamps already text and the statuses as their stored values, so that no
+    column of 200,000 rows is converted to an object only to be written out again; each
+    amount is formatted once.
     """
     now = now or utcnow()
     amounts = _Memo(format_amount)
-    stamps = _timestamp
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     no_purchase = ("",) * (len(CSV_HEADER) - 3)
+    purchases_of = (
+        select(TicketPurchase.attendee_id, Ticket.name, Ticket.external_id,
+               type_coerce(Ticket.on_payment_failed, String),
+               type_coerce(TicketPurchase.status, String), TicketPurchase.amount,
+               TicketPurchase.currency, TicketPurchase.charged_amount,
+               TicketPurchase.charged_currency, TicketPurchase.source,
+               TicketPurchase.thrivecart_order_id, TicketPurchase.test,
+               utc_text(TicketPurchase.paid_at), utc_text(TicketPurchase.refunded_at),
+               utc_text(TicketPurchase.access_ends_at), TicketPurchase.access_ends_at)
+        .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
+        .where(Ticket.event_id == event_id)
+        .order_by(TicketPurchase.attendee_id, TicketPurchase.id)
+    )
     last_id = 0
     connection = session.connection()  # Core rows: no ORM loading for an export's worth
     while True:
@@ -131,19 +145,9 @@ def attendee_csv(session, event_id, batch=CSV_BATCH, now=None):
         if not attendees:
             break
         purchases = {}
-        for attendee_id, *purchase in connection.execute(
-            select(TicketPurchase.attendee_id, Ticket.name, Ticket.external_id,
-                   Ticket.on_payment_failed, TicketPurchase.status, TicketPurchase.amount,
-                   TicketPurchase.currency, TicketPurchase.charged_amount,
-                   TicketPurchase.charged_currency, TicketPurchase.source,
-                   TicketPurchase.thrivecart_order_id, TicketPurchase.test,
-                   TicketPurchase.paid_at, TicketPurchase.refunded_at,
-                   TicketPurchase.access_ends_at)
-            .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
-            .where(TicketPurchase.attendee_id.between(attendees[0][0], attendees[-1][0]),
-                   Ticket.event_id == event_id)
-            .order_by(TicketPurchase.attendee_id, TicketPurchase.id)
-        ).tuples().all():  # fetched at once: row by row costs a driver call each
+        for attendee_id, *purchase in connection.execute(purchases_of.where(
+            TicketPurchase.attendee_id.between(attendees[0][0], attendees[-1][0])
+        )).tuples().all():  # fetched at once: row by row costs a driver call each
             purchases.setdefault(attendee_id, []).append(purchase)
         rows = []
         for attendee_id, email, first_name, last_name in attendees:
@@ -154,16 +158,15 @@ def attendee_csv(session, event_id, batch=CSV_BATCH, now=None):
                 continue
             for (name, external_id, on_payment_failed, status, amount, currency,
                  charged_amount, charged_currency, source, order_id, test, paid_at,
-                 refunded_at, access_ends_at) in held:
+                 refunded_at, access_ends, access_ends_at) in held:
                 access = has_access(status, access_ends_at, on_payment_failed, now)
-                charged_currency = charged_currency or ""
                 rows.append(person + (
-                    _cell(name), external_id or "", status.value, "yes" if access else "no",
+                    _cell(name), external_id, status, "yes" if access else "no",
                     amounts(amount, currency), currency,
-                    "" if charged_amount is None or not charged_currency
+                    None if charged_amount is None or not charged_currency
                     else amounts(charged_amount, charged_currency),
-                    charged_currency, source, order_id or "", "yes" if test else "no",
-                    stamps(paid_at), stamps(refunded_at), stamps(access_ends_at),
+                    charged_currency, source, order_id, "yes" if test else "no",
+                    paid_at, refunded_at, access_ends,  # None is written as an empty cell
                 ))
         writer.writerows(rows)
         yield buffer.getvalue()
@@ -190,11 +193,6 @@ class _Memo(dict):
                 self.clear()
             value = self[arguments] = self.function(*arguments)
             return value
-
-
-def _timestamp(moment):
-    """A UTC time as ``2026-11-27T09:30:00Z`` (isoformat is three times faster than strftime)."""
-    return moment.isoformat(timespec="seconds")[:19] + "Z" if moment else ""
 
 
 def _cell(text):
