@@ -7,6 +7,7 @@ import pytest
 
 from heysummit_tc import create_app
 from heysummit_tc.config import ConfigError
+from heysummit_tc.security import FailureLimit
 
 from helpers import PASSWORD, Gunicorn, fixture_bytes, form_body, load_fixture, post_webhook
 
@@ -121,6 +122,26 @@ def test_failed_sign_ins_are_rate_limited_per_address(make_app, app, make_user):
     other = client.post("/login", data={"email": "ada@example.com", "password": PASSWORD},
                         environ_base={"REMOTE_ADDR": "10.9.8.7"})
     assert other.status_code == 302
+
+
+def test_a_client_out_of_sign_ins_may_still_post_orders_and_each_limit_reads_its_setting(
+    make_app, app, make_user
+):
+    make_user("ada@example.com")
+    limited = make_app(LOGIN_RATE_LIMIT="2 per minute",
+                       WEBHOOK_WRONG_SECRET_RATE_LIMIT="1 per minute")
+    client = limited.test_client()
+    assert [client.post("/login", data={"email": "ada@example.com", "password": "wrong"}
+                        ).status_code for _ in range(3)] == [401, 401, 429]
+    wrong = form_body(load_fixture("order-success.json") | {"thrivecart_secret": "GUESS1234"})
+    assert [post_webhook(client, wrong).status_code for _ in range(2)] == [403, 429]
+    # The same holds for any limit built on the same store: each counts under its own name.
+    with limited.app_context():
+        first = FailureLimit("first", "LOGIN_RATE_LIMIT")
+        second = FailureLimit("second", "WEBHOOK_WRONG_SECRET_RATE_LIMIT")
+        assert [first.record_failure("10.0.0.9") for _ in range(3)] == [True, True, False]
+        assert first.exceeded("10.0.0.9") and not second.exceeded("10.0.0.9")
+        assert [second.record_failure("10.0.0.9") for _ in range(2)] == [True, False]
 
 
 def test_wrong_secrets_are_rate_limited_but_valid_orders_still_pass(make_app, app,

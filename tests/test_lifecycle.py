@@ -455,6 +455,27 @@ TRAILS = {
     "an order id longer than 40 characters is matched by what is kept of it": (
         {}, [success(order_id=LONG), refund(order_id=LONG)],
         [("paid", None), ("refunded", None)]),
+    "a success delivered again changes nothing": (
+        {}, [success(), success()],
+        [("paid", None), ("already_paid", "the attendee already holds this ticket")]),
+    "a success of a refunded order never grants it again": (
+        {}, [success(), refund(), success()],
+        [("paid", None), ("refunded", None),
+         ("already_refunded", "order 23370556 is refunded; "
+                              "a success of the same order never grants it again")]),
+    "a success of an order whose rebill failed leaves it unpaid": (
+        {}, [success(), rebill_failed(), success()],
+        [("paid", None), ("payment_failed", None),
+         ("already_payment_failed", "order 23370556 is payment failed; "
+                                    "a success of the same order never grants it again")]),
+    "a success of a refunded order with a long id is matched by what is kept of it": (
+        {}, [success(order_id=LONG), refund(order_id=LONG), success(order_id=LONG)],
+        [("paid", None), ("refunded", None),
+         ("already_refunded", f"order {LONG} is refunded; "
+                              "a success of the same order never grants it again")]),
+    "a purchase set to pending by hand is granted by its order's success": (
+        {}, [success(), _pending, success()],
+        [("paid", None), None, ("paid", None)]),
     "a second failed rebill of an unpaid purchase changes nothing": (
         {}, [success(), rebill_failed(), rebill_failed(invoice_id="000000006")],
         [("paid", None), ("payment_failed", None), ("already_payment_failed", None)]),
