@@ -417,6 +417,11 @@ def _pending(session):
     session.commit()
 
 
+def _expire(session):
+    assert expire_cancelled(session, LATER + timedelta(days=21)) == 1
+    session.commit()
+
+
 WAITING = "kept until order 23370556 arrives; it applies then"
 LONG = "9" * 45
 # Each scenario posts its steps in turn; every answer is checked whole: the item's outcome and
@@ -476,6 +481,13 @@ TRAILS = {
     "a purchase set to pending by hand is granted by its order's success": (
         {}, [success(), _pending, success()],
         [("paid", None), None, ("paid", None)]),
+    "a purchase whose access ended stays ended whatever comes after": (
+        {"on_cancel": "period_end"},
+        [success(), cancellation(period_end=LATER + timedelta(days=20)), _expire,
+         cancellation(period_end=LATER + timedelta(days=20)), rebill_failed()],
+        [("paid", None), ("cancelled", None), None,
+         ("duplicate", "this cancellation was received before; counted once"),
+         ("already_ended", None)]),
     "a second failed rebill of an unpaid purchase changes nothing": (
         {}, [success(), rebill_failed(), rebill_failed(invoice_id="000000006")],
         [("paid", None), ("payment_failed", None), ("already_payment_failed", None)]),
@@ -496,6 +508,31 @@ def test_each_step_of_an_orders_life_answers_its_outcome_and_why(name, client, e
         [outcome] = post_webhook(client, step).json["outcomes"]
         answers.append((outcome["outcome"], outcome["detail"]))
     assert answers == expected
+
+
+def test_payments_at_the_same_instant_settle_alike_whichever_arrives_first(
+    client, event, session
+):
+    first = {"event_id": "9001", "invoice_id": "000000101"}
+    second = {"event_id": "9002", "invoice_id": "000000102"}
+    buyers = {"a@example.com": ("O-1", (first, second)), "b@example.com": ("O-2", (second, first))}
+    for email, (order_id, arrivals) in buyers.items():
+        post_webhook(client, success(order_id=order_id, email=email))
+        for number, fields in enumerate(arrivals, 1):
+            assert outcomes(post_webhook(client, payment(number, order_id=order_id,
+                                                         **fields))) == ["payment_recorded"]
+    # Ties go by the event's identity, not by arrival: the same last invoice for both.
+    assert [(held.payments, held.last_invoice_id)
+            for held in (purchase(session, email=email) for email in buyers)] == [
+        (2, "000000102"), (2, "000000102")]
+
+
+def test_a_history_reason_keeps_what_its_column_holds(client, event, session):
+    order_id = "7" * 300
+    post_webhook(client, success(order_id=order_id))
+    post_webhook(client, refund(order_id=order_id))
+    [change] = purchase(session).changes
+    assert change.reason == f"order.refund of order {order_id}"[:200]
 
 
 def test_a_status_change_records_the_delivery_that_caused_it_at_its_moment(

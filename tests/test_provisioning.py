@@ -306,5 +306,7 @@ def test_an_error_is_described_by_its_kind_and_first_line_within_500_characters(
 
     driver = OperationalError("INSERT ...", {"secret": "x"}, Exception("gone away\nDETAIL: x"))
     assert describe_error(driver) == "database error: gone away"
+    silent = OperationalError("INSERT ...", {}, ConnectionResetError())
+    assert describe_error(silent) == "database error: ConnectionResetError"
     assert describe_error(ValueError("bad item")) == "ValueError: bad item"
     assert describe_error(ValueError("x" * 600)) == "ValueError: " + "x" * 488

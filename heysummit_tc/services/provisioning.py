@@ -183,8 +183,9 @@ def process_delivery(session, delivery_id, order, event_ids, *, source="thriveca
 
 def record_failure(session, delivery_id, event_ids, message, *, http_status, now=None,
                    user_id=None):
-    """Record a failed attempt of a delivery, with its error, on every event it addressed."""
-    outcomes = [Outcome(event_id, None, OutcomeKind.FAILED, detail=message[:500])
+    """Record a failed attempt of a delivery, with its error (``describe_error``'s), on every
+    event it addressed."""
+    outcomes = [Outcome(event_id, None, OutcomeKind.FAILED, detail=message)
                 for event_id in sorted(set(event_ids))]
     _record_attempt(session, delivery_id, FAILED, http_status, message, outcomes,
                     now or utcnow(), user_id)
@@ -193,8 +194,10 @@ def record_failure(session, delivery_id, event_ids, message, *, http_status, now
 def describe_error(error):
     """Return a short, secret-free description of a processing error."""
     if isinstance(error, DBAPIError):
-        # The driver's message, not SQLAlchemy's, which would append the statement's parameters.
-        text = f"database error: {str(error.orig).splitlines()[0] if error.orig else error}"
+        # The driver's message, not SQLAlchemy's, which would append the statement's parameters;
+        # a driver error without one is named by its kind.
+        lines = str(error.orig).splitlines()
+        text = f"database error: {lines[0] if lines else type(error.orig).__name__}"
     else:
         text = f"{type(error).__name__}: {error}"
     return text[:500]
@@ -295,7 +298,8 @@ def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
         if state.status != PurchaseStatus.PAID:
             access = has_access(state.status, state.access_ends_at, ticket.on_payment_failed,
                                 now)
-            detail = (f"{_describe(waiting.get(key, ()))} received before the order applies: "
+            # Only events kept before the order make a new purchase anything but paid.
+            detail = (f"{_describe(waiting[key])} received before the order applies: "
                       + (f"it starts {state.status.replace('_', ' ')}, with access" if access
                          else "access was never granted"))
         outcomes.append(Outcome(event_id, key, _OUTCOME_OF_STATUS[state.status], ticket_id,
@@ -354,7 +358,7 @@ def _apply_lifecycle(session, delivery_id, order, event_ids, now):
                 event_id, key, OutcomeKind.WAITING_FOR_ORDER, ticket.id,
                 detail=f"kept until order {order.order_id} arrives; it applies then"))
             continue
-        events = _lifecycle_of(session, event_id, order.order_id).get(key, ())
+        events = _lifecycle_of(session, event_id, order.order_id)[key]  # this one included
         for purchase in found:
             outcomes.append(_resettle(session, delivery_id, event_id, key, ticket, purchase,
                                       events, kept, order, now))
@@ -385,8 +389,8 @@ def _resettle(session, delivery_id, event_id, key, ticket, purchase, events, kep
         session.connection().execute(sql.INSERT_CHANGE, [_change(
             purchase.id, purchase.status, state.status, delivery_id, now,
             f"{order.event_type} of order {order.order_id}")])
-        return Outcome(**base, outcome=_OUTCOME_OF_STATUS.get(state.status,
-                                                              OutcomeKind.ALREADY_ENDED))
+        # ``ended`` is never reached here: settle keeps it only where it is stored already.
+        return Outcome(**base, outcome=_OUTCOME_OF_STATUS[state.status])
     if not kept:
         return Outcome(**base, outcome=OutcomeKind.DUPLICATE,
                        detail=f"this {LIFECYCLE_WORDS[lifecycle.kind]} was received before; "
@@ -398,18 +402,17 @@ def _resettle(session, delivery_id, event_id, key, ticket, purchase, events, kep
     if lifecycle.kind == LifecycleKind.SUBSCRIPTION_PAYMENT:
         return Outcome(**base, outcome=OutcomeKind.PAYMENT_RECORDED,
                        detail=f"payment {state.payments} recorded")
-    return Outcome(**base, outcome=_ALREADY.get(state.status, OutcomeKind.IGNORED))
+    return Outcome(**base, outcome=_ALREADY[state.status])
 
 
 def _change(purchase_id, from_status, to_status, delivery_id, now, reason):
     return {"purchase_id": purchase_id, "changed_at": now, "from_status": from_status,
-            "to_status": to_status, "delivery_id": delivery_id, "user_id": None,
-            "reason": reason[:200]}
+            "to_status": to_status, "delivery_id": delivery_id, "reason": reason[:200]}
 
 
 def _describe(events):
     kinds = sorted({LIFECYCLE_WORDS[event.kind] for event in events})
-    return " and ".join(kinds) or "an event"
+    return " and ".join(kinds)
 
 
 def _lock_order(session, order, event_ids, now, *, lifecycle):
