@@ -527,6 +527,40 @@ def test_payments_at_the_same_instant_settle_alike_whichever_arrives_first(
         (2, "000000102"), (2, "000000102")]
 
 
+def test_events_before_their_order_shape_the_purchase_it_makes(client, event, session):
+    set_policies(session, on_cancel="period_end")
+    period_end = LATER + timedelta(days=20)
+    paid_at = LATER - timedelta(days=1)
+    post_webhook(client, payment(1, when=paid_at, invoice_id="000000201"))
+    post_webhook(client, refund(amount="100000"))
+    post_webhook(client, cancellation(period_end=period_end))
+    assert outcomes(post_webhook(client, success())) == ["cancelled"]
+    made = purchase(session)
+    # The partial refund is measured against what the order charged, in its currency.
+    assert (made.status, made.refunded_at, made.access_ends_at) == (
+        PurchaseStatus.CANCELLED, None, period_end)
+    assert (made.charged_amount, made.charged_currency) == (499700, "USD")
+    assert (made.payments, made.last_payment_at, made.last_invoice_id) == (
+        1, paid_at, "000000201")
+
+
+def test_a_rebuy_records_the_delivery_and_order_that_made_it(client, event, session):
+    post_webhook(client, success(order_id="O-1"))
+    post_webhook(client, refund(order_id="O-1"))
+    rebuy = post_webhook(client, success(order_id="O-2")).json
+    assert [outcome["outcome"] for outcome in rebuy["outcomes"]] == ["paid"]
+    last = purchase(session).changes[-1]
+    assert (last.from_status, last.to_status, last.delivery_id, last.reason) == (
+        PurchaseStatus.REFUNDED, PurchaseStatus.PAID, rebuy["delivery_id"],
+        "order.success of order O-2")
+
+
+def test_an_item_without_a_charge_records_no_charge(client, event, session):
+    assert outcomes(post_webhook(client, success(charges=[]))) == ["paid"]
+    made = purchase(session)
+    assert (made.charged_amount, made.charged_currency, made.amount) == (None, None, 499700)
+
+
 def test_a_history_reason_keeps_what_its_column_holds(client, event, session):
     order_id = "7" * 300
     post_webhook(client, success(order_id=order_id))

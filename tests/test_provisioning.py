@@ -288,6 +288,56 @@ def test_error_between_two_writes_applies_nothing_and_records_the_failure(
     assert len(attendees(session)) == 1 and len(purchases(session)) == 1
 
 
+def test_a_ticket_another_order_paid_a_moment_before_is_answered_already_paid(
+    app, client, event, session
+):
+    from sqlalchemy import event as sa_event
+
+    from heysummit_tc.extensions import db
+
+    paid_elsewhere = []
+
+    def another_order_pays_first(_connection, cursor, statement, *_args):
+        # Another process's delivery of another order commits the same ticket for the same
+        # buyer between this delivery's read and its write: forced here on the same cursor.
+        if statement.startswith("INSERT INTO ticket_purchases") and not paid_elsewhere:
+            paid_elsewhere.append(True)
+            cursor.execute(
+                "INSERT INTO ticket_purchases (attendee_id, ticket_id, status, amount, currency,"
+                " source, thrivecart_order_id, test, payments, created_at, updated_at) "
+                "SELECT a.id, t.id, 'paid', 100, 'USD', 'thrivecart', 'OTHER-ORDER', FALSE, 0,"
+                " '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM attendees a, tickets t "
+                "WHERE a.email = 'ada.lovelace@example.com' AND t.external_id = 'product-12'")
+
+    with app.app_context():
+        engine = db.engine
+    sa_event.listen(engine, "before_cursor_execute", another_order_pays_first)
+    try:
+        answer = post_webhook(client, fixture_bytes("order-success.form")).json
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", another_order_pays_first)
+    [buyer] = attendees(session)
+    held = purchases(session)[("ada.lovelace@example.com", "product-12")]
+    assert (held.thrivecart_order_id, held.amount) == ("OTHER-ORDER", 100)  # left as paid
+    assert answer["outcomes"] == [{
+        "event_id": event, "item": "product-12", "outcome": "already_paid",
+        "ticket_id": held.ticket_id, "detail": "the attendee already holds this ticket"}]
+    [outcome] = session.scalars(select(models.DeliveryOutcome)).all()
+    assert (outcome.attendee_id, outcome.purchase_id) == (buyer.id, None)
+
+
+def test_a_returning_buyers_outcome_names_the_purchase_they_hold(client, event, session):
+    post_webhook(client, fixture_bytes("order-success.form"))
+    again = post_webhook(client, fixture_bytes("order-success.form")).json["delivery_id"]
+    [outcome] = session.scalars(select(models.DeliveryOutcome).where(
+        models.DeliveryOutcome.delivery_id == again)).all()
+    [buyer] = attendees(session)
+    held = purchases(session)[("ada.lovelace@example.com", "product-12")]
+    assert (outcome.outcome, outcome.ticket_id, outcome.attendee_id, outcome.purchase_id,
+            outcome.detail) == ("already_paid", held.ticket_id, buyer.id, held.id,
+                                "the attendee already holds this ticket")
+
+
 def test_each_attempt_is_recorded_with_its_outcomes(client, event, session):
     response = post_webhook(client, fixture_bytes("order-success.form"))
     outcomes = session.scalars(select(models.DeliveryOutcome).where(
