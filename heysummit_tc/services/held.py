@@ -54,9 +54,8 @@ def _drop_beyond(session, cap, *criteria):
         .order_by(HeldDelivery.id.desc())
         .offset(cap)
     )
-    session.execute(
+    session.connection().execute(
         delete(HeldDelivery).where(HeldDelivery.id.in_(keep))
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -77,9 +76,8 @@ def _drop_beyond_total(session, total):
         .order_by(HeldDelivery.id)
         .limit(excess)
     )
-    session.execute(
+    session.connection().execute(
         delete(HeldDelivery).where(HeldDelivery.id.in_(oldest))
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -100,17 +98,15 @@ def held_for_digest(session, digest, now=None):
 
 def claim_held(session, held_id, now=None):
     """Mark a held delivery released; return False if someone else released it first."""
-    return session.execute(
+    return session.connection().execute(
         update(HeldDelivery)
         .where(HeldDelivery.id == held_id, HeldDelivery.released_at.is_(None))
         .values(released_at=now or utcnow())
-        .execution_options(synchronize_session=False)
     ).rowcount == 1
 
 
 def prune_held(session, now=None):
     """Delete held deliveries past their 14 days; return how many went."""
-    return session.execute(
+    return session.connection().execute(
         delete(HeldDelivery).where(HeldDelivery.received_at < held_cutoff(now))
-        .execution_options(synchronize_session=False)
     ).rowcount

@@ -135,14 +135,12 @@ def expire_cancelled(session, now=None):
     once. Pages and exports work access out from the clock whether or not this has run.
     """
     now = now or utcnow()
-    ended = session.execute(
+    ended = session.connection().execute(
         update(TicketPurchase)
         .where(TicketPurchase.status == PurchaseStatus.CANCELLED,
-               TicketPurchase.access_ends_at.is_not(None),
-               TicketPurchase.access_ends_at <= now)
+               TicketPurchase.access_ends_at <= now)  # never true of no end (NULL)
         .values(status=PurchaseStatus.ENDED, updated_at=now)
         .returning(TicketPurchase.id)
-        .execution_options(synchronize_session=False)
     ).scalars().all()
     if ended:
         session.execute(insert(PurchaseChange), [

@@ -212,7 +212,7 @@ def choose_price(prices, order_currency, event_currency):
     pool = [price for price in prices if price[1] == order_currency] or list(prices)
     if not pool:
         return 0, event_currency
-    return max(pool, key=lambda price: (price[0], price[1]))
+    return max(pool)  # (amount, currency) pairs: equal amounts go by currency code
 
 
 def _apply_success(session, delivery_id, order, event_ids, source, now):
