@@ -488,6 +488,21 @@ TRAILS = {
         [("paid", None), ("cancelled", None), None,
          ("duplicate", "this cancellation was received before; counted once"),
          ("already_ended", None)]),
+    "a refund of an item charged nothing known revokes at once": (
+        {}, [success(charges=[]), refund(amount="100")],
+        [("paid", None), ("refunded", None)]),
+    "a refund that names no amount revokes at once": (
+        {}, [success(), refund(amount=None)],
+        [("paid", None), ("refunded", None)]),
+    "a refund in another currency than the charge revokes at once": (
+        {}, [success(), refund(amount="100", currency="EUR")],
+        [("paid", None), ("refunded", None)]),
+    "partial refunds add up until they cover the charge": (
+        {}, [success(), refund(amount="200000", event_id="r1"),
+             refund(amount="299700", event_id="r2")],
+        [("paid", None),
+         ("partial_refund", "refunds so far 200000 of 499700 USD charged; access kept"),
+         ("refunded", None)]),
     "a second failed rebill of an unpaid purchase changes nothing": (
         {}, [success(), rebill_failed(), rebill_failed(invoice_id="000000006")],
         [("paid", None), ("payment_failed", None), ("already_payment_failed", None)]),

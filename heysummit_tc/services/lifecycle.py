@@ -66,9 +66,7 @@ def settle(events, *, charged_amount, charged_currency, on_cancel, current=None)
     """
     ordered = sorted(events, key=lambda event: (
         event.occurred_at, _SAME_INSTANT_ORDER[event.kind], event.identity))
-    refunded_at = _refund_moment(ordered, charged_amount, charged_currency)
-    refunded = sum(event.amount or 0 for event in ordered
-                   if event.kind == LifecycleKind.REFUND and event.currency == charged_currency)
+    refunded_at, refunded = _refunds(ordered, charged_amount, charged_currency)
     status, access_ends_at = PurchaseStatus.PAID, None
     payments, last_payment_at, last_invoice_id = 0, None, None
     for event in ordered:
@@ -92,18 +90,19 @@ def settle(events, *, charged_amount, charged_currency, on_cancel, current=None)
                  last_invoice_id, refunded)
 
 
-def _refund_moment(ordered, charged_amount, charged_currency):
-    """Return when the refunds came to cover the charge, or None while they do not."""
+def _refunds(ordered, charged_amount, charged_currency):
+    """Return when the refunds came to cover the charge (None while they do not) and how much
+    they came to by then."""
     total = 0
     for event in ordered:
         if event.kind != LifecycleKind.REFUND:
             continue
         if charged_amount is None or event.amount is None or event.currency != charged_currency:
-            return event.occurred_at
+            return event.occurred_at, total
         total += event.amount
         if total >= charged_amount:
-            return event.occurred_at
-    return None
+            return event.occurred_at, total
+    return None, total
 
 
 def cancellation_end(event, on_cancel):
