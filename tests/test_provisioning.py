@@ -96,11 +96,34 @@ def test_multi_item_order_each_item_linked_unlinked_or_inactive(
     outcomes = {o["item"]: o["outcome"] for o in response.json["outcomes"]}
     expected = {"linked": "paid", "unlinked": "unlinked", "inactive": "ticket_inactive"}[state]
     assert outcomes == {k: ("paid" if k != key else expected) for k in MULTI_KEYS}
+    [answer] = [o for o in response.json["outcomes"] if o["item"] == key]
+    ticket_id = session.scalar(select(models.Ticket.id).where(
+        models.Ticket.event_id == event_id, models.Ticket.external_id == key))
+    assert (answer["event_id"], answer["ticket_id"], answer["detail"]) == {
+        "linked": (event_id, ticket_id, None),
+        "unlinked": (event_id, None, "no ticket has this External ID"),
+        "inactive": (event_id, ticket_id, "the ticket is inactive; reactivate and replay"),
+    }[state]
     paid = models.PurchaseStatus.PAID
     held = {k for (_email, k), p in purchases(session).items() if p.status == paid}
     assert held == ({*MULTI_KEYS} if state == "linked" else {*MULTI_KEYS} - {key})
     [person] = attendees(session)
     assert person.email == "katherine.johnson@example.com"
+
+
+def test_an_order_listing_no_items_says_so_in_each_event(client, make_event, connect):
+    events = [make_event(name) for name in ("First Summit", "Second Summit")]
+    for event_id in events:
+        connect(event_id)
+    payload = load_fixture("order-success.json")
+    for name in ("purchase_map", "purchase_map_flat", "purchases", "accessible_purchases",
+                 "accessible_purchase_map", "accessible_purchase_map_flat"):
+        payload.pop(name, None)
+    payload["order"]["charges"] = []
+    answer = post_webhook(client, json_body(payload)).json
+    assert answer["outcomes"] == [
+        {"event_id": event_id, "item": None, "outcome": "no_items", "ticket_id": None,
+         "detail": "the order lists no items"} for event_id in events]
 
 
 def test_order_with_only_unlinked_items_creates_no_attendee(client, make_event, connect, session):
