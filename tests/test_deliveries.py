@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 
 from heysummit_tc.models import (
     Attendee,
+    DeliveryEvent,
     DeliveryOutcome,
     HeldDelivery,
     Ticket,
@@ -84,6 +85,29 @@ def test_log_filters_by_outcome_order_and_email_and_pages_newest_first(client, o
     assert delivery_links(text_of(client.get(log_url(organiser, q="BUYER7@example.com")))) == [
         ids[7]]
     assert "No delivery matches" in text_of(client.get(log_url(organiser, q="nobody")))
+
+
+def test_a_delivery_recorded_by_a_worker_that_died_waits_unattended_and_replays_once(
+    app, client, organiser, session
+):
+    from heysummit_tc.extensions import db
+    from heysummit_tc.services.provisioning import record_delivery
+    from heysummit_tc.thrivecart.order import read_order
+
+    with app.app_context(), db.engine.connect() as connection:
+        # The record is committed before processing starts; the worker dies right after.
+        delivery_id = record_delivery(connection, read_order(load_fixture("order-success.json")),
+                                      [organiser])
+        connection.commit()
+    [row] = session.scalars(select(DeliveryEvent)).all()
+    assert (row.delivery_id, row.event_id, row.attempt, row.attention) == (
+        delivery_id, organiser, 0, False)
+    assert delivery_links(text_of(client.get(log_url(organiser)))) == [delivery_id]
+    assert delivery_links(text_of(client.get(log_url(organiser, attention="1")))) == []
+    url = f"/events/{organiser}/setup/integrations/thrivecart/deliveries/{delivery_id}/"
+    assert "Replayed: processed, 1 purchase changed." in text_of(
+        client.post(url + "replay", follow_redirects=True))
+    assert session.scalar(select(func.count()).select_from(TicketPurchase)) == 1
 
 
 def test_replay_after_adding_the_external_id_provisions_and_again_changes_nothing(

@@ -363,6 +363,8 @@ def test_a_returning_buyers_outcome_names_the_purchase_they_hold(client, event, 
 
 def test_each_attempt_is_recorded_with_its_outcomes(client, event, session):
     response = post_webhook(client, fixture_bytes("order-success.form"))
+    delivery = session.get(models.WebhookDelivery, response.json["delivery_id"])
+    assert (delivery.source, delivery.attempts, delivery.status) == ("webhook", 1, "processed")
     outcomes = session.scalars(select(models.DeliveryOutcome).where(
         models.DeliveryOutcome.delivery_id == response.json["delivery_id"])).all()
     assert [(o.attempt, o.item_key, o.outcome, o.event_id) for o in outcomes] == [

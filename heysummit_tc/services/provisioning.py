@@ -124,9 +124,8 @@ def record_delivery(connection, order, event_ids, *, source="webhook", now=None)
         return connection.execute(statement, {**values, "event_ids": event_ids}).first()[0]
     delivery_id = connection.execute(statement, values).scalar_one()
     connection.execute(sql.INSERT_DELIVERY_EVENT, [
-        {"delivery_id": delivery_id, "event_id": event_id, "received_at": received_at,
-         "attempt": 0, "attention": False}
-        for event_id in event_ids
+        {"delivery_id": delivery_id, "event_id": event_id, "received_at": received_at}
+        for event_id in event_ids  # not yet attempted (0), nothing to look at yet
     ])
     return delivery_id
 
