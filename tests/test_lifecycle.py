@@ -503,6 +503,21 @@ TRAILS = {
         [("paid", None),
          ("partial_refund", "refunds so far 200000 of 499700 USD charged; access kept"),
          ("refunded", None)]),
+    "a failed rebill before its order starts it payment failed, with access kept": (
+        {}, [rebill_failed(), success()],
+        [("waiting_for_order", WAITING),
+         ("payment_failed", "failed rebill received before the order applies: "
+                            "it starts payment failed, with access")]),
+    "a failed rebill before its order under the suspend policy grants no access": (
+        {"on_payment_failed": "suspend"}, [rebill_failed(), success()],
+        [("waiting_for_order", WAITING),
+         ("payment_failed", "failed rebill received before the order applies: "
+                            "access was never granted")]),
+    "a cancellation before its order that ended access already grants none": (
+        {"on_cancel": "now"}, [cancellation(when=LATER - timedelta(days=400)), success()],
+        [("waiting_for_order", WAITING),
+         ("cancelled", "cancellation received before the order applies: "
+                       "access was never granted")]),
     "a second failed rebill of an unpaid purchase changes nothing": (
         {}, [success(), rebill_failed(), rebill_failed(invoice_id="000000006")],
         [("paid", None), ("payment_failed", None), ("already_payment_failed", None)]),

@@ -361,6 +361,28 @@ def test_a_returning_buyers_outcome_names_the_purchase_they_hold(client, event, 
                                 "the attendee already holds this ticket")
 
 
+def test_a_delivery_processed_at_a_given_moment_records_that_moment(app, event, session):
+    from datetime import UTC, datetime
+
+    from heysummit_tc.extensions import db
+    from heysummit_tc.services.provisioning import record_delivery, run_delivery
+    from heysummit_tc.thrivecart.order import read_order
+
+    moment = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
+    order = read_order(load_fixture("order-success.json"))
+    with app.app_context():
+        with db.engine.connect() as connection:
+            delivery_id = record_delivery(connection, order, [event], now=moment)
+            connection.commit()
+        result = run_delivery(db.session, delivery_id, order, [event], now=moment)
+    assert result.status == "processed"
+    delivery = session.get(models.WebhookDelivery, delivery_id)
+    assert (delivery.received_at, delivery.processed_at) == (moment, moment)
+    [buyer] = attendees(session)
+    held = purchases(session)[(buyer.email, "product-12")]
+    assert (buyer.created_at, held.created_at, held.updated_at) == (moment, moment, moment)
+
+
 def test_each_attempt_is_recorded_with_its_outcomes(client, event, session):
     response = post_webhook(client, fixture_bytes("order-success.form"))
     delivery = session.get(models.WebhookDelivery, response.json["delivery_id"])

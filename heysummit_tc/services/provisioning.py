@@ -440,8 +440,6 @@ def _lifecycle_of(session, event_id, order_id):
 
 def _linked_tickets(session, event_ids, keys):
     """Return {(event id, External ID): ticket} for the keys, prices included, in one query."""
-    if not keys or not event_ids:
-        return {}
     rows = session.connection().execute(sql.LINKED_TICKETS,
                                         {"event_ids": event_ids, "keys": keys})
     tickets = {}
