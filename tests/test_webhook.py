@@ -62,6 +62,17 @@ def test_events_not_acted_on_are_recorded_as_ignored(client, linked_event, sessi
     assert count(session, Attendee) == 0 and count(session, TicketPurchase) == 0
 
 
+def test_overlong_fields_are_kept_to_what_their_columns_hold(client, linked_event, session):
+    payload = load_fixture("order-success.json") | {
+        "event": "order." + "x" * 100, "mode": "test" + "x" * 30,
+        "order_id": "1" * 70, "invoice_id": "2" * 70}
+    response = post_webhook(client, json_body(payload), content_type="application/json")
+    assert response.status_code == 200
+    delivery = session.get(WebhookDelivery, response.json["delivery_id"])
+    assert (delivery.event_type, delivery.mode, delivery.order_id, delivery.invoice_id) == (
+        ("order." + "x" * 100)[:64], ("test" + "x" * 30)[:10], "1" * 40, "2" * 40)
+
+
 @pytest.mark.parametrize("email", [None, "", "  ", "not an email"])
 def test_order_without_usable_email_is_422_and_recorded_failed(client, linked_event, session,
                                                                email):
