@@ -294,11 +294,17 @@ def test_live_mode_purchases_are_not_marked_test(client, make_event, make_ticket
 
 
 def test_error_between_two_writes_applies_nothing_and_records_the_failure(
-    client, event, session, backend
+    client, event, session, backend, caplog
 ):
     with purchases_refused(session, backend):
         response = post_webhook(client, fixture_bytes("order-success.form"))
     assert response.status_code == 503
+    assert (response.json["status"], response.json["error"]) == (
+        "failed", "database error: injected failure")
+    [warning] = [r for r in caplog.records if r.name == "heysummit_tc.services.provisioning"]
+    assert warning.getMessage() == (f"delivery {response.json['delivery_id']} failed: "
+                                    "database error: injected failure")
+    assert warning.levelname == "WARNING" and warning.exc_info is not None  # with its trace
     assert attendees(session) == []  # the attendee insert before the failure was rolled back
     delivery = session.get(models.WebhookDelivery, response.json["delivery_id"])
     assert (delivery.status, delivery.http_status) == ("failed", 503)
@@ -389,8 +395,8 @@ def test_each_attempt_is_recorded_with_its_outcomes(client, event, session):
     assert (delivery.source, delivery.attempts, delivery.status) == ("webhook", 1, "processed")
     outcomes = session.scalars(select(models.DeliveryOutcome).where(
         models.DeliveryOutcome.delivery_id == response.json["delivery_id"])).all()
-    assert [(o.attempt, o.item_key, o.outcome, o.event_id) for o in outcomes] == [
-        (1, "product-12", "paid", event)]
+    assert [(o.attempt, o.item_key, o.item_name, o.outcome, o.event_id) for o in outcomes] == [
+        (1, "product-12", "Growth Summit All-Access & Replays", "paid", event)]
     assert outcomes[0].attendee_id == attendees(session)[0].id
     assert outcomes[0].purchase_id == purchases(session)[
         ("ada.lovelace@example.com", "product-12")].id

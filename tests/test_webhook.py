@@ -58,8 +58,19 @@ def test_events_not_acted_on_are_recorded_as_ignored(client, linked_event, sessi
     delivery = session.get(WebhookDelivery, response.json["delivery_id"])
     assert (delivery.status, delivery.http_status, delivery.event_type) == (
         "ignored", 200, event_type)
-    assert [o.outcome for o in delivery.outcomes] == ["ignored"]
+    assert [(o.outcome, o.detail) for o in delivery.outcomes] == [
+        ("ignored", f"{event_type} is not acted on")]
     assert count(session, Attendee) == 0 and count(session, TicketPurchase) == 0
+
+
+def test_a_post_that_names_no_event_is_recorded_as_ignored(client, linked_event, session):
+    payload = load_fixture("order-success.json")
+    del payload["event"]
+    response = post_webhook(client, json_body(payload), content_type="application/json")
+    assert (response.status_code, response.json["status"]) == (200, "ignored")
+    delivery = session.get(WebhookDelivery, response.json["delivery_id"])
+    assert (delivery.error, [(o.outcome, o.detail) for o in delivery.outcomes]) == (
+        None, [("ignored", "an event without a name is not acted on")])
 
 
 def test_overlong_fields_are_kept_to_what_their_columns_hold(client, linked_event, session):
@@ -87,6 +98,7 @@ def test_order_without_usable_email_is_422_and_recorded_failed(client, linked_ev
     delivery = session.get(WebhookDelivery, response.json["delivery_id"])
     assert (delivery.status, delivery.http_status) == ("failed", 422)
     assert "email" in delivery.error
+    assert [(o.outcome, o.detail) for o in delivery.outcomes] == [("failed", delivery.error)]
     assert count(session, Attendee) == 0
 
 
