@@ -591,6 +591,18 @@ def test_an_item_without_a_charge_records_no_charge(client, event, session):
     assert (made.charged_amount, made.charged_currency, made.amount) == (None, None, 499700)
 
 
+def test_an_outcome_keeps_what_its_columns_hold(client, event, session):
+    order_id = "8" * 600
+    post_webhook(client, refund(order_id=order_id))
+    key = "product-" + "9" * 60
+    post_webhook(client, success(order_id="O-1", key=key))
+    session.expire_all()
+    waiting, unlinked = session.scalars(select(DeliveryOutcome)
+                                        .order_by(DeliveryOutcome.id)).all()
+    assert waiting.detail == f"kept until order {order_id} arrives; it applies then"[:500]
+    assert (unlinked.outcome, unlinked.item_key) == ("unlinked", key[:40])
+
+
 def test_a_history_reason_keeps_what_its_column_holds(client, event, session):
     order_id = "7" * 300
     post_webhook(client, success(order_id=order_id))

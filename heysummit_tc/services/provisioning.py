@@ -463,7 +463,7 @@ def _record_attempt(session, delivery_id, status, http_status, error, outcomes, 
         kinds.setdefault(outcome.event_id, set()).add(outcome.outcome)
     marks = [(event_id, needs_attention(event_kinds)) for event_id, event_kinds in kinds.items()]
     rows = [(outcome.event_id, outcome.item and outcome.item[:40],
-             names.get(outcome.item) if outcome.item else None, outcome.outcome,
+             names.get(outcome.item), outcome.outcome,
              outcome.ticket_id, outcome.attendee_id, outcome.purchase_id,
              outcome.detail and outcome.detail[:500]) for outcome in outcomes]
     statement = sql.finish_attempt(sql.dialect_of(session))
