@@ -11,6 +11,7 @@ from heysummit_tc.models import Attendee, Ticket, TicketPrice, TicketPurchase, u
 from heysummit_tc.services import ServiceError
 from heysummit_tc.services.money import format_amount, parse_amount
 from heysummit_tc.services.tickets import normalize_external_id
+from heysummit_tc.thrivecart.items import NO_ID_IN_URL, ItemIdProblem, read_external_id
 
 from helpers import post_webhook
 from orders import success
@@ -230,3 +231,79 @@ def test_the_tickets_page_counts_purchases_however_they_come_and_go(
     session.execute(delete(Attendee).where(Attendee.id.in_(imported[:1001])))
     session.commit()
     assert shown() == [2036, 5] == [truth(main), truth(extra)]
+
+
+@pytest.mark.parametrize(("typed", "item_type", "stored"), [
+    # The item's editor URL in ThriveCart ends in its id (the help article: "copy its
+    # ThriveCart item ID from the ThriveCart product URL").
+    ("https://thrivecart.com/app/#/products/edit/12", "product", "product-12"),
+    ("https://examplesummits.thrivecart.com/admin/products/edit/12/", "product", "product-12"),
+    ("https://thrivecart.com/examplesummits/products/12/?tab=pricing", "product", "product-12"),
+    ("thrivecart.com/app/#/products/12/edit", "product", "product-12"),
+    ("https://thrivecart.com/app/#/upsells/edit/3", "product", "upsell-3"),
+    ("https://thrivecart.com/app/#/downsells/edit/5/", "product", "downsell-5"),
+    # A bump's id is the product's: its URL is the product's, the type comes from beside.
+    ("https://thrivecart.com/app/#/products/edit/12", "bump", "bump-12"),
+    ("12", "product", "product-12"),
+    ("012", "bump", "bump-12"),
+    ("product_12", "upsell", "product-12"),
+])
+def test_external_id_takes_a_thrivecart_url_or_a_number_with_its_type(
+    client, login, make_user, make_event, session, typed, item_type, stored
+):
+    event_id = make_event("Fresh", organiser=make_user("ed@example.com"))
+    login("ed@example.com")
+    saved = client.post(f"/events/{event_id}/revenue/tickets/new", data={
+        "name": "From a URL", "external_id": typed, "item_type": item_type, "active": "y",
+        "on_payment_failed": "keep", "on_cancel": "keep"}, follow_redirects=True)
+    assert f"created with External ID {stored}" in html.unescape(saved.get_data(as_text=True))
+    assert session.scalar(select(Ticket.external_id).where(Ticket.name == "From a URL")) == \
+        stored
+
+
+@pytest.mark.parametrize("typed", [
+    "https://examplesummits.thrivecart.com/growth-summit/",  # a checkout URL: no id in it
+    "https://thrivecart.com/app/#/products",
+])
+def test_a_url_without_an_id_says_where_to_find_it_and_nothing_is_cut(
+    client, login, make_user, make_event, typed
+):
+    event_id = make_event("Fresh", organiser=make_user("ed@example.com"))
+    login("ed@example.com")
+    long_typed = typed + "?utm_source=" + "x" * 300
+    refused = client.post(f"/events/{event_id}/revenue/tickets/new", data={
+        "name": "No id", "external_id": long_typed, "item_type": "product", "active": "y",
+        "on_payment_failed": "keep", "on_cancel": "keep"})
+    assert refused.status_code == 400
+    page = html.unescape(refused.get_data(as_text=True))
+    assert "This URL has no item id." in page
+    assert "the id is the number at its end" in page
+    assert f'value="{long_typed}"' in page  # kept whole, to be corrected
+    assert 'maxlength="40"' not in page
+
+
+@pytest.mark.parametrize(("typed", "item_type", "message"), [
+    ("12", "coupon", "Choose the item type: product, upsell, downsell, bump."),
+    ("0", "product", "ThriveCart item ids are whole numbers from 1."),
+    ("1" + "0" * 18, "product", "ThriveCart item ids are whole numbers from 1."),
+    ("https://thrivecart.com/app/#/products/edit/0", "product", NO_ID_IN_URL),
+    ("https://thrivecart.com/app/#/products/edit/" + "1" * 19, "product", NO_ID_IN_URL),
+    ("www.thrivecart.com/app/", "product", NO_ID_IN_URL),
+    ("twelve", "product", "“twelve” is not a ThriveCart item id. Use product-2, upsell-2, "
+                          "downsell-2 or bump-2, a number with its item type, or the item's "
+                          "ThriveCart URL."),
+])
+def test_what_cannot_be_an_item_id_says_what_to_type(typed, item_type, message):
+    with pytest.raises(ItemIdProblem) as caught:
+        read_external_id(typed, item_type)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("999999999999999999", "product-999999999999999999"),  # the largest id kept
+    ("1", "product-1"),
+    ("https://thrivecart.com/app/#/upsell/edit/7?from=upsells", "upsell-7"),
+    ("thrivecart.com/examplesummits/downsells/4", "downsell-4"),
+])
+def test_the_edges_of_what_an_item_id_can_be(typed, stored):
+    assert read_external_id(typed) == stored
