@@ -58,29 +58,32 @@ def test_strings_null_true_false_are_coerced_and_ids_stay_strings():
         "429583657727489355"
 
 
-@pytest.mark.parametrize("body", [
-    b"a[b][c][d][e][f][g]=1",
-    b"purchase_map[99999999]=x",
-    b"&".join(b"f%d=1" % index for index in range(10_000)),
-    b'{"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}}',
-    b"[" * 100_000,
-    b'{"purchase_map": [' + b",".join([b'"x"'] * 500) + b"]}",
-    b"\xff\xfe=1",
-    b"name=%FF",
-    b"name=%00",
-    b'{"name": "\\ud800"}',
-    b"{not json",
-    b"[1, 2]",
-    b"a=1&a[b]=2",
-    b"a[b]=1&a=2",
-    b"a[b=1",
-    b"a]b=1",
-    b"a[b]c=1",
+@pytest.mark.parametrize(("body", "reason"), [
+    (b"a[b][c][d][e][f][g]=1", "form field 'a[b][c][d][e][f][g]' nests deeper than 5 levels"),
+    (b"purchase_map[99999999]=x", "form field 'purchase_map[99999999]' has a list index over 100"),
+    (b"&".join(b"f%d=1" % index for index in range(10_000)), "form body has more than 2000 fields"),
+    (b'{"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}}', "JSON body nests deeper than 5 levels"),
+    # Deeper than the JSON decoder itself can go.
+    (b"[" * 100_000, "JSON body is nested too deeply"),
+    (b'{"a":' * 50_000, "JSON body is nested too deeply"),
+    (b'{"purchase_map": [' + b",".join([b'"x"'] * 500) + b"]}",
+     "JSON body has a list longer than 101"),
+    (b"\xff\xfe=1", "body is not valid UTF-8"),
+    (b"name=%FF", "form body has percent-escapes that are not UTF-8"),
+    (b"name=%00", "body contains NUL characters"),
+    (b'{"name": "\\ud800"}', "body contains text that is not valid Unicode"),
+    (b"{not json", "body is not valid JSON (Expecting property name enclosed in double quotes)"),
+    (b"[1, 2]", "JSON body must be an object"),
+    (b"a=1&a[b]=2", "form field 'a[b]' is both a value and a group"),
+    (b"a[b]=1&a=2", "form field 'a' is both a value and a group"),
+    (b"a[b=1", "form field name 'a[b' has unbalanced brackets"),
+    (b"a]b=1", "form field name 'a]b' has unbalanced brackets"),
+    (b"a[b]c=1", "form field name 'a[b]c' has unbalanced brackets"),
 ])
-def test_hostile_bodies_are_refused_with_a_reason(body):
+def test_hostile_bodies_are_refused_with_their_reason(body, reason):
     with pytest.raises(PayloadError) as caught:
         parse_payload(body)
-    assert str(caught.value)
+    assert str(caught.value) == reason
 
 
 def test_redact_removes_only_the_secret():
