@@ -36,15 +36,20 @@ def test_an_item_unlocks_only_the_ticket_with_exactly_its_external_id(
     assert [o["outcome"] for o in answer.json["outcomes"]] == ["paid"]
 
 
-def test_mode_int_alone_tells_a_test_order_from_a_live_one(client, linked_event, session):
-    for order_id, mode_int in (("T-1", "1"), ("L-1", "2")):
+def test_either_mode_or_mode_int_alone_tells_a_test_order_from_a_live_one(
+    client, linked_event, session
+):
+    orders = {"T-1": ("", "1"), "L-1": ("", "2"), "T-2": ("Test", ""), "L-2": ("live", ""),
+              "T-3": ("TEST", "2")}
+    for order_id, (mode, mode_int) in orders.items():
         payload = load_fixture("order-success.json")
-        payload.update(order_id=order_id, mode="", mode_int=mode_int)
+        payload.update(order_id=order_id, mode=mode, mode_int=mode_int)
         payload["customer"]["email"] = f"{order_id.lower()}@example.com"
         assert post_webhook(client, form_body(payload)).status_code == 200
     tests = dict(session.execute(select(Attendee.email, TicketPurchase.test).join(
         TicketPurchase, TicketPurchase.attendee_id == Attendee.id)).all())
-    assert tests == {"t-1@example.com": True, "l-1@example.com": False}
+    assert tests == {f"{order_id.lower()}@example.com": order_id.startswith("T")
+                     for order_id in orders}
 
 
 def test_a_page_exactly_full_has_no_older_page_and_one_more_has(client, organiser, session):
