@@ -199,7 +199,7 @@ def charged_amounts(order, base_product=""):
     return charged
 
 
-def _charge_key(charge, base_product=""):
+def _charge_key(charge, base_product):
     item_type, reference = _text(charge.get("item_type")), _text(charge.get("reference"))
     if item_type and reference:
         return payload_item_key(f"{item_type}-{reference}")
