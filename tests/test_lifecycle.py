@@ -518,6 +518,13 @@ TRAILS = {
         [("waiting_for_order", WAITING),
          ("cancelled", "cancellation received before the order applies: "
                        "access was never granted")]),
+    "an event naming its item by product_id alone applies to that product": (
+        {}, [success(), lifecycle("order.subscription_cancelled", "subscription",
+                                  product_id="12")],
+        [("paid", None), ("cancelled", None)]),
+    "an event naming an id without its type names no item": (
+        {}, [success(), lifecycle("order.subscription_cancelled", "subscription", id="12")],
+        [("paid", None), ("ignored", "the cancellation names no item")]),
     "a second failed rebill of an unpaid purchase changes nothing": (
         {}, [success(), rebill_failed(), rebill_failed(invoice_id="000000006")],
         [("paid", None), ("payment_failed", None), ("already_payment_failed", None)]),
