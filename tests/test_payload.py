@@ -169,6 +169,46 @@ def test_read_refund_from_the_fixture():
     assert lifecycle.occurred_at.isoformat() == "2025-10-24T17:57:27+00:00"
 
 
+def _without(payload, *paths):
+    for path in paths:
+        *parents, name = path.split(".")
+        holder = payload
+        for parent in parents:
+            holder = holder[parent]
+        holder.pop(name)
+    return payload
+
+
+@pytest.mark.parametrize(("removed", "expected"), [
+    # The top-level fields first; ThriveCart repeats them inside "order", read when they are not.
+    ((), ("23370556", "000001382", "2023-11-08T23:48:20+00:00")),
+    (("order_id",), ("23370556", "000001382", "2023-11-08T23:48:20+00:00")),
+    (("order_id", "order.id"), (None, "000001382", "2023-11-08T23:48:20+00:00")),
+    (("invoice_id",), ("23370556", "000001382", "2023-11-08T23:48:20+00:00")),
+    (("invoice_id", "order.invoice_id"), ("23370556", None, "2023-11-08T23:48:20+00:00")),
+    # The order's own time first, the envelope's otherwise.
+    (("order.date_unix",), ("23370556", "000001382", "2023-11-08T23:48:21+00:00")),
+    (("order.date_unix", "order_timestamp"), ("23370556", "000001382", None)),
+])
+def test_an_orders_ids_and_time_come_from_wherever_thrivecart_put_them(removed, expected):
+    payload = load_fixture("order-success.json")
+    payload["order_id"], payload["invoice_id"] = "23370556", "000001382"
+    payload["order"].update(id="23370556", invoice_id="000001382")
+    payload["order_timestamp"] = "1699487301"  # a second after the order's own time
+    order = read_order(_without(payload, *removed))
+    assert (order.order_id, order.invoice_id,
+            order.paid_at and order.paid_at.isoformat()) == expected
+
+
+def test_the_account_name_is_kept_to_100_characters_and_events_default_to_the_currency():
+    payload = load_fixture("order-refund.json") | {"thrivecart_account": "a" * 150,
+                                                    "currency": "GBP"}
+    payload["refund"].pop("currency")
+    order = read_order(payload)
+    assert order.account == "a" * 100
+    assert (order.lifecycle.amount, order.lifecycle.currency) == (5900, "GBP")
+
+
 @pytest.mark.parametrize(("given", "expected"), [
     ("2025-10-24T19:57:27+02:00", "2025-10-24T17:57:27+00:00"),  # an offset: the same instant
     (" 2025-10-24T17:57:27 ", "2025-10-24T17:57:27+00:00"),  # no offset: taken as UTC
