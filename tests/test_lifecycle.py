@@ -525,6 +525,9 @@ TRAILS = {
     "an event naming an id without its type names no item": (
         {}, [success(), lifecycle("order.subscription_cancelled", "subscription", id="12")],
         [("paid", None), ("ignored", "the cancellation names no item")]),
+    "a refund after a subscription payment still revokes": (
+        {}, [success(), payment(1, when=LATER - timedelta(days=1)), refund()],
+        [("paid", None), ("payment_recorded", "payment 1 recorded"), ("refunded", None)]),
     "a second failed rebill of an unpaid purchase changes nothing": (
         {}, [success(), rebill_failed(), rebill_failed(invoice_id="000000006")],
         [("paid", None), ("payment_failed", None), ("already_payment_failed", None)]),
@@ -590,6 +593,10 @@ def test_a_rebuy_records_the_delivery_and_order_that_made_it(client, event, sess
     assert (last.from_status, last.to_status, last.delivery_id, last.reason) == (
         PurchaseStatus.REFUNDED, PurchaseStatus.PAID, rebuy["delivery_id"],
         "order.success of order O-2")
+    # A success without an order id buys it again too, and says so.
+    post_webhook(client, refund(order_id="O-2"))
+    assert outcomes(post_webhook(client, success(order_id=""))) == ["paid"]
+    assert purchase(session).changes[-1].reason == "order.success of order —"
 
 
 def test_an_item_without_a_charge_records_no_charge(client, event, session):

@@ -462,7 +462,7 @@ def _record_attempt(session, delivery_id, status, http_status, error, outcomes, 
     for outcome in outcomes:
         kinds.setdefault(outcome.event_id, set()).add(outcome.outcome)
     marks = [(event_id, needs_attention(event_kinds)) for event_id, event_kinds in kinds.items()]
-    rows = [(outcome.event_id, outcome.item and outcome.item[:40],
+    rows = [(outcome.event_id, outcome.item,  # item keys are at most 40 characters
              names.get(outcome.item), outcome.outcome,
              outcome.ticket_id, outcome.attendee_id, outcome.purchase_id,
              outcome.detail and outcome.detail[:500]) for outcome in outcomes]
