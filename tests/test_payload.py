@@ -200,6 +200,45 @@ def test_an_orders_ids_and_time_come_from_wherever_thrivecart_put_them(removed, 
             order.paid_at and order.paid_at.isoformat()) == expected
 
 
+def _identity(payload):
+    return read_order(payload).lifecycle.identity
+
+
+def test_an_event_without_an_id_is_known_by_what_it_says():
+    """Redelivered, it is the same event; any field that tells two events apart keeps them
+    apart, however the body orders its keys."""
+    base = load_fixture("order-refund.json")
+    base.pop("event_id")
+    base["recurring_payment_idx"] = "1"
+    same = json.loads(json.dumps(base))
+    same["refund"] = dict(reversed(list(same["refund"].items())))  # another key order
+    assert _identity(same) == _identity(base)
+    for field, value in (("event", "order.subscription_payment"), ("date", "2025-10-25"),
+                         ("date_unix", "1761328648"), ("invoice_id", "000000006"),
+                         ("recurring_payment_idx", "2")):
+        other = json.loads(json.dumps(base)) | {field: value}
+        assert _identity(other) != _identity(base), field
+    other = json.loads(json.dumps(base))
+    other["refund"]["amount"] = "100"
+    assert _identity(other) != _identity(base)
+
+
+def test_an_events_id_invoice_and_time_are_kept_as_sent_within_their_columns():
+    payload = load_fixture("order-refund.json") | {
+        "event_id": "9" * 100, "invoice_id": "7" * 50,
+        "date_iso8601": "2020-01-01T00:00:00+00:00"}  # date_unix says otherwise, and wins
+    lifecycle = read_order(payload).lifecycle
+    assert (lifecycle.identity, lifecycle.invoice_id) == (("event:" + "9" * 100)[:64], "7" * 40)
+    assert lifecycle.occurred_at.isoformat() == "2025-10-24T17:57:27+00:00"
+
+
+def test_older_charge_rows_are_named_through_the_base_product():
+    payload = load_fixture("order-refund.json") | {"event": "order.success", "base_product": "7"}
+    payload["order"]["charges"] = [{"reference": "7", "name": "Founders Summit Ticket"},
+                                   {"reference": "8", "name": "Not the base product"}]
+    assert read_order(payload).item_names == {"product-7": "Founders Summit Ticket"}
+
+
 def test_the_account_name_is_kept_to_100_characters_and_events_default_to_the_currency():
     payload = load_fixture("order-refund.json") | {"thrivecart_account": "a" * 150,
                                                     "currency": "GBP"}

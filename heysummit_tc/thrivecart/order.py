@@ -107,7 +107,7 @@ def read_lifecycle(payload, event_type, order_currency):
         content = {name: payload.get(name) for name in (
             "event", "date", "date_unix", "invoice_id", "recurring_payment_idx", block_name)}
         identity = hashlib.sha256(
-            json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+            json.dumps(content, sort_keys=True).encode()).hexdigest()
     return Lifecycle(
         kind=kind,
         item_key=payload_item_key(f"{item_type}-{item_id}") if item_type and item_id else None,
