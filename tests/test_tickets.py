@@ -289,6 +289,11 @@ def test_a_url_without_an_id_says_where_to_find_it_and_nothing_is_cut(
     ("https://thrivecart.com/app/#/products/edit/0", "product", NO_ID_IN_URL),
     ("https://thrivecart.com/app/#/products/edit/" + "1" * 19, "product", NO_ID_IN_URL),
     ("www.thrivecart.com/app/", "product", NO_ID_IN_URL),
+    ("WWW.ThriveCart.com", "product", NO_ID_IN_URL),
+    ("thrivecart.com", "product", NO_ID_IN_URL),
+    # The host's digits are not the id, with or without a scheme.
+    ("shop7.thrivecart.com/app/", "product", NO_ID_IN_URL),
+    ("https://shop7.thrivecart.com/app/", "product", NO_ID_IN_URL),
     ("twelve", "product", "“twelve” is not a ThriveCart item id. Use product-2, upsell-2, "
                           "downsell-2 or bump-2, a number with its item type, or the item's "
                           "ThriveCart URL."),
@@ -302,6 +307,9 @@ def test_what_cannot_be_an_item_id_says_what_to_type(typed, item_type, message):
 @pytest.mark.parametrize(("typed", "stored"), [
     ("999999999999999999", "product-999999999999999999"),  # the largest id kept
     ("1", "product-1"),
+    ("https://thrivecart.com/app/#/products/edit/1", "product-1"),
+    ("https://thrivecart.com/app/#/products/edit/" + "9" * 18, "product-" + "9" * 18),
+    ("https://thrivecart.com/app/#/products/edit/12?tab=2", "product-12"),
     ("https://thrivecart.com/app/#/upsell/edit/7?from=upsells", "upsell-7"),
     ("thrivecart.com/examplesummits/downsells/4", "downsell-4"),
 ])

@@ -70,7 +70,7 @@ def read_external_id(value, item_type="product"):
         if not 1 <= number < 10**18:
             raise ItemIdProblem("ThriveCart item ids are whole numbers from 1.")
         return f"{item_type}-{number}"
-    if "://" in text or text.lower().startswith(("www.", "thrivecart.")) or "/" in text:
+    if "/" in text or text.lower().startswith(("www.", "thrivecart.")):
         parts = urlsplit(text if "://" in text else f"https://{text}")
         where = f"{parts.path}/{parts.fragment.split('?')[0]}".lower()
         numbers = re.findall(r"[0-9]+", where)
