@@ -135,13 +135,14 @@ def test_a_client_out_of_sign_ins_may_still_post_orders_and_each_limit_reads_its
                         ).status_code for _ in range(3)] == [401, 401, 429]
     wrong = form_body(load_fixture("order-success.json") | {"thrivecart_secret": "GUESS1234"})
     assert [post_webhook(client, wrong).status_code for _ in range(2)] == [403, 429]
-    # The same holds for any limit built on the same store: each counts under its own name.
+    # The same holds for any limits built on the same store, even on the same setting: each
+    # counts under its own name.
     with limited.app_context():
         first = FailureLimit("first", "LOGIN_RATE_LIMIT")
-        second = FailureLimit("second", "WEBHOOK_WRONG_SECRET_RATE_LIMIT")
+        second = FailureLimit("second", "LOGIN_RATE_LIMIT")
         assert [first.record_failure("10.0.0.9") for _ in range(3)] == [True, True, False]
         assert first.exceeded("10.0.0.9") and not second.exceeded("10.0.0.9")
-        assert [second.record_failure("10.0.0.9") for _ in range(2)] == [True, False]
+        assert [second.record_failure("10.0.0.9") for _ in range(3)] == [True, True, False]
 
 
 def test_wrong_secrets_are_rate_limited_but_valid_orders_still_pass(make_app, app,

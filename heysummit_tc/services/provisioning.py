@@ -154,9 +154,10 @@ def run_delivery(session, delivery_id, order, event_ids, *, source="thrivecart",
         return DeliveryResult(delivery_id, FAILED, 503, error=message)
 
 
-def process_delivery(session, delivery_id, order, event_ids, *, source="thrivecart", now=None,
-                     user_id=None):
-    """Apply one delivery to the given events and record the attempt; flush, do not commit."""
+def process_delivery(session, delivery_id, order, event_ids, *, source, now, user_id):
+    """Apply one delivery to the given events and record the attempt; flush, do not commit.
+
+    ``run_delivery`` is the way in: it commits, or records the failure."""
     now = now or utcnow()
     event_ids = sorted(set(event_ids))
     error = None
