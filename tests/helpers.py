@@ -33,6 +33,17 @@ def json_body(payload):
     return json.dumps(payload).encode()
 
 
+def record_only(app, order, event_ids, now=None):
+    """Record a delivery and commit it, as the webhook does before processing; return its id."""
+    from heysummit_tc.extensions import db
+    from heysummit_tc.services.provisioning import record_delivery
+
+    with app.app_context(), db.engine.connect() as connection:
+        delivery_id = record_delivery(connection, order, event_ids, now=now)
+        connection.commit()
+    return delivery_id
+
+
 def post_webhook(client, body, content_type="application/x-www-form-urlencoded", path=None):
     """POST a body to the webhook as ThriveCart would."""
     return client.post(path or "/api/webhooks/thrivecart/", data=body,

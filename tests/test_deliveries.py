@@ -17,7 +17,14 @@ from heysummit_tc.models import (
     utcnow,
 )
 
-from helpers import fixture_bytes, form_body, load_fixture, post_webhook, purchases_refused
+from helpers import (
+    fixture_bytes,
+    form_body,
+    load_fixture,
+    post_webhook,
+    purchases_refused,
+    record_only,
+)
 
 
 def text_of(response):
@@ -90,15 +97,10 @@ def test_log_filters_by_outcome_order_and_email_and_pages_newest_first(client, o
 def test_a_delivery_recorded_by_a_worker_that_died_waits_unattended_and_replays_once(
     app, client, organiser, session
 ):
-    from heysummit_tc.extensions import db
-    from heysummit_tc.services.provisioning import record_delivery
     from heysummit_tc.thrivecart.order import read_order
 
-    with app.app_context(), db.engine.connect() as connection:
-        # The record is committed before processing starts; the worker dies right after.
-        delivery_id = record_delivery(connection, read_order(load_fixture("order-success.json")),
-                                      [organiser])
-        connection.commit()
+    # The record is committed before processing starts; the worker dies right after.
+    delivery_id = record_only(app, read_order(load_fixture("order-success.json")), [organiser])
     [row] = session.scalars(select(DeliveryEvent)).all()
     assert (row.delivery_id, row.event_id, row.attempt, row.attention) == (
         delivery_id, organiser, 0, False)

@@ -15,6 +15,7 @@ from helpers import (
     load_fixture,
     post_webhook,
     purchases_refused,
+    record_only,
 )
 
 MULTI_KEYS = ["product-2", "bump-2", "upsell-3", "downsell-5"]
@@ -373,15 +374,13 @@ def test_a_delivery_processed_at_a_given_moment_records_that_moment(app, event, 
     from datetime import UTC, datetime
 
     from heysummit_tc.extensions import db
-    from heysummit_tc.services.provisioning import record_delivery, run_delivery
+    from heysummit_tc.services.provisioning import run_delivery
     from heysummit_tc.thrivecart.order import read_order
 
     moment = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
     order = read_order(load_fixture("order-success.json"))
+    delivery_id = record_only(app, order, [event], now=moment)
     with app.app_context():
-        with db.engine.connect() as connection:
-            delivery_id = record_delivery(connection, order, [event], now=moment)
-            connection.commit()
         result = run_delivery(db.session, delivery_id, order, [event], now=moment)
     assert result.status == "processed"
     delivery = session.get(models.WebhookDelivery, delivery_id)

@@ -5,6 +5,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 
 from ..models import HeldDelivery, utcnow
+from .statements import dialect_of
 
 HELD_DAYS = 14
 
@@ -26,7 +27,7 @@ def hold_delivery(session, order, digest, *, client_address, per_secret, per_cli
     one writer anyway), so each trim sees every row held before it and the caps are exact
     however many posts arrive together.
     """
-    if session.connection().dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(HELD_LOCK)))
     held = HeldDelivery(
         received_at=now or utcnow(),
