@@ -123,7 +123,7 @@ def test_charged_amount_counts_single_rows_only():
         {"item_type": "product", "reference": "12", "amount": "499700", "type": "recurring"},
         {"item_type": "bump", "reference": "12", "amount": "1900", "type": "single"},
     ]}
-    assert charged_amounts(order) == {"product-12": 499700, "bump-12": 1900}
+    assert charged_amounts(order, "") == {"product-12": 499700, "bump-12": 1900}
 
 
 @pytest.mark.parametrize(("customer", "expected"), [
@@ -143,10 +143,25 @@ def test_buyer_names_follow_the_rules(customer, expected):
     assert (buyer.email, buyer.first_name, buyer.last_name) == expected
 
 
-@pytest.mark.parametrize("email", [None, "", "   ", "not-an-email", "a@b", ["a@example.com"]])
-def test_unusable_emails_are_a_problem_with_a_reason(email):
-    buyer = read_buyer({"email": email})
-    assert buyer.email is None and buyer.problem
+@pytest.mark.parametrize(("email", "problem"), [
+    (None, "the order has no customer email"),
+    ("   ", "the order has no customer email"),
+    (["a@example.com"], "the order has no customer email"),
+    ("not-an-email",
+     "customer email is not an email address: An email address must have an @-sign."),
+    ("a@b", "customer email is not an email address: The part after the @-sign is not valid. "
+            "It should have a period."),
+])
+def test_unusable_emails_are_a_problem_with_a_reason(email, problem):
+    buyer = read_buyer({"email": email, "first_name": "Ada"})
+    assert (buyer.email, buyer.problem, buyer.first_name) == (None, problem, "Ada")
+
+
+def test_names_are_kept_to_200_characters():
+    buyer = read_buyer({"email": "a@example.com", "first_name": "F" * 300, "last_name": "L" * 300})
+    assert (buyer.first_name, buyer.last_name) == ("F" * 200, "L" * 200)
+    buyer = read_buyer({"email": "a@example.com", "name": "F" * 300 + " " + "L" * 300})
+    assert (buyer.first_name, buyer.last_name) == ("F" * 200, "L" * 200)
 
 
 def test_read_order_from_the_fixture():
@@ -326,3 +341,85 @@ def test_iso_dates_are_read_the_same_whatever_the_servers_time_zone(monkeypatch)
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    # Five levels of brackets are kept whole; a sixth is refused (above).
+    (b"a[b][c][d][e][f]=1", {"a": {"b": {"c": {"d": {"e": {"f": "1"}}}}}}),
+    # 100 is the highest list index kept; 101 is refused (below).
+    (b"purchase_map[100]=product-2", {"purchase_map": ["product-2"]}),
+    # Past index 9, a list keeps the order of its numbers, not of their digits as text.
+    (b"a[10]=k&a[9]=j&a[2]=c&a[1]=b&a[0]=a", {"a": ["a", "b", "c", "j", "k"]}),
+])
+def test_form_bodies_are_kept_up_to_their_limits_exactly(body, expected):
+    assert parse_payload(body) == expected
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b"purchase_map[101]=x", "form field 'purchase_map[101]' has a list index over 100"),
+    # Four digits are refused before they are read as a number, leading zeros or not.
+    (b"purchase_map[0100]=x", "form field 'purchase_map[0100]' has a list index over 100"),
+])
+def test_form_list_indexes_past_the_limit_are_refused(body, reason):
+    with pytest.raises(PayloadError) as refused:
+        parse_payload(body)
+    assert str(refused.value) == reason
+
+
+LONG_NAME = "customer_" + "x" * 50  # 59 characters; a refusal quotes the first 40
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (f"{LONG_NAME}[b=1", "form field name {!r} has unbalanced brackets"),
+    (f"{LONG_NAME}[b][c][d][e][f][g]=1", "form field {!r} nests deeper than 5 levels"),
+    (f"{LONG_NAME}[999]=1", "form field {!r} has a list index over 100"),
+    (f"{LONG_NAME}=1&{LONG_NAME}[b]=2", "form field {!r} is both a value and a group"),
+    (f"{LONG_NAME}[b]=1&{LONG_NAME}=2", "form field {!r} is both a value and a group"),
+])
+def test_a_refusal_quotes_the_first_40_characters_of_a_field_name(body, reason):
+    with pytest.raises(PayloadError) as refused:
+        parse_payload(body.encode())
+    assert str(refused.value) == reason.format(LONG_NAME[:40])
+
+
+def test_json_true_false_and_null_are_values_as_their_form_spellings_are():
+    assert parse_payload(b'{"a": true, "b": false, "c": null, "d": [true, "false", "null"]}') \
+        == {"a": True, "b": False, "c": None, "d": [True, False, None]}
+
+
+def test_older_charge_rows_list_the_base_product_and_no_other_row():
+    payload = {"base_product": "7", "purchase_map_flat": "bump-7",
+               "order": {"charges": [{"reference": "8"}, {"reference": "7"}, {}]}}
+    assert item_keys(payload) == ["bump-7", "product-7"]
+    assert item_keys(payload | {"base_product": ""}) == ["bump-7"]
+
+
+def test_charged_amounts_add_up_per_item_from_rows_with_a_single_or_no_type():
+    order = {"charges": [
+        {"item_type": "product", "reference": "12", "amount": "4000", "type": "single"},
+        {"item_type": "product", "reference": "12", "amount": " 997 "},  # older rows: no type
+        {"item_type": "product", "reference": "12", "amount": "4997", "type": "recurring"},
+        {"item_type": "bump", "reference": "12", "amount": "19.00", "type": "single"},
+        {"item_type": "upsell", "reference": "3", "type": "single"},
+        {"amount": "500", "type": "single"},  # names no item
+        {"reference": "7", "amount": "5900"},  # the base product's row
+    ]}
+    assert charged_amounts(order, "7") == {"product-12": 4997, "product-7": 5900}
+
+
+@pytest.mark.parametrize(("amount", "expected"), [
+    ("5900", 5900), (" 5900 ", 5900), ("0", 0), ("9" * 18, int("9" * 18)),
+    ("9" * 19, None), ("59.00", None), ("-5900", None), ("٥٩٠٠", None), ("", None),
+])
+def test_amounts_are_whole_minor_units_of_at_most_18_digits(amount, expected):
+    payload = load_fixture("order-refund.json")
+    payload["refund"]["amount"] = amount
+    assert read_order(payload).lifecycle.amount == expected
+
+
+@pytest.mark.parametrize(("currency", "expected"), [
+    ("usd", "USD"), (" GBP ", "GBP"), ("US1", None), ("USDX", None), ("US", None), ("", None),
+])
+def test_a_currency_is_three_letters_in_capitals(currency, expected):
+    payload = load_fixture("order-success.json") | {"currency": currency}
+    assert read_order(payload).currency == expected

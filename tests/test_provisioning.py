@@ -370,6 +370,44 @@ def test_a_returning_buyers_outcome_names_the_purchase_they_hold(client, event, 
                                 "the attendee already holds this ticket")
 
 
+def test_an_order_without_an_id_is_named_by_a_dash_when_it_cannot_grant_again(
+    client, event, session
+):
+    payload = load_fixture("order-success.json")
+    payload.pop("order_id", None)
+    payload["order"].pop("id")
+    post_webhook(client, json_body(payload), content_type="application/json")
+    held = purchases(session)[("ada.lovelace@example.com", "product-12")]
+    assert held.thrivecart_order_id is None
+    held.status = "refunded"  # refunded by hand, say
+    session.commit()
+    answer = post_webhook(client, json_body(payload), content_type="application/json").json
+    assert [(o["outcome"], o["detail"]) for o in answer["outcomes"]] == [(
+        "already_refunded", "order — is refunded; a success of the same order never grants "
+        "it again")]
+
+
+def test_a_delivery_failing_at_a_given_moment_records_its_failure_at_that_moment(
+    app, event, session, backend
+):
+    from datetime import UTC, datetime
+
+    from heysummit_tc.extensions import db
+    from heysummit_tc.services.provisioning import run_delivery
+    from heysummit_tc.thrivecart.order import read_order
+
+    moment = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
+    order = read_order(load_fixture("order-success.json"))
+    delivery_id = record_only(app, order, [event], now=moment)
+    with purchases_refused(session, backend), app.app_context():
+        result = run_delivery(db.session, delivery_id, order, [event], now=moment)
+    assert (result.status, result.http_status) == ("failed", 503)
+    session.expire_all()
+    delivery = session.get(models.WebhookDelivery, delivery_id)
+    assert (delivery.status, delivery.processed_at) == ("failed", moment)
+    assert [(o.outcome, o.created_at) for o in delivery.outcomes] == [("failed", moment)]
+
+
 def test_a_delivery_processed_at_a_given_moment_records_that_moment(app, event, session):
     from datetime import UTC, datetime
 

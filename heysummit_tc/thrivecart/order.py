@@ -135,7 +135,8 @@ def read_buyer(customer):
         except EmailNotValidError as error:
             problem = f"customer email is not an email address: {error}"
         else:
-            email = raw_email.lower()[:254]
+            # The validator holds the address to 254 octets, so its lower case fits the column.
+            email = raw_email.lower()
     first = _name(customer.get("first_name")) or _name(customer.get("firstname"))
     last = _name(customer.get("last_name")) or _name(customer.get("lastname"))
     if not first and not last:
@@ -182,7 +183,7 @@ def item_names(payload):
     return names
 
 
-def charged_amounts(order, base_product=""):
+def charged_amounts(order, base_product):
     """Return what was charged now per item key, from the ``single`` charge rows only.
 
     Older payloads list a subscription's first payment twice, as a ``single`` and a
