@@ -27,7 +27,6 @@ def register(app):
     login_manager.login_view = "admin.login"
     login_manager.login_message = "Sign in to continue."
     login_manager.login_message_category = "info"
-    login_manager.session_protection = "basic"
     login_manager.user_loader(lambda user_id: load_user(db.session, user_id))
     app.after_request(_set_security_headers)
     hops = app.config["TRUSTED_PROXIES"]

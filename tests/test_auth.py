@@ -38,6 +38,8 @@ def test_anonymous_users_are_sent_to_login(client, make_event):
     event_id = make_event()
     response = client.get(f"/events/{event_id}/")
     assert response.status_code == 302 and "/login" in response.location
+    page = client.get(response.location).get_data(as_text=True)
+    assert '<p class="flash flash-info" role="status">Sign in to continue.</p>' in page
 
 
 def test_passwords_are_hashed_with_argon2id_at_owasp_cost(app, make_user, session):
