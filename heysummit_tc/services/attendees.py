@@ -3,8 +3,9 @@
 import csv
 import io
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import String, bindparam, select, type_coerce
 from sqlalchemy.orm import selectinload
 
 from ..models import (
@@ -120,7 +121,15 @@ def attendee_csv(session, event_id, batch=CSV_BATCH, now=None):
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     no_purchase = ("",) * (len(CSV_HEADER) - 3)
-    purchases_of = (
+    # Built once, run per batch. access_ends_at comes raw, with no processor: a processor
+    # on any column costs every row, and only cancelled purchases read it (see _moment).
+    attendees_after = (
+        select(Attendee.id, Attendee.email, Attendee.first_name, Attendee.last_name)
+        .where(Attendee.event_id == event_id, Attendee.id > bindparam("last_id"))
+        .order_by(Attendee.id)
+        .limit(batch)
+    )
+    purchases_between = (
         select(TicketPurchase.attendee_id, Ticket.name, Ticket.external_id,
                type_coerce(Ticket.on_payment_failed, String),
                type_coerce(TicketPurchase.status, String), TicketPurchase.amount,
@@ -128,26 +137,23 @@ def attendee_csv(session, event_id, batch=CSV_BATCH, now=None):
                TicketPurchase.charged_currency, TicketPurchase.source,
                TicketPurchase.thrivecart_order_id, TicketPurchase.test,
                utc_text(TicketPurchase.paid_at), utc_text(TicketPurchase.refunded_at),
-               utc_text(TicketPurchase.access_ends_at), TicketPurchase.access_ends_at)
+               utc_text(TicketPurchase.access_ends_at),
+               type_coerce(TicketPurchase.access_ends_at, String))
         .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
-        .where(Ticket.event_id == event_id)
+        .where(Ticket.event_id == event_id,
+               TicketPurchase.attendee_id.between(bindparam("first"), bindparam("last")))
         .order_by(TicketPurchase.attendee_id, TicketPurchase.id)
     )
     last_id = 0
     connection = session.connection()  # Core rows: no ORM loading for an export's worth
     while True:
-        attendees = connection.execute(
-            select(Attendee.id, Attendee.email, Attendee.first_name, Attendee.last_name)
-            .where(Attendee.event_id == event_id, Attendee.id > last_id)
-            .order_by(Attendee.id)
-            .limit(batch)
-        ).tuples().all()
+        attendees = connection.execute(attendees_after, {"last_id": last_id}).tuples().all()
         if not attendees:
             break
         purchases = {}
-        for attendee_id, *purchase in connection.execute(purchases_of.where(
-            TicketPurchase.attendee_id.between(attendees[0][0], attendees[-1][0])
-        )).tuples().all():  # fetched at once: row by row costs a driver call each
+        for attendee_id, *purchase in connection.execute(purchases_between, {
+            "first": attendees[0][0], "last": attendees[-1][0],
+        }).tuples().all():  # fetched at once: row by row costs a driver call each
             purchases.setdefault(attendee_id, []).append(purchase)
         rows = []
         for attendee_id, email, first_name, last_name in attendees:
@@ -159,7 +165,8 @@ def attendee_csv(session, event_id, batch=CSV_BATCH, now=None):
             for (name, external_id, on_payment_failed, status, amount, currency,
                  charged_amount, charged_currency, source, order_id, test, paid_at,
                  refunded_at, access_ends, access_ends_at) in held:
-                access = has_access(status, access_ends_at, on_payment_failed, now)
+                access = has_access(status, access_ends_at and _moment(access_ends_at),
+                                    on_payment_failed, now)
                 rows.append(person + (
                     _cell(name), external_id, status, "yes" if access else "no",
                     amounts(amount, currency), currency,
@@ -193,6 +200,13 @@ class _Memo(dict):
                 self.clear()
             value = self[arguments] = self.function(*arguments)
             return value
+
+
+def _moment(value):
+    """A timestamp as the driver returns it (naive UTC text on SQLite), timezone-aware."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _cell(text):
