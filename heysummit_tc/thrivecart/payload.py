@@ -77,7 +77,8 @@ def _is_index(segment):
 
 def _parse_form(text):
     try:
-        pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict",
+        # UTF-8 is parse_qsl's encoding; "strict" makes a bad escape an error, not a "?".
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict",
                           max_num_fields=MAX_FIELDS)
     except UnicodeDecodeError as error:
         raise PayloadError("form body has percent-escapes that are not UTF-8") from error
@@ -147,18 +148,15 @@ def _check_bounds(data):
 
 
 def _coerce(value):
-    """Turn ThriveCart's "null"/"true"/"false" strings into values and other scalars into text."""
+    """Turn ThriveCart's "null"/"true"/"false" strings into values, checking all text."""
     if isinstance(value, dict):
-        return {_check_text(str(key)): _coerce(item) for key, item in value.items()}
+        return {_check_text(key): _coerce(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_coerce(item) for item in value]
     if isinstance(value, str):
         _check_text(value)
         return _COERCED.get(value, value)
-    if value is None or isinstance(value, bool):
-        return value
-    # A JSON number: ids beyond 2**53 must survive, so keep the digits as text.
-    return str(value)
+    return value  # JSON's null, true or false (its numbers arrive as their digits)
 
 
 def _check_text(text):
@@ -166,7 +164,7 @@ def _check_text(text):
     if "\x00" in text:
         raise PayloadError("body contains NUL characters")
     try:
-        text.encode("utf-8")
+        text.encode()  # UTF-8
     except UnicodeEncodeError as error:
         raise PayloadError("body contains text that is not valid Unicode") from error
     return text
