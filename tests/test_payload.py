@@ -423,3 +423,8 @@ def test_amounts_are_whole_minor_units_of_at_most_18_digits(amount, expected):
 def test_a_currency_is_three_letters_in_capitals(currency, expected):
     payload = load_fixture("order-success.json") | {"currency": currency}
     assert read_order(payload).currency == expected
+
+
+def test_a_json_body_may_start_with_white_space_and_stays_json():
+    assert parse_payload(b'\r\n  {"event": "order.success", "order": {"charges": []}}') == {
+        "event": "order.success", "order": {"charges": []}}

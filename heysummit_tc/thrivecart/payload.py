@@ -41,7 +41,7 @@ def parse_payload(body):
     answers 400, never a server error.
     """
     try:
-        text = body.decode("utf-8")
+        text = body.decode()  # UTF-8
     except UnicodeDecodeError as error:
         raise PayloadError("body is not valid UTF-8") from error
     if text.lstrip().startswith(("{", "[")):
