@@ -250,12 +250,14 @@ def test_an_events_id_invoice_and_time_are_kept_as_sent_within_their_columns():
 def test_item_names_come_from_the_charge_rows_then_from_the_purchase_list():
     payload = load_fixture("order-success.json")
     payload["order"]["charges"] = [
-        {"item_type": "product", "reference": "12", "name": "From the charge"}]
+        {"item_type": "product", "reference": "12", "name": "From the charge"},
+        {"item_type": "upsell", "reference": "4", "name": "u" * 300}]
     payload.update(purchase_map=["product-12", "bump-12", "upsell-3", "", "bump-9"],
                    purchases=["From the list", "Workbook &amp; notes", "", "Nameless",
                               "x" * 300])
     assert read_order(payload).item_names == {
-        "product-12": "From the charge", "bump-12": "Workbook & notes", "bump-9": "x" * 200}
+        "product-12": "From the charge", "upsell-4": "u" * 200, "bump-12": "Workbook & notes",
+        "bump-9": "x" * 200}
 
 
 def test_older_charge_rows_are_named_through_the_base_product():
