@@ -61,6 +61,9 @@ def test_strings_null_true_false_are_coerced_and_ids_stay_strings():
 @pytest.mark.parametrize(("body", "reason"), [
     (b"a[b][c][d][e][f][g]=1", "form field 'a[b][c][d][e][f][g]' nests deeper than 5 levels"),
     (b"purchase_map[99999999]=x", "form field 'purchase_map[99999999]' has a list index over 100"),
+    (b"purchase_map[101]=x", "form field 'purchase_map[101]' has a list index over 100"),
+    # Four digits are refused before they are read as a number, leading zeros or not.
+    (b"purchase_map[0100]=x", "form field 'purchase_map[0100]' has a list index over 100"),
     (b"&".join(b"f%d=1" % index for index in range(10_000)), "form body has more than 2000 fields"),
     (b'{"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}}', "JSON body nests deeper than 5 levels"),
     # Deeper than the JSON decoder itself can go.
@@ -355,17 +358,6 @@ def test_iso_dates_are_read_the_same_whatever_the_servers_time_zone(monkeypatch)
 ])
 def test_form_bodies_are_kept_up_to_their_limits_exactly(body, expected):
     assert parse_payload(body) == expected
-
-
-@pytest.mark.parametrize(("body", "reason"), [
-    (b"purchase_map[101]=x", "form field 'purchase_map[101]' has a list index over 100"),
-    # Four digits are refused before they are read as a number, leading zeros or not.
-    (b"purchase_map[0100]=x", "form field 'purchase_map[0100]' has a list index over 100"),
-])
-def test_form_list_indexes_past_the_limit_are_refused(body, reason):
-    with pytest.raises(PayloadError) as refused:
-        parse_payload(body)
-    assert str(refused.value) == reason
 
 
 LONG_NAME = "customer_" + "x" * 50  # 59 characters; a refusal quotes the first 40
