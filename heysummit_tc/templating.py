@@ -5,6 +5,8 @@ They build their markup with f-strings in which every value is escaped (hence th
 cost a third of the attendees page's rendering.
 """
 
+from functools import lru_cache
+
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
@@ -50,8 +52,12 @@ def time_tag(moment):
     return Markup(f'<time datetime="{stamp}" title="{shown}">{shown}</time>')  # noqa: S704  # nosec B704
 
 
+@lru_cache(maxsize=128)
 def badge(status, label=None):
-    """A status badge: its word is its meaning, the colour only repeats it."""
+    """A status badge: its word is its meaning, the colour only repeats it.
+
+    Statuses are a handful of words and a page shows a hundred badges: each is built once.
+    """
     status = str(status)
     kind, word = escape(status.replace("_", "-")), escape(label or status.replace("_", " "))
     return Markup(f'<span class="badge badge-{kind}">{word}</span>')  # noqa: S704  # nosec B704

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from flask import Response, render_template, request, stream_with_context
 
 from ..extensions import db
-from ..models import Attendee, PurchaseStatus, utcnow
+from ..models import Attendee, utcnow
 from ..services.access_emails import emails_of
 from ..services.attendees import (
     attendee_csv,
@@ -29,8 +29,7 @@ def attendees(event):
     before = request.args.get("before", type=int)
     page = attendees_of(db.session, event.id, query=query, status=status, before=before)
     return render_template("admin/attendees.html", event=event, form=form, page=page,
-                           query=query, status=status, before=before, access=purchase_access,
-                           now=utcnow(), statuses=list(PurchaseStatus))
+                           query=query, status=status, before=before)
 
 
 @bp.route("/events/<int:event_id>/attendees/<int:attendee_id>/")
