@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, distinct, exists, func, or_, select
+from sqlalchemy.orm import defer
 
 from ..models import (
     DeliveryEvent,
@@ -104,7 +105,12 @@ def _search(model, query):
 
 def _delivery_rows(session, event_id, outcome, mode, attention, query, cursor, limit):
     statement = (
-        select(WebhookDelivery, DeliveryEvent.attempt, DeliveryEvent.received_at, User.email)
+        # The columns a log line shows: not the stored body, which is most of a row.
+        select(WebhookDelivery.id, WebhookDelivery.event_type, WebhookDelivery.test,
+               WebhookDelivery.order_id, WebhookDelivery.customer_email,
+               WebhookDelivery.thrivecart_account, WebhookDelivery.http_status,
+               WebhookDelivery.source, WebhookDelivery.processed_at,
+               DeliveryEvent.attempt, DeliveryEvent.received_at, User.email)
         .join(DeliveryEvent, DeliveryEvent.delivery_id == WebhookDelivery.id)
         .outerjoin(User, User.id == WebhookDelivery.processed_by_id)
         .where(DeliveryEvent.event_id == event_id)
@@ -132,14 +138,13 @@ def _delivery_rows(session, event_id, outcome, mode, attention, query, cursor, l
                  DeliveryEvent.delivery_id < (number if is_delivery else 0)),
         ))
     found = session.execute(statement).all()
-    outcomes = _latest_outcomes(session, event_id, {row[0].id: row[1] for row in found})
+    outcomes = _latest_outcomes(session, event_id, {row.id: row.attempt for row in found})
     return [
-        LogRow("delivery", delivery.id, received_at, delivery.event_type, delivery.test,
-               delivery.order_id, delivery.customer_email, delivery.thrivecart_account,
-               delivery.http_status,
-               summarise(outcomes.get(delivery.id, []), delivery.event_type),
-               delivery.source, delivery.processed_at, email)
-        for delivery, _attempt, received_at, email in found
+        LogRow("delivery", row.id, row.received_at, row.event_type, row.test, row.order_id,
+               row.customer_email, row.thrivecart_account, row.http_status,
+               summarise(outcomes.get(row.id, []), row.event_type),
+               row.source, row.processed_at, row.email)
+        for row in found
     ]
 
 
@@ -148,8 +153,9 @@ def _latest_outcomes(session, event_id, attempts):
     if not attempts:
         return {}
     outcomes = {}
-    for outcome in session.scalars(
-        select(DeliveryOutcome)
+    for outcome in session.execute(
+        select(DeliveryOutcome.delivery_id, DeliveryOutcome.attempt, DeliveryOutcome.outcome,
+               DeliveryOutcome.item_key, DeliveryOutcome.detail)
         .where(DeliveryOutcome.event_id == event_id,
                DeliveryOutcome.delivery_id.in_(list(attempts)))
         .order_by(DeliveryOutcome.id)
@@ -191,6 +197,7 @@ def rejection_criteria(event_id, integration, now=None, *, waiting=False):
 def _rejected_rows(session, event_id, integration, mode, query, cursor, limit, now):
     statement = (
         select(HeldDelivery)
+        .options(defer(HeldDelivery.payload))
         .where(*rejection_criteria(event_id, integration, now, waiting=True))
         .order_by(HeldDelivery.received_at.desc(), HeldDelivery.id.desc())
         .limit(limit)
@@ -260,6 +267,7 @@ def last_delivery(session, event_id):
     """Return the delivery received last of those addressed to the event, or None."""
     return session.scalar(
         select(WebhookDelivery)
+        .options(defer(WebhookDelivery.payload))  # a few KB nobody here reads
         .join(DeliveryEvent, DeliveryEvent.delivery_id == WebhookDelivery.id)
         .where(DeliveryEvent.event_id == event_id)
         .order_by(DeliveryEvent.received_at.desc(), DeliveryEvent.delivery_id.desc())
@@ -324,7 +332,7 @@ def _count_and_list(session, criteria, limit):
     if not total:
         return 0, []
     return total, list(session.scalars(
-        select(HeldDelivery).where(*criteria)
+        select(HeldDelivery).options(defer(HeldDelivery.payload)).where(*criteria)
         .order_by(HeldDelivery.received_at.desc(), HeldDelivery.id.desc()).limit(limit)
     ))
 
