@@ -8,7 +8,7 @@ WORKERS ?= 2
 TEST_WORKERS ?= auto
 DEV := APP_ENV=development
 
-.PHONY: run test lint audit bench mutate screenshots clean
+.PHONY: run test lint audit bench mutate mutate-postgres screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,10 @@ bench: $(VENV)/.installed-test ## benchmark the webhook and pages (PostgreSQL; B
 mutate: $(VENV)/.installed-test ## mutate the core, run the tests against each mutant, print the scores
 	$(BIN)/mutmut run --max-children $(or $(MUTATE_CHILDREN),2)
 	$(BIN)/python tests/mutation_scores.py
+
+# The survivors of `make mutate` against the PostgreSQL tests (paths SQLite never takes).
+mutate-postgres: $(VENV)/.installed-test ## run mutate's survivors against the PostgreSQL tests (TEST_DATABASE_URL)
+	$(BIN)/python tests/mutation_postgres.py
 
 # Refresh the screenshots the README shows: the browser journey, on SQLite.
 screenshots: $(VENV)/.installed-test node_modules/.installed
