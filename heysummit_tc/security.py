@@ -33,9 +33,11 @@ def register(app):
     if hops:
         # Client addresses (rate limits, logs) and https (HSTS, cookies) as the proxy saw them.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-    # Counters live where RATELIMIT_STORAGE_URI says (Redis for several servers).
+    # Counters live where RATELIMIT_STORAGE_URI says (Redis for several servers). Only the
+    # Redis storages take a key prefix: memory has no shared keys, and memcached's and
+    # MongoDB's would pass it on to their client, which knows no such option.
     uri = app.config["RATELIMIT_STORAGE_URI"]
-    options = {} if uri.startswith("memory") else {"key_prefix": app.config["RATELIMIT_KEY_PREFIX"]}
+    options = {"key_prefix": app.config["RATELIMIT_KEY_PREFIX"]} if uri.startswith("redis") else {}
     storage = storage_from_string(uri, **options)
     app.extensions["failure_limiter"] = MovingWindowRateLimiter(storage)
 

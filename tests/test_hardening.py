@@ -161,6 +161,26 @@ def test_wrong_secrets_are_rate_limited_but_valid_orders_still_pass(make_app, ap
     assert post_webhook(client, fixture_bytes("order-success.form")).status_code == 200
 
 
+def test_installations_sharing_one_redis_count_apart_under_their_own_key_prefix(make_app, app):
+    # Staging and production on one Redis: production's two servers share their counts,
+    # staging's failures never lock production's users out.
+    shared = f"test-{uuid.uuid4().hex}"
+
+    def install(name):
+        return make_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/0",
+                        RATELIMIT_KEY_PREFIX=f"{shared}-{name}", LOGIN_RATE_LIMIT="2 per minute")
+
+    staging, production, production_too = install("staging"), install("live"), install("live")
+    logins = FailureLimit("login", "LOGIN_RATE_LIMIT")
+    with staging.app_context():
+        assert [logins.record_failure("10.0.0.9") for _ in range(3)] == [True, True, False]
+    with production.app_context():
+        assert not logins.exceeded("10.0.0.9")
+        assert [logins.record_failure("10.0.0.9") for _ in range(2)] == [True, True]
+    with production_too.app_context():
+        assert logins.exceeded("10.0.0.9")
+
+
 def test_redis_shares_the_wrong_secret_count_between_servers(app, database_url, figures):
     import redis
 
@@ -196,6 +216,25 @@ def test_behind_a_trusted_proxy_limits_count_the_real_client(make_app, app, link
     assert [post("198.51.100.7") for _ in range(3)] == [403, 403, 429]
     assert post("203.0.113.9") == 403  # another buyer's server behind the same proxy
     response = client.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert response.headers["Strict-Transport-Security"] == HSTS
+
+
+def test_behind_two_trusted_proxies_the_client_is_the_one_the_outer_proxy_saw(
+        make_app, app, linked_event):
+    # A load balancer in front of nginx: each appends what it saw to the forwarded lists.
+    proxied = make_app(TRUSTED_PROXIES=2, WEBHOOK_WRONG_SECRET_RATE_LIMIT="2 per minute")
+    client = proxied.test_client()
+    wrong = form_body(load_fixture("order-success.json") | {"thrivecart_secret": "GUESS1234"})
+
+    def post(address):
+        return client.post("/api/webhooks/thrivecart/", data=wrong,
+                           content_type="application/x-www-form-urlencoded",
+                           headers={"X-Forwarded-For": f"{address}, 10.0.0.2"}).status_code
+
+    assert [post("198.51.100.7") for _ in range(3)] == [403, 403, 429]
+    assert post("203.0.113.9") == 403  # not the balancer's address, counted for everyone
+    # The buyer reached the balancer over https; the balancer reached nginx over http.
+    response = client.get("/login", headers={"X-Forwarded-Proto": "https, http"})
     assert response.headers["Strict-Transport-Security"] == HSTS
 
 
