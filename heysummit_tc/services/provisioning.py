@@ -463,19 +463,19 @@ def _record_attempt(session, delivery_id, status, http_status, error, outcomes, 
     for outcome in outcomes:
         kinds.setdefault(outcome.event_id, set()).add(outcome.outcome)
     marks = [(event_id, needs_attention(event_kinds)) for event_id, event_kinds in kinds.items()]
-    rows = [(outcome.event_id, outcome.item,  # item keys are at most 40 characters
-             names.get(outcome.item), outcome.outcome,
-             outcome.ticket_id, outcome.attendee_id, outcome.purchase_id,
-             outcome.detail and outcome.detail[:500]) for outcome in outcomes]
+    rows = [{"event_id": outcome.event_id,
+             "item_key": outcome.item,  # item keys are at most 40 characters
+             "item_name": names.get(outcome.item), "outcome": outcome.outcome,
+             "ticket_id": outcome.ticket_id, "attendee_id": outcome.attendee_id,
+             "purchase_id": outcome.purchase_id,
+             "detail": outcome.detail and outcome.detail[:500]} for outcome in outcomes]
     statement = sql.finish_attempt(sql.dialect_of(session))
-    if statement is not None:  # one statement
-        columns = list(zip(*rows, strict=True)) or [()] * len(sql.OUTCOME_COLUMNS)
+    if statement is not None:  # one statement, the outcomes as an array a column
         return connection.execute(statement, {
             **finish, "finished_delivery": delivery_id,
             "mark_events": [event_id for event_id, _ in marks],
             "mark_attention": [attention for _, attention in marks],
-            **{f"outcome_{name}": list(values)
-               for name, values in zip(sql.OUTCOME_COLUMNS, columns, strict=True)},
+            **{f"outcome_{name}": [row[name] for row in rows] for name in sql.OUTCOME_COLUMNS},
         }).scalar_one()
     attempt = connection.execute(sql.FINISH_ATTEMPT,
                                  {**finish, "delivery_id": delivery_id}).scalar_one()
@@ -487,8 +487,7 @@ def _record_attempt(session, delivery_id, status, http_status, error, outcomes, 
         ])
     if rows:
         connection.execute(sql.INSERT_OUTCOME, [
-            {"delivery_id": delivery_id, "attempt": attempt, "created_at": now,
-             **dict(zip(sql.OUTCOME_COLUMNS, row, strict=True))}
+            {"delivery_id": delivery_id, "attempt": attempt, "created_at": now, **row}
             for row in rows
         ])
     return attempt
