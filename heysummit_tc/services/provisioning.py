@@ -470,7 +470,7 @@ def _record_attempt(session, delivery_id, status, http_status, error, outcomes, 
              "purchase_id": outcome.purchase_id,
              "detail": outcome.detail and outcome.detail[:500]} for outcome in outcomes]
     statement = sql.finish_attempt(sql.dialect_of(session))
-    if statement is not None:  # one statement, the outcomes as an array a column
+    if statement is not None:  # one statement, each outcome column sent as an array
         return connection.execute(statement, {
             **finish, "finished_delivery": delivery_id,
             "mark_events": [event_id for event_id, _ in marks],
