@@ -8,6 +8,7 @@ from .attendees import (
     PurchaseStatus,
     TicketPurchase,
     TicketPurchaseCount,
+    full_name,
 )
 from .base import Base, utc_text, utcnow
 from .emails import (
@@ -42,6 +43,7 @@ __all__ = [
     "AlertDigest",
     "AlertSubscription",
     "Attendee",
+    "full_name",
     "Base",
     "DeliveryEvent",
     "DeliveryOutcome",

@@ -51,7 +51,12 @@ class Attendee(Base):
 
     @property
     def full_name(self):
-        return " ".join(part for part in (self.first_name, self.last_name) if part)
+        return full_name(self.first_name, self.last_name)
+
+
+def full_name(first_name, last_name):
+    """A buyer's name as pages show it: the parts they gave, in order."""
+    return " ".join(part for part in (first_name, last_name) if part)
 
 
 class TicketPurchase(Base):

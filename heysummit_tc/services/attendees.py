@@ -14,6 +14,7 @@ from ..models import (
     Ticket,
     TicketPurchase,
     WebhookDelivery,
+    full_name,
     utc_text,
     utcnow,
 )
@@ -98,8 +99,7 @@ def attendees_of(session, event_id, *, query=None, status=None, before=None, per
             purchases[attendee_id].append(ListedPurchase(
                 ticket, state, test, has_access(state, ends, on_failed, now), ends, amount,
                 currency, order_id, paid_at))
-    attendees = [ListedAttendee(id_, email, " ".join(part for part in (first, last) if part),
-                                purchases[id_])
+    attendees = [ListedAttendee(id_, email, full_name(first, last), purchases[id_])
                  for id_, email, first, last in page.items]
     return Page(attendees, page.next_before)
 
