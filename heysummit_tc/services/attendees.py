@@ -158,8 +158,8 @@ def attendee_csv(session, event_id, batch=CSV_BATCH, now=None):
     Batches are read by keyset (attendee id), so memory stays flat however large the event.
     ``access`` is worked out at ``now`` (the moment of export). Rows come as plain tuples
     with the timestamps already text and the statuses as their stored values, so that no
-    column of 200,000 rows is converted to an object only to be written out again; each
-    amount is formatted once.
+    column of 200,000 rows is converted to an object only to be written out again, and they
+    are the driver's own tuples (see :class:`_DriverQuery`); each amount is formatted once.
     """
     now = now or utcnow()
     amounts = _Memo(format_amount)
@@ -191,15 +191,16 @@ def attendee_csv(session, event_id, batch=CSV_BATCH, now=None):
         .order_by(TicketPurchase.attendee_id, TicketPurchase.id)
     )
     last_id = 0
-    connection = session.connection()  # Core rows: no ORM loading for an export's worth
+    connection = session.connection()
+    read_attendees = _DriverQuery(connection, attendees_after)
+    read_purchases = _DriverQuery(connection, purchases_between)
     while True:
-        attendees = connection.execute(attendees_after, {"last_id": last_id}).tuples().all()
+        attendees = read_attendees(last_id=last_id)
         if not attendees:
             break
         purchases = {}
-        for attendee_id, *purchase in connection.execute(purchases_between, {
-            "first": attendees[0][0], "last": attendees[-1][0],
-        }).tuples().all():  # fetched at once: row by row costs a driver call each
+        for attendee_id, *purchase in read_purchases(first=attendees[0][0],
+                                                     last=attendees[-1][0]):
             purchases.setdefault(attendee_id, []).append(purchase)
         rows = []
         for attendee_id, email, first_name, last_name in attendees:
@@ -228,6 +229,32 @@ def attendee_csv(session, event_id, batch=CSV_BATCH, now=None):
         last_id = attendees[-1][0]
     if buffer.tell():  # an event without attendees: the header alone
         yield buffer.getvalue()
+
+
+class _DriverQuery:
+    """A Core SELECT compiled once for ``connection``'s database and run on its driver
+    cursor, in the connection's transaction; calling it returns the driver's row tuples.
+
+    Its parameters and columns must need no conversion on either side (integers and text
+    in; integers, text, booleans and raw timestamps out): SQLAlchemy's type processing is
+    what this leaves out. Building a Row for each of 200,000 purchases was a quarter of an
+    export's time.
+    """
+
+    def __init__(self, connection, statement):
+        self.connection = connection
+        self.compiled = statement.compile(dialect=connection.dialect)
+
+    def __call__(self, **values):
+        parameters = self.compiled.construct_params(values)
+        if self.compiled.positional:
+            parameters = [parameters[name] for name in self.compiled.positiontup]
+        cursor = self.connection.connection.cursor()
+        try:
+            cursor.execute(self.compiled.string, parameters)
+            return cursor.fetchall()  # at once: row by row costs a driver call each
+        finally:
+            cursor.close()
 
 
 class _Memo(dict):
