@@ -28,6 +28,7 @@ import seed  # noqa: E402
 
 PATHS = {"attendees": "/events/1/attendees/", "tickets": "/events/1/revenue/tickets/",
          "thrivecart": "/events/1/setup/integrations/thrivecart/",
+         "integrations": "/events/1/setup/integrations/",
          "csv": "/events/1/attendees.csv"}
 GROUPS = [("psycopg", "driver (psycopg/sqlite3)"), ("sqlite3", "driver (psycopg/sqlite3)"),
           ("sqlalchemy", "SQLAlchemy"), ("jinja2", "Jinja"), ("markupsafe", "Jinja"),

@@ -1,6 +1,7 @@
 """Events and who may work on them."""
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import contains_eager
 
 from ..models import (
     Attendee,
@@ -72,8 +73,20 @@ def add_member(session, event, email, role):
 
 
 def membership_of(session, user_id, event_id):
-    """Return the user's membership of the event, or None."""
-    return session.get(EventMember, (event_id, user_id))
+    """Return the user's membership of the event, its event loaded with it, or None.
+
+    Every event page asks this first and shows the event: one statement, not two.
+    """
+    return session.scalar(_MEMBERSHIP, {"event_id": event_id, "user_id": user_id})
+
+
+_MEMBERSHIP = (
+    select(EventMember)
+    .join(EventMember.event)
+    .options(contains_eager(EventMember.event))
+    .where(EventMember.event_id == bindparam("event_id"),
+           EventMember.user_id == bindparam("user_id"))
+)
 
 
 def events_of(session, user_id):
