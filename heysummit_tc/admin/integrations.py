@@ -72,15 +72,16 @@ def thrivecart(event):
     before = request.args.get("before", "")[:24] or None
     integration = integration_of(db.session, event.id)
     held = held_for_digest(db.session, integration.secret_digest) if integration else []
+    linked = linked_tickets(db.session, event.id)
     return render_template(
         "admin/thrivecart.html",
         event=event,
         integration=integration,
         held=held,
         webhook_url=webhook_url(),
-        linked=linked_tickets(db.session, event.id),
+        linked=linked,
         last=last_delivery(db.session, event.id),
-        warnings=setup_warnings(db.session, event.id),
+        warnings=setup_warnings(linked),
         rejections=rejected_posts(db.session, event.id, integration),
         page=log_of(db.session, event.id, integration, outcome=filters["outcome"],
                     mode=filters["mode"], attention=filters["attention"], query=filters["q"],

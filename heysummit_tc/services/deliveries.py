@@ -282,12 +282,10 @@ def event_ids_of(session, delivery_id):
     ))
 
 
-def setup_warnings(session, event_id):
-    """Return what the ThriveCart page should warn the organiser about."""
-    inactive = list(session.scalars(
-        select(Ticket.name).where(Ticket.event_id == event_id, Ticket.external_id.is_not(None),
-                                  Ticket.active.is_(False)).order_by(Ticket.name)
-    ))
+def setup_warnings(linked):
+    """Return what the ThriveCart page should warn the organiser about, given the event's
+    linked tickets (:func:`.tickets.linked_tickets`)."""
+    inactive = sorted(ticket.name for ticket in linked if not ticket.active)
     if not inactive:
         return []
     return ["Linked but inactive, so ThriveCart orders for them are ignored: "
@@ -319,16 +317,22 @@ def rejected_posts(session, event_id, integration, now=None, limit=20):
         return Rejections(_count_and_list(session, criteria, limit), (0, []))
     if integration.rejections_dismissed_at is not None:
         criteria.append(HeldDelivery.received_at > integration.rejections_dismissed_at)
-    return Rejections(
-        _count_and_list(session, [*criteria,
-                                  HeldDelivery.received_at < integration.connected_at], limit),
-        _count_and_list(session, [*criteria,
-                                  HeldDelivery.received_at >= integration.connected_at], limit),
-    )
+    before = HeldDelivery.received_at < integration.connected_at
+    # Both counts in one statement; the lists are read only when there is something to list.
+    counts = session.execute(
+        select(func.count().filter(before), func.count().filter(~before))
+        .select_from(HeldDelivery).where(*criteria)).one()
+    return Rejections(_listed(session, [*criteria, before], counts[0], limit),
+                      _listed(session, [*criteria, ~before], counts[1], limit))
 
 
 def _count_and_list(session, criteria, limit):
     total = session.scalar(select(func.count()).select_from(HeldDelivery).where(*criteria))
+    return _listed(session, criteria, total, limit)
+
+
+def _listed(session, criteria, total, limit):
+    """``(total, the newest held posts of the criteria, at most limit)``."""
     if not total:
         return 0, []
     return total, list(session.scalars(

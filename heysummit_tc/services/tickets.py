@@ -185,10 +185,10 @@ def tickets_of(session, event_id):
 
 
 def linked_tickets(session, event_id):
-    """Return the event's tickets that have an External ID, prices loaded."""
+    """Return the event's tickets that have an External ID (their prices load when read:
+    the pages that list them show none)."""
     return list(session.scalars(
         select(Ticket)
         .where(Ticket.event_id == event_id, Ticket.external_id.is_not(None))
-        .options(selectinload(Ticket.prices))
         .order_by(Ticket.id)
     ))
