@@ -4,7 +4,7 @@ from flask import Flask
 
 from . import instrumentation, logs, security
 from .config import load_config
-from .database import configure_connections
+from .database import commit_reads, configure_connections
 from .extensions import csrf, db, login_manager, mail, migrate
 
 
@@ -32,6 +32,7 @@ def register_extensions(app):
     """Bind the extensions to this app."""
     configure_connections()
     db.init_app(app)
+    commit_reads(app, db)
     migrate.init_app(app, db, directory=str(_repo_path(app, "migrations")),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)

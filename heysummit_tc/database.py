@@ -1,13 +1,22 @@
 """Connection-level settings: SQLite made safe for several writers, PostgreSQL connections
-that the server closed replaced before use."""
+that the server closed replaced before use, and the transactions of requests that only read
+ended so that PostgreSQL's prepared statements survive them."""
 
+import logging
 import select
 import sqlite3
 
+from flask import g, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import Pool
+
+log = logging.getLogger(__name__)
+
+# Requests that change nothing, by HTTP's contract (the one GET that writes, opening an
+# access link, commits its change itself).
+READING_METHODS = ("GET", "HEAD")
 
 
 def configure_connections():
@@ -55,3 +64,55 @@ def _on_connect(dbapi_connection, _record):
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def commit_reads(app, db):
+    """End a GET or HEAD request's transaction with COMMIT instead of ROLLBACK when it only
+    read.
+
+    psycopg forgets every statement it prepared on a connection when the connection rolls
+    back (a rollback may undo the schema those statements were planned against), and
+    Flask-SQLAlchemy ends each request's session with a rollback. So every statement of
+    every page was parsed and planned by PostgreSQL again on each request, however often
+    it ran. For a transaction that only read, COMMIT and ROLLBACK end it alike, and COMMIT
+    keeps the statements. A transaction that flushed or ran an ORM write, a request that
+    failed and any other method are left to the rollback, as before.
+    """
+    event.listen(db.session, "after_flush", _note_write)
+    event.listen(db.session, "do_orm_execute", _note_orm_write)
+    event.listen(db.session, "after_transaction_end", _forget_writes)
+
+    @app.before_request
+    def _note_reading():
+        g.reading_request = request.method in READING_METHODS
+
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs before the session goes.
+    @app.teardown_appcontext
+    def _commit_reading(error):
+        if error is not None or not g.get("reading_request") or not db.session.registry.has():
+            return
+        session = db.session()
+        if (not session.in_transaction() or session.info.get(_WROTE)
+                or session.new or session.dirty or session.deleted):
+            return
+        try:
+            session.commit()
+        except SQLAlchemyError as problem:  # the rollback that follows ends it as before
+            log.warning("ending a read-only transaction failed: %s", type(problem).__name__)
+
+
+_WROTE = "heysummit_tc.wrote"
+
+
+def _note_write(session, _flush_context):
+    session.info[_WROTE] = True
+
+
+def _note_orm_write(state):
+    if not state.is_select:
+        state.session.info[_WROTE] = True
+
+
+def _forget_writes(session, transaction):
+    if transaction.parent is None:  # the outermost transaction ended
+        session.info.pop(_WROTE, None)

@@ -92,3 +92,42 @@ def test_a_race_past_the_external_id_check_is_the_same_form_error(
     assert session.scalar(select(Ticket.external_id).where(Ticket.id == ticket)) == "product-12"
     assert client.post("/login", data={"email": "ada@example.com",
                                        "password": PASSWORD}).status_code == 302
+
+
+@pytest.mark.postgresql_only
+def test_a_page_s_statements_stay_prepared_from_one_request_to_the_next(app, summit, client):
+    """A page's transaction only reads: it ends with a commit, which keeps the statements
+    psycopg prepared (a rollback would make PostgreSQL plan them again on every request)."""
+    event_id, _ticket = summit
+    for _ in range(7):  # psycopg prepares a statement on its fifth run
+        assert client.get(f"/events/{event_id}/revenue/tickets/").status_code == 200
+    with app.app_context():
+        pool = db.engine.pool
+        idle = [db.engine.connect() for _ in range(pool.checkedin())]
+        try:
+            prepared = [statement for connection in idle for statement in connection
+                        .exec_driver_sql("SELECT statement FROM pg_prepared_statements")
+                        .scalars()]
+        finally:
+            for connection in idle:
+                connection.close()
+    assert any("FROM tickets" in statement for statement in prepared), prepared
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_request_that_wrote_without_committing_leaves_nothing(make_app, make_event,
+                                                                make_ticket, session, method):
+    """Only a transaction that read ends with a commit: a request that flushed a change and
+    answered without committing it (a GET should never) still leaves nothing behind."""
+    app = make_app()
+    ticket_id = make_ticket(make_event("Growth Summit"), "All-Access", "product-12")
+
+    @app.route("/renames-without-committing", methods=[method])
+    def rename():
+        db.session.get(Ticket, ticket_id).name = "Renamed"
+        db.session.flush()
+        return "flushed"
+
+    response = app.test_client().open("/renames-without-committing", method=method)
+    assert response.status_code == 200
+    assert session.scalar(select(Ticket.name).where(Ticket.id == ticket_id)) == "All-Access"
