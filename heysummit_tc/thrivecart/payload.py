@@ -13,6 +13,7 @@ ThriveCart body, a third of the webhook's time, and nests lists of lists wrongly
 
 import json
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl
 
 # ThriveCart nests three levels deep (order[charges][0][name]); five leaves room.
@@ -93,29 +94,46 @@ def _parse_form(text):
 
 def _assign(root, key, value):
     """Put ``value`` where the bracket key ``a[b][0][]`` points, creating groups on the way."""
+    *groups, last = _cached_path(key) if len(key) <= _REMEMBERED_KEY_LENGTH else _path(key)
+    node = root
+    for segment in groups:
+        child = node.setdefault(_appended(node, key) if segment is _APPEND else segment, {})
+        if not isinstance(child, dict):
+            raise PayloadError(f"form field {key[:40]!r} is both a value and a group")
+        node = child
+    if last is _APPEND:
+        last = _appended(node, key)
+    if isinstance(node.get(last), dict):
+        raise PayloadError(f"form field {key[:40]!r} is both a value and a group")
+    node[last] = value  # a repeated field keeps its last value, as in PHP
+
+
+def _path(key):
+    """The segments of a bracket key, checked: ``a[b][0][]`` is ("a", "b", "0", _APPEND)."""
     match = _KEY.fullmatch(key)
     if match is None:
         raise PayloadError(f"form field name {key[:40]!r} has unbalanced brackets")
-    path = [match.group(1), *(_APPEND if segment == "" else segment
-                              for segment in _SEGMENT.findall(match.group(2)))]
+    path = (match.group(1), *(_APPEND if segment == "" else segment
+                              for segment in _SEGMENT.findall(match.group(2))))
     if len(path) - 1 > MAX_DEPTH:
         raise PayloadError(f"form field {key[:40]!r} nests deeper than {MAX_DEPTH} levels")
-    node = root
-    for depth, segment in enumerate(path):
-        if segment is _APPEND:
-            segment = str(len(node))
-        if _is_index(segment) and (len(segment) > 3 or int(segment) > MAX_LIST_INDEX):
-            raise PayloadError(f"form field {key[:40]!r} has a list index over "
-                               f"{MAX_LIST_INDEX}")
-        if depth == len(path) - 1:
-            if isinstance(node.get(segment), dict):
-                raise PayloadError(f"form field {key[:40]!r} is both a value and a group")
-            node[segment] = value  # a repeated field keeps its last value, as in PHP
-        else:
-            child = node.setdefault(segment, {})
-            if not isinstance(child, dict):
-                raise PayloadError(f"form field {key[:40]!r} is both a value and a group")
-            node = child
+    if any(segment is not _APPEND and _is_index(segment)
+           and (len(segment) > 3 or int(segment) > MAX_LIST_INDEX) for segment in path):
+        raise PayloadError(f"form field {key[:40]!r} has a list index over {MAX_LIST_INDEX}")
+    return path
+
+
+# ThriveCart sends the same hundred-odd field names in every body: their paths are worked out
+# once per process. Longer names (none of ThriveCart's) are not kept, nor more than this many.
+_REMEMBERED_KEY_LENGTH = 64
+_cached_path = lru_cache(maxsize=1024)(_path)
+
+
+def _appended(node, key):
+    """The index a ``[]`` segment appends at."""
+    if len(node) > MAX_LIST_INDEX:
+        raise PayloadError(f"form field {key[:40]!r} has a list index over {MAX_LIST_INDEX}")
+    return str(len(node))
 
 
 def _as_lists(node):
