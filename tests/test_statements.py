@@ -1,4 +1,5 @@
-"""The webhook's statement budget: a fixed handful per delivery, whatever the database holds."""
+"""Statement budgets: a fixed handful per delivery and per organiser page, whatever the database
+holds."""
 
 from contextlib import contextmanager
 
@@ -138,3 +139,42 @@ def test_recording_a_delivery_does_not_wait_for_the_disk_and_processing_does(
     # The processing's commit, the last, waits (the record's runs outside a transaction:
     # its connection's commit sends nothing).
     assert commits[-1] == "on"
+
+
+# Statements per organiser page: the user (1), the membership with its event (1), then the
+# page's own. None may grow with the rows the event holds.
+PAGE_BUDGETS = {
+    "/events/{e}/": 11,
+    "/events/{e}/revenue/tickets/": 6,  # tickets, their prices, their kept purchase counts
+    "/events/{e}/attendees/": 4,  # a page of attendees, then their purchases
+    "/events/{e}/setup/integrations/": 3,
+    # The integration, held posts, linked tickets, the last delivery, the rejected posts'
+    # counts, a page of the log (deliveries, their outcomes, rejected posts).
+    "/events/{e}/setup/integrations/thrivecart/": 10,
+    "/events/{e}/activity/": 3,
+}
+
+
+def page_statements(app, client, event_id):
+    counts = {}
+    for page in PAGE_BUDGETS:
+        with counted(app) as statements:
+            response = client.get(page.format(e=event_id))
+        assert response.status_code == 200, page
+        counts[page] = len(statements)
+    return counts
+
+
+def test_each_page_runs_a_fixed_handful_of_statements(app, client, organiser, session,
+                                                     figures):
+    for number in range(3):
+        post_webhook(client, order(number))
+    small = page_statements(app, client, organiser)
+    for number in range(3, 60):  # more than a page of attendees and of the delivery log
+        post_webhook(client, order(number))
+    grow_database(session)
+    large = page_statements(app, client, organiser)
+    figures("SQL statements per page: " + ", ".join(
+        f"{page.format(e='…')} {count}" for page, count in small.items()))
+    assert small == PAGE_BUDGETS
+    assert large == small
