@@ -94,7 +94,7 @@ def _parse_form(text):
 
 def _assign(root, key, value):
     """Put ``value`` where the bracket key ``a[b][0][]`` points, creating groups on the way."""
-    *groups, last = _cached_path(key) if len(key) <= _REMEMBERED_KEY_LENGTH else _path(key)
+    *groups, last = remembered_paths(key) if len(key) <= _REMEMBERED_KEY_LENGTH else _path(key)
     node = root
     for segment in groups:
         child = node.setdefault(_appended(node, key) if segment is _APPEND else segment, {})
@@ -126,7 +126,7 @@ def _path(key):
 # ThriveCart sends the same hundred-odd field names in every body: their paths are worked out
 # once per process. Longer names (none of ThriveCart's) are not kept, nor more than this many.
 _REMEMBERED_KEY_LENGTH = 64
-_cached_path = lru_cache(maxsize=1024)(_path)
+remembered_paths = lru_cache(maxsize=1024)(_path)
 
 
 def _appended(node, key):
