@@ -1,15 +1,18 @@
 """Where a request's time goes: cProfile over the Flask test client, grouped by package.
 
 Runs one scenario many times in this process against the benchmark's small dataset (which
-``bench/run.py`` seeds), and prints the wall time per request and the share of each package
-(the driver, SQLAlchemy, Jinja, Werkzeug/Flask, this app, the rest), then the top functions.
+``bench/run.py`` seeds), and prints the wall time per request, the CPU time this process and
+the PostgreSQL server spent on each, the share of each package (the driver, SQLAlchemy,
+Jinja, Werkzeug/Flask, this app, the rest), then the top functions.
 
-    python bench/profiler.py [--sqlite] [--scenario new1|duplicate|attendees|thriveCart|tickets]
-                            [--requests 300] [--size small|large] [--sort cumulative]
+    python bench/profiler.py [--sqlite] [--scenario new1|multi|duplicate|attendees|tickets|
+                             thrivecart|integrations|csv] [--requests 300]
+                             [--size small|large] [--sort cumulative]
 """
 
 import argparse
 import cProfile
+import os
 import pstats
 import sys
 import time
@@ -60,10 +63,11 @@ def main():
         request = _scenario(client, args.scenario)
         for _ in range(min(20, args.requests)):  # warm up: imports, connections, caches
             request()
-        started = time.perf_counter()
+        started, own, server = time.perf_counter(), time.process_time(), server_cpu()
         for _ in range(args.requests):
             request()
         plain = time.perf_counter() - started
+        cpu = (time.process_time() - own, server_cpu() - server)
         profile = cProfile.Profile()
         started = time.perf_counter()
         profile.enable()
@@ -73,7 +77,7 @@ def main():
         elapsed = time.perf_counter() - started
     finally:
         run.restore(url, marks)
-    report(profile, plain, elapsed, args)
+    report(profile, plain, elapsed, cpu, args)
 
 
 def _scenario(client, name):
@@ -98,7 +102,22 @@ def _scenario(client, name):
     return post
 
 
-def report(profile, plain, elapsed, args):
+def server_cpu():
+    """CPU seconds used so far by every PostgreSQL process on this machine (0 where /proc
+    cannot tell): the share of a request's time the database server spends on it."""
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if not (entry / "comm").read_text().startswith("postgres"):
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def report(profile, plain, elapsed, cpu, args):
     stats = pstats.Stats(profile)
     own = defaultdict(float)
     for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
@@ -108,7 +127,9 @@ def report(profile, plain, elapsed, args):
     total = sum(own.values())
     print(f"{args.scenario}: {args.requests} requests in process, one at a time: "
           f"{plain / args.requests * 1000:.2f} ms each, "
-          f"{elapsed / args.requests * 1000:.2f} ms under the profiler\n")
+          f"{elapsed / args.requests * 1000:.2f} ms under the profiler")
+    print(f"CPU per request without the profiler: this process {cpu[0] / args.requests * 1000:.2f}"
+          f" ms, PostgreSQL {cpu[1] / args.requests * 1000:.2f} ms\n")
     print("| where | share of profiled time | ms per request |\n|---|---|---|")
     for group, seconds in sorted(own.items(), key=lambda kv: -kv[1]):
         print(f"| {group} | {seconds / total:.0%} | {seconds / args.requests * 1000:.2f} |")
