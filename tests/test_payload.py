@@ -407,6 +407,7 @@ LONG_NAME = "customer_" + "x" * 50  # 59 characters; a refusal quotes the first 
     (f"{LONG_NAME}[b=1", "form field name {!r} has unbalanced brackets"),
     (f"{LONG_NAME}[b][c][d][e][f][g]=1", "form field {!r} nests deeper than 5 levels"),
     (f"{LONG_NAME}[999]=1", "form field {!r} has a list index over 100"),
+    ("&".join([f"{LONG_NAME}[]=1"] * 102), "form field {!r} has a list index over 100"),
     (f"{LONG_NAME}=1&{LONG_NAME}[b]=2", "form field {!r} is both a value and a group"),
     (f"{LONG_NAME}[b]=1&{LONG_NAME}=2", "form field {!r} is both a value and a group"),
 ])
