@@ -356,6 +356,11 @@ def run_scenarios(server, floor, bodies, duration, size, rounds):
         statements = count_statements(server, method, path, body, headers, unique)
         is_csv = path.endswith(".csv")
         webhook = name.startswith("webhook")
+        if name.startswith("page"):
+            # Each worker's connections prepare a page's statements on their fifth run: warm
+            # them up as the webhook's were, so that the run measures pages served steadily.
+            wrk(server, method, path, body, expected, unique, headers, duration=2,
+                connections=CONNECTIONS)
         product_runs, floor_runs = [], []
         for _round in range(rounds if webhook else 1):
             product_runs.append(wrk(server, method, path, body, expected, unique, headers,
