@@ -7,7 +7,10 @@ Jinja, Werkzeug/Flask, this app, the rest), then the top functions.
 
     python bench/profiler.py [--sqlite] [--scenario new1|multi|duplicate|attendees|tickets|
                              thrivecart|integrations|csv] [--requests 300]
-                             [--size small|large] [--sort cumulative]
+                             [--size small|large] [--sort cumulative] [--floor]
+
+``--floor`` runs a webhook scenario against the floor (``bench/floor.py``) instead, in the
+same way, so that the two compare side by side.
 """
 
 import argparse
@@ -23,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import floor  # noqa: E402
 import run  # noqa: E402
 
 from heysummit_tc import create_app  # noqa: E402
@@ -48,16 +52,13 @@ def main():
     parser.add_argument("--size", default="small", choices=["small", "large"])
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="tottime", help="pstats sort key, e.g. cumulative")
+    parser.add_argument("--floor", action="store_true",
+                        help="profile bench/floor.py's handler instead (webhook scenarios)")
     args = parser.parse_args()
     backend = "sqlite" if args.sqlite else "postgresql"
     url = run.prepare(backend, args.size)
     marks = run.high_water_marks(url)
-    app = create_app({"APP_ENV": "production", "SECRET_KEY": "bench-secret-key",
-                      "SECRET_WORD_KEY": seed.SECRET_WORD_KEY, "SQLALCHEMY_DATABASE_URI": url,
-                      "WEBHOOK_WRONG_SECRET_RATE_LIMIT": "100000000 per minute",
-                      "RATELIMIT_STORAGE_URI": "memory://", "LOG_LEVEL": "WARNING",
-                      # The test client signs in without a form to take a token from.
-                      "WTF_CSRF_ENABLED": False})
+    app = floor.create_app(run.prepare_floor(backend)) if args.floor else product(url)
     client = app.test_client()
     try:
         request = _scenario(client, args.scenario)
@@ -78,6 +79,15 @@ def main():
     finally:
         run.restore(url, marks)
     report(profile, plain, elapsed, cpu, args)
+
+
+def product(url):
+    return create_app({"APP_ENV": "production", "SECRET_KEY": "bench-secret-key",
+                       "SECRET_WORD_KEY": seed.SECRET_WORD_KEY, "SQLALCHEMY_DATABASE_URI": url,
+                       "WEBHOOK_WRONG_SECRET_RATE_LIMIT": "100000000 per minute",
+                       "RATELIMIT_STORAGE_URI": "memory://", "LOG_LEVEL": "WARNING",
+                       # The test client signs in without a form to take a token from.
+                       "WTF_CSRF_ENABLED": False})
 
 
 def _scenario(client, name):
