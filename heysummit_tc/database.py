@@ -78,9 +78,10 @@ def commit_reads(app, db):
     keeps the statements. A transaction that flushed or ran an ORM write, a request that
     failed and any other method are left to the rollback, as before.
     """
-    event.listen(db.session, "after_flush", _note_write)
-    event.listen(db.session, "do_orm_execute", _note_orm_write)
-    event.listen(db.session, "after_transaction_end", _forget_writes)
+    for name, listener in (("after_flush", _note_write), ("do_orm_execute", _note_orm_write),
+                           ("after_transaction_end", _forget_writes)):
+        if not event.contains(db.session, name, listener):  # once, however many apps
+            event.listen(db.session, name, listener)
 
     @app.before_request
     def _note_reading():
