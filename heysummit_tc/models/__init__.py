@@ -43,7 +43,6 @@ __all__ = [
     "AlertDigest",
     "AlertSubscription",
     "Attendee",
-    "full_name",
     "Base",
     "DeliveryEvent",
     "DeliveryOutcome",
@@ -67,6 +66,7 @@ __all__ = [
     "TicketPurchaseCount",
     "User",
     "WebhookDelivery",
+    "full_name",
     "utc_text",
     "utcnow",
 ]
