@@ -4,6 +4,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .database import QueuedWriters
+
 DEVELOPMENT = "development"
 PRODUCTION = "production"
 
@@ -111,7 +113,8 @@ def mail_problem(config):
 def engine_options(database_url):
     """Return engine options suited to the database behind the URL."""
     if database_url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
+        # QueuedWriters: writers wait for each other in line, not by polling the lock.
+        return {"connect_args": {"timeout": 30, "factory": QueuedWriters}}
     return {
         # A connection killed by the server or a restart is replaced, not handed out: see
         # database._on_checkout, which does without pool_pre_ping's round trip.
