@@ -4,6 +4,7 @@ import html
 import re
 from datetime import timedelta
 
+import time_machine
 from sqlalchemy import func, select, update
 
 from heysummit_tc.models import (
@@ -16,6 +17,8 @@ from heysummit_tc.models import (
     WebhookDelivery,
     utcnow,
 )
+from heysummit_tc.services.deliveries import log_of
+from heysummit_tc.services.integrations import integration_of
 
 from helpers import (
     fixture_bytes,
@@ -295,3 +298,46 @@ def test_prune_removes_payloads_and_keeps_outcomes(client, organiser, runner, se
     replay = client.post(f"/events/{organiser}/setup/integrations/thrivecart/deliveries/"
                          f"{old}/replay", follow_redirects=True)
     assert "cannot be replayed" in text_of(replay)
+
+
+def test_the_log_pages_through_deliveries_and_rejected_posts_each_once_in_time_order(
+    client, organiser, session
+):
+    start = utcnow().replace(microsecond=0)
+    expected = []
+    for minute in range(7):
+        payload = load_fixture("order-success.json")
+        payload["order_id"] = payload["order"]["id"] = f"P{minute}"
+        payload["customer"]["email"] = f"buyer{minute}@example.com"
+        if minute not in (2, 3):  # the fixture is a test-mode order
+            payload["mode"], payload["mode_int"] = "live", "0"
+        rejected = minute % 2 == 1  # the account was seen first: each wrong post is listed
+        if rejected:
+            payload["thrivecart_secret"] = "REGENERATED1"
+        with time_machine.travel(start + timedelta(minutes=minute), tick=False):
+            assert post_webhook(client, form_body(payload)).status_code == (
+                403 if rejected else 200)
+        expected.append(("rejected" if rejected else "delivery", f"P{minute}"))
+    expected.reverse()  # newest first
+    integration = integration_of(session, organiser)
+
+    def rows(**filters):
+        return [(row.kind, row.order_id) for row in log_of(
+            session, organiser, integration, per_page=50, **filters).items]
+
+    assert rows() == expected
+    for per_page in (1, 2, 3):
+        seen, before = [], None
+        while True:
+            page = log_of(session, organiser, integration, per_page=per_page, before=before)
+            seen += [(row.kind, row.order_id) for row in page.items]
+            if page.next_before is None:
+                break
+            before = page.next_before
+        assert seen == expected, per_page
+    assert rows(query="P3") == [("rejected", "P3")]
+    assert rows(query="BUYER5@example.com") == [("rejected", "P5")]
+    assert rows(query="P4") == [("delivery", "P4")]
+    assert rows(outcome="rejected") == [row for row in expected if row[0] == "rejected"]
+    assert rows(mode="test") == [("rejected", "P3"), ("delivery", "P2")]
+    assert rows(mode="live") == [row for row in expected if row[1] not in ("P2", "P3")]

@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import and_, distinct, exists, func, or_, select
+from sqlalchemy import and_, bindparam, distinct, exists, func, or_, select
 from sqlalchemy.orm import defer
 
 from ..models import (
@@ -94,16 +95,46 @@ def _cursor(session, before):
     return received_at, kind == "d", int(number)
 
 
-def _search(model, query):
+def _search(query):
+    """``(kind, value)`` of a log search: an email (``@``) or an order id; None for none."""
     query = (query or "").strip()
     if not query:
-        return None
+        return None, None
     if "@" in query:
-        return model.customer_email == query.lower()
-    return model.order_id == query
+        return "email", query.lower()
+    return "order", query
+
+
+def _searched(model, kind):
+    if kind == "email":
+        return model.customer_email == bindparam("search")
+    return model.order_id == bindparam("search")
 
 
 def _delivery_rows(session, event_id, outcome, mode, attention, query, cursor, limit):
+    kind, search = _search(query)
+    values = {"event_id": event_id, "limit": limit, "search": search}
+    if cursor is not None:
+        received_at, is_delivery, number = cursor
+        values |= {"cursor_at": received_at, "cursor_id": number if is_delivery else 0}
+    statement = _delivery_statement(outcome if outcome in GROUPS else None,
+                                    mode if mode in MODES else None, bool(attention), kind,
+                                    cursor is not None)
+    found = session.execute(statement, values).all()
+    outcomes = _latest_outcomes(session, event_id, {row.id: row.attempt for row in found})
+    return [
+        LogRow("delivery", row.id, row.received_at, row.event_type, row.test, row.order_id,
+               row.customer_email, row.thrivecart_account, row.http_status,
+               summarise(outcomes.get(row.id, []), row.event_type),
+               row.source, row.processed_at, row.email)
+        for row in found
+    ]
+
+
+@cache
+def _delivery_statement(group, mode, attention, search, after):
+    """The log's deliveries for one combination of filters, built once per process (building
+    a statement and its cache key cost more than running it); the values are bound."""
     statement = (
         # The columns a log line shows: not the stored body, which is most of a row.
         select(WebhookDelivery.id, WebhookDelivery.event_type, WebhookDelivery.test,
@@ -113,39 +144,30 @@ def _delivery_rows(session, event_id, outcome, mode, attention, query, cursor, l
                DeliveryEvent.attempt, DeliveryEvent.received_at, User.email)
         .join(DeliveryEvent, DeliveryEvent.delivery_id == WebhookDelivery.id)
         .outerjoin(User, User.id == WebhookDelivery.processed_by_id)
-        .where(DeliveryEvent.event_id == event_id)
+        .where(DeliveryEvent.event_id == bindparam("event_id"))
         .order_by(DeliveryEvent.received_at.desc(), DeliveryEvent.delivery_id.desc())
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    if outcome in GROUPS:
+    if group is not None:
         statement = statement.where(exists().where(
             DeliveryOutcome.delivery_id == DeliveryEvent.delivery_id,
             DeliveryOutcome.event_id == DeliveryEvent.event_id,
             DeliveryOutcome.attempt == DeliveryEvent.attempt,
-            DeliveryOutcome.outcome.in_(GROUPS[outcome][1]),
+            DeliveryOutcome.outcome.in_(GROUPS[group][1]),
         ))
-    if mode in MODES:
+    if mode is not None:
         statement = statement.where(WebhookDelivery.test.is_(mode == "test"))
     if attention:
         statement = statement.where(DeliveryEvent.attention.is_(True))
-    if (search := _search(WebhookDelivery, query)) is not None:
-        statement = statement.where(search)
-    if cursor is not None:
-        received_at, is_delivery, number = cursor
+    if search is not None:
+        statement = statement.where(_searched(WebhookDelivery, search))
+    if after:
         statement = statement.where(or_(
-            DeliveryEvent.received_at < received_at,
-            and_(DeliveryEvent.received_at == received_at,
-                 DeliveryEvent.delivery_id < (number if is_delivery else 0)),
+            DeliveryEvent.received_at < bindparam("cursor_at"),
+            and_(DeliveryEvent.received_at == bindparam("cursor_at"),
+                 DeliveryEvent.delivery_id < bindparam("cursor_id")),
         ))
-    found = session.execute(statement).all()
-    outcomes = _latest_outcomes(session, event_id, {row.id: row.attempt for row in found})
-    return [
-        LogRow("delivery", row.id, row.received_at, row.event_type, row.test, row.order_id,
-               row.customer_email, row.thrivecart_account, row.http_status,
-               summarise(outcomes.get(row.id, []), row.event_type),
-               row.source, row.processed_at, row.email)
-        for row in found
-    ]
+    return statement
 
 
 def _latest_outcomes(session, event_id, attempts):
@@ -186,34 +208,43 @@ def rejection_criteria(event_id, integration, now=None, *, waiting=False):
     """Criteria of the posts rejected for their secret that concern the event and are still
     held: they claim an account it has seen, with a secret other than its own. ``waiting``
     adds those that carry its current Secret Word (offered for processing)."""
+    return _rejection_criteria(event_id, held_cutoff(now),
+                               integration and integration.secret_digest, waiting)
+
+
+def _rejection_criteria(event_id, cutoff, digest, waiting):
     claims = HeldDelivery.thrivecart_account.in_(seen_accounts(event_id))
-    criteria = [HeldDelivery.released_at.is_(None), HeldDelivery.received_at >= held_cutoff(now)]
-    if integration is None:
+    criteria = [HeldDelivery.released_at.is_(None), HeldDelivery.received_at >= cutoff]
+    if digest is None:
         return [claims, *criteria]
-    current = HeldDelivery.secret_digest == integration.secret_digest
+    current = HeldDelivery.secret_digest == digest
     return [or_(claims, current) if waiting else and_(claims, ~current), *criteria]
 
 
+def _bound_rejection_criteria(configured, waiting):
+    """:func:`rejection_criteria` with its values bound at execution (``event_id``,
+    ``cutoff`` and, when ``configured``, ``digest``: see :func:`_rejection_values`)."""
+    return _rejection_criteria(bindparam("event_id"), bindparam("cutoff"),
+                               bindparam("digest") if configured else None, waiting)
+
+
+def _rejection_values(event_id, integration, now):
+    return {"event_id": event_id, "cutoff": held_cutoff(now),
+            "digest": integration and integration.secret_digest}
+
+
 def _rejected_rows(session, event_id, integration, mode, query, cursor, limit, now):
-    statement = (
-        select(HeldDelivery)
-        .options(defer(HeldDelivery.payload))
-        .where(*rejection_criteria(event_id, integration, now, waiting=True))
-        .order_by(HeldDelivery.received_at.desc(), HeldDelivery.id.desc())
-        .limit(limit)
-    )
-    if mode in MODES:
-        statement = statement.where(HeldDelivery.test.is_(mode == "test"))
-    if (search := _search(HeldDelivery, query)) is not None:
-        statement = statement.where(search)
+    kind, search = _search(query)
+    values = {**_rejection_values(event_id, integration, now), "limit": limit, "search": search}
+    after = None
     if cursor is not None:
         received_at, is_delivery, number = cursor
-        statement = statement.where(
-            HeldDelivery.received_at <= received_at if is_delivery else or_(
-                HeldDelivery.received_at < received_at,
-                and_(HeldDelivery.received_at == received_at, HeldDelivery.id < number)))
+        after = "delivery" if is_delivery else "held"
+        values |= {"cursor_at": received_at, "cursor_id": number}
+    statement = _rejected_statement(integration is not None, mode if mode in MODES else None,
+                                    kind, after)
     rows = []
-    for held in session.scalars(statement):
+    for held in session.scalars(statement, values):
         waiting = integration is not None and held.secret_digest == integration.secret_digest
         text = ("rejected: arrived before this Secret Word was saved; process it above"
                 if waiting else "rejected: unknown Secret Word")
@@ -221,6 +252,30 @@ def _rejected_rows(session, event_id, integration, mode, query, cursor, limit, n
                            held.order_id, held.customer_email, held.thrivecart_account, 403,
                            Summary(text, WARNING, True)))
     return rows
+
+
+@cache
+def _rejected_statement(configured, mode, search, after):
+    """The log's rejected posts for one combination of filters, built once per process."""
+    statement = (
+        select(HeldDelivery)
+        .options(defer(HeldDelivery.payload))
+        .where(*_bound_rejection_criteria(configured, waiting=True))
+        .order_by(HeldDelivery.received_at.desc(), HeldDelivery.id.desc())
+        .limit(bindparam("limit"))
+    )
+    if mode is not None:
+        statement = statement.where(HeldDelivery.test.is_(mode == "test"))
+    if search is not None:
+        statement = statement.where(_searched(HeldDelivery, search))
+    if after == "delivery":  # after a delivery's cursor: the posts received up to it
+        statement = statement.where(HeldDelivery.received_at <= bindparam("cursor_at"))
+    elif after == "held":
+        statement = statement.where(or_(
+            HeldDelivery.received_at < bindparam("cursor_at"),
+            and_(HeldDelivery.received_at == bindparam("cursor_at"),
+                 HeldDelivery.id < bindparam("cursor_id"))))
+    return statement
 
 
 def attention_counts(session, event_id, integration=None, now=None):
@@ -312,33 +367,63 @@ def rejected_posts(session, event_id, integration, now=None, limit=20):
     made with the event's current Secret Word (offered for processing instead) and posts
     from before the organiser dismissed the warning are left out.
     """
-    criteria = rejection_criteria(event_id, integration, now)
+    values = {**_rejection_values(event_id, integration, now), "limit": limit}
     if integration is None:
-        return Rejections(_count_and_list(session, criteria, limit), (0, []))
-    if integration.rejections_dismissed_at is not None:
-        criteria.append(HeldDelivery.received_at > integration.rejections_dismissed_at)
-    before = HeldDelivery.received_at < integration.connected_at
+        total = session.scalar(_rejection_count_statement(), values)
+        return Rejections(_listed(session, _rejection_list_statement(False, False, None),
+                                  values, total), (0, []))
+    dismissed = integration.rejections_dismissed_at is not None
+    values |= {"dismissed_at": integration.rejections_dismissed_at,
+               "connected_at": integration.connected_at}
     # Both counts in one statement; the lists are read only when there is something to list.
-    counts = session.execute(
-        select(func.count().filter(before), func.count().filter(~before))
-        .select_from(HeldDelivery).where(*criteria)).one()
-    return Rejections(_listed(session, [*criteria, before], counts[0], limit),
-                      _listed(session, [*criteria, ~before], counts[1], limit))
+    counts = session.execute(_rejection_counts_statement(dismissed), values).one()
+    return Rejections(
+        _listed(session, _rejection_list_statement(True, dismissed, True), values, counts[0]),
+        _listed(session, _rejection_list_statement(True, dismissed, False), values, counts[1]))
 
 
-def _count_and_list(session, criteria, limit):
-    total = session.scalar(select(func.count()).select_from(HeldDelivery).where(*criteria))
-    return _listed(session, criteria, total, limit)
-
-
-def _listed(session, criteria, total, limit):
-    """``(total, the newest held posts of the criteria, at most limit)``."""
+def _listed(session, statement, values, total):
+    """``(total, the newest held posts the statement lists)``: read only if there are any."""
     if not total:
         return 0, []
-    return total, list(session.scalars(
-        select(HeldDelivery).options(defer(HeldDelivery.payload)).where(*criteria)
-        .order_by(HeldDelivery.received_at.desc(), HeldDelivery.id.desc()).limit(limit)
-    ))
+    return total, list(session.scalars(statement, values))
+
+
+def _configured_rejections(dismissed):
+    criteria = _bound_rejection_criteria(True, waiting=False)
+    if dismissed:
+        criteria.append(HeldDelivery.received_at > bindparam("dismissed_at"))
+    return criteria
+
+
+_BEFORE_SECRET = HeldDelivery.received_at < bindparam("connected_at")
+
+
+@cache
+def _rejection_count_statement():
+    """How many posts were rejected for an event without a Secret Word."""
+    return select(func.count()).select_from(HeldDelivery).where(
+        *_bound_rejection_criteria(False, waiting=False))
+
+
+@cache
+def _rejection_counts_statement(dismissed):
+    """How many posts were rejected for an event with a Secret Word: those received before
+    it was saved, and those after."""
+    return (select(func.count().filter(_BEFORE_SECRET), func.count().filter(~_BEFORE_SECRET))
+            .select_from(HeldDelivery).where(*_configured_rejections(dismissed)))
+
+
+@cache
+def _rejection_list_statement(configured, dismissed, before_secret):
+    """The newest of those posts (``before_secret``: True, False, or None for all)."""
+    criteria = (_configured_rejections(dismissed) if configured
+                else _bound_rejection_criteria(False, waiting=False))
+    if before_secret is not None:
+        criteria.append(_BEFORE_SECRET if before_secret else ~_BEFORE_SECRET)
+    return (select(HeldDelivery).options(defer(HeldDelivery.payload)).where(*criteria)
+            .order_by(HeldDelivery.received_at.desc(), HeldDelivery.id.desc())
+            .limit(bindparam("limit")))
 
 
 def replay_preview(session, delivery, event_id):
