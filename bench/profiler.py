@@ -5,8 +5,8 @@ Runs one scenario many times in this process against the benchmark's small datas
 the PostgreSQL server spent on each, the share of each package (the driver, SQLAlchemy,
 Jinja, Werkzeug/Flask, this app, the rest), then the top functions.
 
-    python bench/profiler.py [--sqlite] [--scenario new1|multi|duplicate|attendees|tickets|
-                             thrivecart|integrations|csv] [--requests 300]
+    python bench/profiler.py [--sqlite] [--scenario new1|multi|duplicate|dashboard|
+                             attendees|tickets|thrivecart|integrations|csv] [--requests 300]
                              [--size small|large] [--sort cumulative] [--floor]
 
 ``--floor`` runs a webhook scenario against the floor (``bench/floor.py``) instead, in the
@@ -33,7 +33,8 @@ from heysummit_tc import create_app  # noqa: E402
 
 import seed  # noqa: E402
 
-PATHS = {"attendees": "/events/1/attendees/", "tickets": "/events/1/revenue/tickets/",
+PATHS = {"dashboard": "/events/1/", "attendees": "/events/1/attendees/",
+         "tickets": "/events/1/revenue/tickets/",
          "thrivecart": "/events/1/setup/integrations/thrivecart/",
          "integrations": "/events/1/setup/integrations/",
          "csv": "/events/1/attendees.csv"}
