@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from ..models import (
     AccessEmailSettings,
@@ -301,12 +301,15 @@ def emails_of(session, attendee_id):
 
 def email_counts(session, event_id):
     """Return how many of the event's emails are queued, sent, failed and skipped."""
-    counts = dict(session.execute(
-        select(OutboxEmail.status, func.count()).where(OutboxEmail.event_id == event_id)
-        .group_by(OutboxEmail.status)).all())
+    counts = dict(session.execute(_EMAIL_COUNTS, {"event_id": event_id}).all())
     return {"queued": counts.get(EmailStatus.PENDING, 0) + counts.get(EmailStatus.SENDING, 0),
             "sent": counts.get(EmailStatus.SENT, 0), "failed": counts.get(EmailStatus.FAILED, 0),
             "skipped": counts.get(EmailStatus.SKIPPED, 0)}
+
+
+_EMAIL_COUNTS = (select(OutboxEmail.status, func.count())
+                 .where(OutboxEmail.event_id == bindparam("event_id"))
+                 .group_by(OutboxEmail.status))
 
 
 @dataclass(frozen=True)

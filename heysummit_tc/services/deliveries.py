@@ -282,22 +282,34 @@ def attention_counts(session, event_id, integration=None, now=None):
     """Return {outcome group: deliveries} needing attention in the last ATTENTION_DAYS."""
     since = (now or utcnow()) - timedelta(days=ATTENTION_DAYS)
     counts = {}
-    for kind, count in session.execute(
-        select(DeliveryOutcome.outcome, func.count(distinct(DeliveryOutcome.delivery_id)))
-        .join(DeliveryEvent, and_(DeliveryEvent.delivery_id == DeliveryOutcome.delivery_id,
-                                  DeliveryEvent.event_id == DeliveryOutcome.event_id,
-                                  DeliveryEvent.attempt == DeliveryOutcome.attempt))
-        .where(DeliveryEvent.event_id == event_id, DeliveryEvent.attention.is_(True),
-               DeliveryEvent.received_at >= since, DeliveryOutcome.outcome.in_(ATTENTION))
-        .group_by(DeliveryOutcome.outcome)
-    ):
+    for kind, count in session.execute(_ATTENTION_COUNTS,
+                                       {"event_id": event_id, "since": since}):
         group = GROUP_OF[kind]
         counts[group] = counts.get(group, 0) + count
-    rejected = session.scalar(select(func.count()).select_from(HeldDelivery).where(
-        *rejection_criteria(event_id, integration, now, waiting=True)))
+    rejected = session.scalar(_waiting_rejections_count(integration is not None),
+                              _rejection_values(event_id, integration, now))
     if rejected:
         counts[REJECTED] = rejected
     return counts
+
+
+_ATTENTION_COUNTS = (
+    select(DeliveryOutcome.outcome, func.count(distinct(DeliveryOutcome.delivery_id)))
+    .join(DeliveryEvent, and_(DeliveryEvent.delivery_id == DeliveryOutcome.delivery_id,
+                              DeliveryEvent.event_id == DeliveryOutcome.event_id,
+                              DeliveryEvent.attempt == DeliveryOutcome.attempt))
+    .where(DeliveryEvent.event_id == bindparam("event_id"), DeliveryEvent.attention.is_(True),
+           DeliveryEvent.received_at >= bindparam("since"),
+           DeliveryOutcome.outcome.in_(ATTENTION))
+    .group_by(DeliveryOutcome.outcome)
+)
+
+
+@cache
+def _waiting_rejections_count(configured):
+    """How many rejected posts the log lists (those offered for processing included)."""
+    return select(func.count()).select_from(HeldDelivery).where(
+        *_bound_rejection_criteria(configured, waiting=True))
 
 
 def delivery_for_event(session, delivery_id, event_id):
@@ -320,14 +332,17 @@ def outcomes_for_event(session, delivery_id, event_id):
 
 def last_delivery(session, event_id):
     """Return the delivery received last of those addressed to the event, or None."""
-    return session.scalar(
-        select(WebhookDelivery)
-        .options(defer(WebhookDelivery.payload))  # a few KB nobody here reads
-        .join(DeliveryEvent, DeliveryEvent.delivery_id == WebhookDelivery.id)
-        .where(DeliveryEvent.event_id == event_id)
-        .order_by(DeliveryEvent.received_at.desc(), DeliveryEvent.delivery_id.desc())
-        .limit(1)
-    )
+    return session.scalar(_LAST_DELIVERY, {"event_id": event_id})
+
+
+_LAST_DELIVERY = (
+    select(WebhookDelivery)
+    .options(defer(WebhookDelivery.payload))  # a few KB nobody here reads
+    .join(DeliveryEvent, DeliveryEvent.delivery_id == WebhookDelivery.id)
+    .where(DeliveryEvent.event_id == bindparam("event_id"))
+    .order_by(DeliveryEvent.received_at.desc(), DeliveryEvent.delivery_id.desc())
+    .limit(1)
+)
 
 
 def event_ids_of(session, delivery_id):

@@ -101,20 +101,10 @@ def events_of(session, user_id):
 
 def dashboard_counts(session, event_id, integration):
     """Return the counts the event dashboard shows."""
-    tickets, linked = session.execute(
-        select(func.count(Ticket.id), func.count(Ticket.external_id)).where(
-            Ticket.event_id == event_id
-        )
-    ).one()
-    attendees = session.scalar(
-        select(func.count(Attendee.id)).where(Attendee.event_id == event_id)
-    )
-    paid, paid_test = session.execute(
-        select(func.count(TicketPurchase.id),
-               func.count(TicketPurchase.id).filter(TicketPurchase.test.is_(True)))
-        .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
-        .where(Ticket.event_id == event_id, TicketPurchase.status == PurchaseStatus.PAID)
-    ).one()
+    event = {"event_id": event_id}
+    tickets, linked = session.execute(_TICKET_COUNTS, event).one()
+    attendees = session.scalar(_ATTENDEE_COUNT, event)
+    paid, paid_test = session.execute(_PAID_COUNTS, event).one()
     return {
         "tickets": tickets,
         "linked_tickets": linked,
@@ -126,4 +116,18 @@ def dashboard_counts(session, event_id, integration):
         "unlinked_items": count_unlinked(session, event_id),
         "emails": email_counts(session, event_id),
     }
+
+
+# The dashboard's counts, built once.
+_TICKET_COUNTS = select(func.count(Ticket.id), func.count(Ticket.external_id)).where(
+    Ticket.event_id == bindparam("event_id"))
+_ATTENDEE_COUNT = select(func.count(Attendee.id)).where(
+    Attendee.event_id == bindparam("event_id"))
+_PAID_COUNTS = (
+    select(func.count(TicketPurchase.id),
+           func.count(TicketPurchase.id).filter(TicketPurchase.test.is_(True)))
+    .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
+    .where(Ticket.event_id == bindparam("event_id"),
+           TicketPurchase.status == PurchaseStatus.PAID)
+)
 

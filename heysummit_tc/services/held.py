@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from ..models import HeldDelivery, utcnow
 from .statements import dialect_of
@@ -89,12 +89,17 @@ def held_cutoff(now=None):
 
 def held_for_digest(session, digest, now=None):
     """Return the unreleased held deliveries a Secret Word with ``digest`` would have accepted."""
-    return list(session.scalars(
-        select(HeldDelivery)
-        .where(HeldDelivery.secret_digest == digest, HeldDelivery.released_at.is_(None),
-               HeldDelivery.received_at >= held_cutoff(now))
-        .order_by(HeldDelivery.id)
-    ))
+    return list(session.scalars(_HELD_FOR_DIGEST,
+                                {"digest": digest, "cutoff": held_cutoff(now)}))
+
+
+_HELD_FOR_DIGEST = (
+    select(HeldDelivery)
+    .where(HeldDelivery.secret_digest == bindparam("digest"),
+           HeldDelivery.released_at.is_(None),
+           HeldDelivery.received_at >= bindparam("cutoff"))
+    .order_by(HeldDelivery.id)
+)
 
 
 def claim_held(session, held_id, now=None):

@@ -21,9 +21,7 @@ def secret_digest(key, secret_word):
 
 def integration_of(session, event_id):
     """Return the event's ThriveCart integration, or None."""
-    return session.scalar(
-        select(ThriveCartIntegration).where(ThriveCartIntegration.event_id == event_id)
-    )
+    return session.scalar(_INTEGRATION_OF, {"event_id": event_id})
 
 
 def set_secret_word(session, event, secret_word, key, user=None, now=None):
@@ -86,6 +84,8 @@ def find_event_ids_by_digest(connection, digest):
     )
 
 
+_INTEGRATION_OF = select(ThriveCartIntegration).where(
+    ThriveCartIntegration.event_id == bindparam("event_id"))
 _integrations = ThriveCartIntegration.__table__
 _BY_DIGEST = select(_integrations.c.event_id, _integrations.c.secret_digest).where(
     _integrations.c.secret_digest == bindparam("digest")

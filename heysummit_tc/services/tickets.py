@@ -1,6 +1,6 @@
 """Tickets, their External IDs and prices."""
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -168,27 +168,31 @@ def remove_price(session, ticket, price_id):
 
 def tickets_of(session, event_id):
     """Return (ticket, purchase count) pairs for the event, prices loaded."""
-    tickets = list(session.scalars(
-        select(Ticket)
-        .where(Ticket.event_id == event_id)
-        .options(selectinload(Ticket.prices))
-        .order_by(Ticket.id)
-    ))
-    # The counts the database keeps (TicketPurchaseCount): a few rows a ticket, however
-    # many purchases it has.
+    tickets = list(session.scalars(_TICKETS_OF, {"event_id": event_id}))
     counts = dict(session.execute(
-        select(TicketPurchaseCount.ticket_id, func.sum(TicketPurchaseCount.purchases))
-        .where(TicketPurchaseCount.ticket_id.in_([ticket.id for ticket in tickets]))
-        .group_by(TicketPurchaseCount.ticket_id)
+        _PURCHASE_COUNTS, {"ticket_ids": [ticket.id for ticket in tickets]}
     ).all()) if tickets else {}
     return [(ticket, counts.get(ticket.id, 0)) for ticket in tickets]
+
+
+# The tickets page's statements, built once.
+_TICKETS_OF = (select(Ticket).where(Ticket.event_id == bindparam("event_id"))
+               .options(selectinload(Ticket.prices)).order_by(Ticket.id))
+# The counts the database keeps (TicketPurchaseCount): a few rows a ticket, however many
+# purchases it has.
+_PURCHASE_COUNTS = (
+    select(TicketPurchaseCount.ticket_id, func.sum(TicketPurchaseCount.purchases))
+    .where(TicketPurchaseCount.ticket_id.in_(bindparam("ticket_ids", expanding=True)))
+    .group_by(TicketPurchaseCount.ticket_id)
+)
 
 
 def linked_tickets(session, event_id):
     """Return the event's tickets that have an External ID (their prices load when read:
     the pages that list them show none)."""
-    return list(session.scalars(
-        select(Ticket)
-        .where(Ticket.event_id == event_id, Ticket.external_id.is_not(None))
-        .order_by(Ticket.id)
-    ))
+    return list(session.scalars(_LINKED_TICKETS, {"event_id": event_id}))
+
+
+_LINKED_TICKETS = (select(Ticket)
+                   .where(Ticket.event_id == bindparam("event_id"), Ticket.external_id.is_not(None))
+                   .order_by(Ticket.id))
