@@ -178,3 +178,40 @@ def test_each_page_runs_a_fixed_handful_of_statements(app, client, organiser, se
         f"{page.format(e='…')} {count}" for page, count in small.items()))
     assert small == PAGE_BUDGETS
     assert large == small
+
+
+def explain(connection, statement, **values):
+    """The plan the database makes for ``statement`` with ``values`` bound, as one text."""
+    compiled = statement.compile(dialect=connection.dialect)
+    parameters = compiled.construct_params(values)
+    if compiled.positional:
+        parameters = tuple(parameters[name] for name in compiled.positiontup)
+    if connection.dialect.name == "sqlite":
+        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + compiled.string, parameters)
+        return "\n".join(str(row[-1]) for row in rows)
+    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")  # tables are empty here
+    rows = connection.exec_driver_sql("EXPLAIN " + compiled.string, parameters)
+    return "\n".join(row[0] for row in rows)
+
+
+def test_the_unlinked_inbox_and_the_email_queue_read_their_partial_indexes(app):
+    """SQLite uses a partial index only for a query whose condition implies the index's own
+    (``outcome = 'unlinked'`` does not imply ``outcome IN ('unlinked', ...)`` to it); without
+    it, every tickets page scanned every outcome of every event."""
+    from heysummit_tc.models import DeliveryOutcome, OutcomeKind
+    from heysummit_tc.services import unlinked
+
+    with app.app_context(), db.engine.connect() as connection:
+        for statement, index in [
+            (unlinked._UNLINKED_COUNT, "ix_delivery_outcomes_unapplied"),
+            (unlinked._UNLINKED, "ix_delivery_outcomes_unapplied"),
+            # A re-run's deliveries of one item.
+            (unlinked._unapplied(1, DeliveryOutcome.delivery_id)
+             .where(DeliveryOutcome.item_key == "upsell-9"), "ix_delivery_outcomes_unapplied"),
+            (select(DeliveryOutcome.id)
+             .where(DeliveryOutcome.outcome == OutcomeKind.PAID,
+                    DeliveryOutcome.email_queued_at.is_(None))
+             .order_by(DeliveryOutcome.id).limit(50), "ix_delivery_outcomes_email_due"),
+        ]:
+            plan = explain(connection, statement, event_id=1)
+            assert index in plan, plan

@@ -161,7 +161,9 @@ class DeliveryOutcome(Base):
         Index("ix_delivery_outcomes_email_due", "id",
               postgresql_where=text("outcome = 'paid' AND email_queued_at IS NULL"),
               sqlite_where=text("outcome = 'paid' AND email_queued_at IS NULL")),
-        # Items left unapplied (the unlinked inbox, re-runs): few among many outcomes.
+        # Items left unapplied (the unlinked inbox, re-runs): few among many outcomes. Their
+        # queries state this condition as written (services.unlinked.UNAPPLIED): SQLite uses a
+        # partial index only for a query whose condition implies its own, literal by literal.
         Index("ix_delivery_outcomes_unapplied", "event_id", "item_key",
               postgresql_where=text("outcome IN ('unlinked', 'ticket_inactive')"),
               sqlite_where=text("outcome IN ('unlinked', 'ticket_inactive')")),

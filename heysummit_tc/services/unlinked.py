@@ -3,12 +3,17 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, distinct, func, select
+from sqlalchemy import and_, bindparam, distinct, func, literal_column, select
 
 from ..models import DeliveryEvent, DeliveryOutcome, OutcomeKind, Ticket, WebhookDelivery
 
 # Outcomes a re-run can change once the item is linked (or its ticket reactivated).
 RERUNNABLE = (OutcomeKind.UNLINKED, OutcomeKind.TICKET_INACTIVE)
+# The same, as ix_delivery_outcomes_unapplied's condition says it: literal values, not bound
+# parameters. SQLite uses a partial index only for a query that states its condition so; it
+# scanned every outcome of every event instead (9 ms a page at 28,000 outcomes, and growing).
+UNAPPLIED = DeliveryOutcome.outcome.in_([literal_column(f"'{kind.value}'")
+                                         for kind in RERUNNABLE])
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ _UNLINKED_GROUPS = (
            func.count(distinct(DeliveryOutcome.delivery_id)),
            func.min(DeliveryEvent.received_at), func.max(DeliveryEvent.received_at))
     .join(DeliveryEvent, _latest(bindparam("event_id")))
-    .where(DeliveryOutcome.event_id == bindparam("event_id"),
+    .where(DeliveryOutcome.event_id == bindparam("event_id"), UNAPPLIED,
            DeliveryOutcome.outcome == OutcomeKind.UNLINKED,
            DeliveryOutcome.item_key.is_not(None),
            DeliveryOutcome.item_key.not_in(
@@ -66,7 +71,7 @@ def _unapplied(event_id, *columns):
         .join(DeliveryEvent, _latest(event_id))
         .join(WebhookDelivery, WebhookDelivery.id == DeliveryOutcome.delivery_id)
         .where(DeliveryOutcome.event_id == event_id,
-               DeliveryOutcome.outcome.in_(RERUNNABLE),
+               UNAPPLIED,
                WebhookDelivery.payload.is_not(None))
     )
 
