@@ -1,10 +1,13 @@
 """Events: the list, creating one, and the dashboard."""
 
-from sqlalchemy import select
+import re
 
-from heysummit_tc.models import Event, EventMember, Role
+from sqlalchemy import delete, func, insert, select, update
+
+from heysummit_tc.models import Attendee, Event, EventMember, Role, Ticket, TicketPurchase, utcnow
 
 from helpers import FIXTURE_SECRET, fixture_bytes, post_webhook
+from orders import refund, success
 
 
 def test_new_event_makes_its_creator_organiser(client, login, make_user, session):
@@ -49,3 +52,71 @@ def test_dashboard_counts(client, login, make_user, make_event, make_ticket, con
                           ("Paid purchases", '1 <span class="muted">(1 test)</span>')):
         assert f"<dt>{label}</dt><dd>{number}</dd>" in page
     assert "order.success" in page
+
+
+def test_the_dashboard_counts_attendees_and_paid_purchases_however_they_come_and_go(
+    client, make_user, make_event, make_ticket, connect, login, session
+):
+    ada = make_user("ada@example.com")
+    event_id = make_event("Summit", organiser=ada)
+    main = make_ticket(event_id, "All-Access", "product-12", [("97.00", "USD")])
+    extra = make_ticket(event_id, "Workbook", "product-13", [("9.00", "USD")])
+    connect(event_id)
+    elsewhere = make_event("Another summit", organiser=ada)  # counted apart
+    make_ticket(elsewhere, "All-Access", "product-12", [("97.00", "USD")])
+    connect(elsewhere, "ANOTHER-SECRET-1")
+    for n in range(40):  # ThriveCart test-mode orders, buyers over every shard
+        assert post_webhook(client, success(order_id=f"O{n}", email=f"b{n}@example.com")
+                            ).status_code == 200
+    for n in range(5):
+        post_webhook(client, success(order_id=f"W{n}", key="product-13", email=f"b{n}@example.com"))
+    post_webhook(client, success(order_id="E1", email="e@example.com", secret="ANOTHER-SECRET-1"))
+    assert post_webhook(client, refund(order_id="O3")).json["outcomes"][0]["outcome"] == "refunded"
+
+    def shown():
+        login("ada@example.com")
+        page = client.get(f"/events/{event_id}/").get_data(as_text=True)
+        attendees = re.search(r"<dt>Attendees</dt><dd>(\d+)</dd>", page).group(1)
+        paid = re.search(r"<dt>Paid purchases</dt><dd>(\d+)(?: <span class=\"muted\">\((\d+) "
+                         r"test\)</span>)?</dd>", page)
+        return int(attendees), int(paid.group(1)), int(paid.group(2) or 0)
+
+    def truth():
+        session.expire_all()
+        paid = (select(func.count()).select_from(TicketPurchase)
+                .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
+                .where(Ticket.event_id == event_id, TicketPurchase.status == "paid"))
+        return (session.scalar(select(func.count()).select_from(Attendee)
+                               .where(Attendee.event_id == event_id)),
+                session.scalar(paid), session.scalar(paid.where(TicketPurchase.test.is_(True))))
+
+    assert shown() == (40, 44, 44) == truth()
+    # Switched to live, set pending and moved to another ticket by hand; buyers deleted with
+    # their purchases.
+    session.execute(update(TicketPurchase).where(TicketPurchase.thrivecart_order_id.in_(
+        [f"O{n}" for n in range(10, 20)])).values(test=False))
+    session.execute(update(TicketPurchase).where(TicketPurchase.thrivecart_order_id == "O20")
+                    .values(status="pending"))
+    session.execute(update(TicketPurchase).where(TicketPurchase.thrivecart_order_id == "O21")
+                    .values(ticket_id=extra))
+    session.execute(delete(Attendee).where(Attendee.email.in_(["b1@example.com",
+                                                               "b7@example.com"])))
+    session.commit()
+    assert shown() == (38, 40, 30) == truth()
+
+    # An import writes thousands at once; deleting buyers removes as many at once.
+    now = utcnow()
+    session.execute(insert(Attendee), [
+        {"event_id": event_id, "email": f"import{n}@example.com", "first_name": "",
+         "last_name": "", "created_at": now, "updated_at": now} for n in range(3000)])
+    imported = session.scalars(select(Attendee.id).where(Attendee.email.like("import%"))
+                               .order_by(Attendee.id)).all()
+    session.execute(insert(TicketPurchase), [
+        {"attendee_id": attendee_id, "ticket_id": main, "status": "paid", "amount": 9700,
+         "currency": "USD", "source": "thrivecart", "test": index % 3 == 0, "paid_at": now,
+         "created_at": now, "updated_at": now} for index, attendee_id in enumerate(imported)])
+    session.commit()
+    assert shown() == (3038, 3040, 1030) == truth()
+    session.execute(delete(Attendee).where(Attendee.id.in_(imported[:1001])))
+    session.commit()
+    assert shown() == (2037, 2039, 696) == truth()

@@ -94,3 +94,46 @@ def test_the_log_migration_carries_what_each_delivery_did_over(make_app, blank_d
             "SELECT count(*) FROM delivery_outcomes WHERE outcome = 'paid' "
             "AND email_queued_at IS NULL")).scalar() == 0
         db.session.remove()
+
+
+def test_the_dashboard_counts_migration_counts_what_was_there(make_app, blank_database_url):
+    """Attendees and paid purchases from before the counts were kept are counted on upgrade."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    app = make_app(SQLALCHEMY_DATABASE_URI=blank_database_url)
+    with app.app_context():
+        upgrade(revision="8c3b5e7d9a12")
+        now = {"now": "2026-01-01 00:00:00", "yes": True, "no": False}
+        statements = [
+            "INSERT INTO events (id, name, currency, created_at) VALUES (1, 'S', 'USD', :now), "
+            "(2, 'T', 'USD', :now)",
+            "INSERT INTO tickets (id, event_id, name, active, on_payment_failed, on_cancel, "
+            "created_at, updated_at) VALUES (1, 1, 'A', :yes, 'keep', 'keep', :now, :now), "
+            "(2, 1, 'B', :yes, 'keep', 'keep', :now, :now), "
+            "(3, 2, 'C', :yes, 'keep', 'keep', :now, :now)",
+            "INSERT INTO attendees (id, event_id, email, first_name, last_name, created_at, "
+            "updated_at) VALUES (1, 1, 'a@x.io', '', '', :now, :now), "
+            "(2, 1, 'b@x.io', '', '', :now, :now), (3, 1, 'c@x.io', '', '', :now, :now), "
+            "(4, 2, 'd@x.io', '', '', :now, :now)",
+            *[f"INSERT INTO ticket_purchases (attendee_id, ticket_id, status, amount, currency, "
+              f"source, test, payments, created_at, updated_at) VALUES ({attendee}, {ticket}, "
+              f"'{status}', 100, 'USD', 'thrivecart', :{test}, 1, :now, :now)"
+              for attendee, ticket, status, test in [
+                  (1, 1, "paid", "yes"), (2, 1, "paid", "no"), (3, 1, "refunded", "no"),
+                  (1, 2, "paid", "yes"), (4, 3, "paid", "no")]],
+        ]
+        for statement in statements:
+            db.session.execute(text(statement), now)
+        db.session.commit()
+        upgrade()
+        counts = db.session.execute(text(
+            "SELECT t.event_id, sum(c.purchases), sum(c.paid), sum(c.paid_test) "
+            "FROM ticket_purchase_counts c JOIN tickets t ON t.id = c.ticket_id "
+            "GROUP BY t.event_id ORDER BY t.event_id")).all()
+        assert [tuple(row) for row in counts] == [(1, 4, 3, 2), (2, 1, 1, 0)]
+        attendees = db.session.execute(text(
+            "SELECT event_id, sum(attendees) FROM event_attendee_counts GROUP BY event_id "
+            "ORDER BY event_id")).all()
+        assert [tuple(row) for row in attendees] == [(1, 3), (2, 1)]
+        db.session.remove()

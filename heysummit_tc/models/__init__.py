@@ -4,6 +4,7 @@ from .accounts import EventMember, Role, User
 from .alerts import AlertDigest, AlertSubscription
 from .attendees import (
     Attendee,
+    EventAttendeeCount,
     PurchaseChange,
     PurchaseStatus,
     TicketPurchase,
@@ -48,6 +49,7 @@ __all__ = [
     "DeliveryOutcome",
     "DeliveryStatus",
     "Event",
+    "EventAttendeeCount",
     "EventMember",
     "HeldDelivery",
     "LifecycleEvent",

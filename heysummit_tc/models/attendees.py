@@ -127,8 +127,9 @@ class PurchaseChange(Base):
 
 
 class TicketPurchaseCount(Base):
-    """How many purchases a ticket has, kept by triggers on ``ticket_purchases`` (migrations
-    2d4c1e9f7a60 and 8c3b5e7d9a12) so that the tickets page sums a few rows instead of
+    """How many purchases a ticket has, and how many of them are paid (and paid in test
+    mode), kept by triggers on ``ticket_purchases`` (migrations 2d4c1e9f7a60, 8c3b5e7d9a12
+    and 3f9a1c6e2b47) so that the tickets page and the dashboard sum a few rows instead of
     counting every purchase.
 
     Each ticket's count is split into shards by attendee, so that deliveries buying the same
@@ -143,3 +144,19 @@ class TicketPurchaseCount(Base):
                                            primary_key=True)
     shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     purchases: Mapped[int] = mapped_column(Integer, default=0)
+    paid: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paid_test: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class EventAttendeeCount(Base):
+    """How many attendees an event has, kept by triggers on ``attendees`` (migration
+    3f9a1c6e2b47) in shards by attendee, like :class:`TicketPurchaseCount`."""
+
+    __tablename__ = "event_attendee_counts"
+
+    SHARDS = 16
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    attendees: Mapped[int] = mapped_column(Integer, default=0)

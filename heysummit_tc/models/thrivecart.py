@@ -135,6 +135,10 @@ class DeliveryEvent(Base):
         Index("ix_delivery_events_event_id_delivery_id", "event_id", "delivery_id"),
         Index("ix_delivery_events_event_id_received_at", "event_id", "received_at",
               "delivery_id"),
+        # The dashboard's Needs attention card: the few that need the organiser. Said as its
+        # query says it (``attention IS true``), so that SQLite uses it too.
+        Index("ix_delivery_events_attention", "event_id", "received_at",
+              postgresql_where=text("attention IS true"), sqlite_where=text("attention IS 1")),
     )
 
     delivery_id: Mapped[int] = mapped_column(

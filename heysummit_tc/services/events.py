@@ -4,13 +4,13 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import contains_eager
 
 from ..models import (
-    Attendee,
     Event,
+    EventAttendeeCount,
     EventMember,
-    PurchaseStatus,
     Role,
     Ticket,
     TicketPurchase,
+    TicketPurchaseCount,
     User,
 )
 from ..words import plural
@@ -103,6 +103,8 @@ def dashboard_counts(session, event_id, integration):
     """Return the counts the event dashboard shows."""
     event = {"event_id": event_id}
     tickets, linked = session.execute(_TICKET_COUNTS, event).one()
+    # Kept by triggers (models.EventAttendeeCount, TicketPurchaseCount): a few rows an event
+    # or ticket, however many attendees and purchases there are.
     attendees = session.scalar(_ATTENDEE_COUNT, event)
     paid, paid_test = session.execute(_PAID_COUNTS, event).one()
     return {
@@ -121,13 +123,11 @@ def dashboard_counts(session, event_id, integration):
 # The dashboard's counts, built once.
 _TICKET_COUNTS = select(func.count(Ticket.id), func.count(Ticket.external_id)).where(
     Ticket.event_id == bindparam("event_id"))
-_ATTENDEE_COUNT = select(func.count(Attendee.id)).where(
-    Attendee.event_id == bindparam("event_id"))
+_ATTENDEE_COUNT = select(func.coalesce(func.sum(EventAttendeeCount.attendees), 0)).where(
+    EventAttendeeCount.event_id == bindparam("event_id"))
 _PAID_COUNTS = (
-    select(func.count(TicketPurchase.id),
-           func.count(TicketPurchase.id).filter(TicketPurchase.test.is_(True)))
-    .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
-    .where(Ticket.event_id == bindparam("event_id"),
-           TicketPurchase.status == PurchaseStatus.PAID)
+    select(func.coalesce(func.sum(TicketPurchaseCount.paid), 0),
+           func.coalesce(func.sum(TicketPurchaseCount.paid_test), 0))
+    .join(Ticket, Ticket.id == TicketPurchaseCount.ticket_id)
+    .where(Ticket.event_id == bindparam("event_id"))
 )
-
