@@ -327,6 +327,7 @@ def scenarios(server, bodies, deep_before):
          True, False),
         ("webhook: refund redelivered", "POST", webhook, bodies["refund_again"], 200, False,
          False),
+        ("page: event dashboard", "GET", "/events/1/", None, 200, False, True),
         ("page: tickets", "GET", "/events/1/revenue/tickets/", None, 200, False, True),
         ("page: attendees, first", "GET", "/events/1/attendees/", None, 200, False, True),
         ("page: attendees, deep", "GET", f"/events/1/attendees/?before={deep_before}", None,
