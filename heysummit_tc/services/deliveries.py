@@ -180,7 +180,9 @@ def _latest_outcomes(session, event_id, attempts):
                DeliveryOutcome.item_key, DeliveryOutcome.detail)
         .where(DeliveryOutcome.event_id == event_id,
                DeliveryOutcome.delivery_id.in_(list(attempts)))
-        .order_by(DeliveryOutcome.id)
+        # By delivery first: ordered by id alone, SQLite read the event's every outcome in
+        # id order to spare a sort of a few dozen rows (14 ms at 200,000 outcomes).
+        .order_by(DeliveryOutcome.delivery_id, DeliveryOutcome.id)
     ):
         if outcome.attempt == attempts[outcome.delivery_id]:
             outcomes.setdefault(outcome.delivery_id, []).append(outcome)
