@@ -325,3 +325,24 @@ def purchases_refused(session, backend):
         else:
             session.execute(text("DROP TRIGGER refuse_purchase"))
         session.commit()
+
+
+def import_buyers(session, event_id, ticket_id, count, test=lambda index: False):
+    """Write ``count`` attendees of the event, each holding a paid purchase of the ticket, in
+    two statements (as an import would); commit and return their ids in order."""
+    from sqlalchemy import insert, select
+
+    from heysummit_tc.models import Attendee, TicketPurchase, utcnow
+
+    now = utcnow()
+    session.execute(insert(Attendee), [
+        {"event_id": event_id, "email": f"import{n}@example.com", "first_name": "",
+         "last_name": "", "created_at": now, "updated_at": now} for n in range(count)])
+    imported = session.scalars(select(Attendee.id).where(Attendee.email.like("import%"))
+                               .order_by(Attendee.id)).all()
+    session.execute(insert(TicketPurchase), [
+        {"attendee_id": attendee_id, "ticket_id": ticket_id, "status": "paid", "amount": 9700,
+         "currency": "USD", "source": "thrivecart", "test": test(index), "paid_at": now,
+         "created_at": now, "updated_at": now} for index, attendee_id in enumerate(imported)])
+    session.commit()
+    return imported

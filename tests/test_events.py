@@ -2,11 +2,11 @@
 
 import re
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 
-from heysummit_tc.models import Attendee, Event, EventMember, Role, Ticket, TicketPurchase, utcnow
+from heysummit_tc.models import Attendee, Event, EventMember, Role, Ticket, TicketPurchase
 
-from helpers import FIXTURE_SECRET, fixture_bytes, post_webhook
+from helpers import FIXTURE_SECRET, fixture_bytes, import_buyers, post_webhook
 from orders import refund, success
 
 
@@ -105,17 +105,7 @@ def test_the_dashboard_counts_attendees_and_paid_purchases_however_they_come_and
     assert shown() == (38, 40, 30) == truth()
 
     # An import writes thousands at once; deleting buyers removes as many at once.
-    now = utcnow()
-    session.execute(insert(Attendee), [
-        {"event_id": event_id, "email": f"import{n}@example.com", "first_name": "",
-         "last_name": "", "created_at": now, "updated_at": now} for n in range(3000)])
-    imported = session.scalars(select(Attendee.id).where(Attendee.email.like("import%"))
-                               .order_by(Attendee.id)).all()
-    session.execute(insert(TicketPurchase), [
-        {"attendee_id": attendee_id, "ticket_id": main, "status": "paid", "amount": 9700,
-         "currency": "USD", "source": "thrivecart", "test": index % 3 == 0, "paid_at": now,
-         "created_at": now, "updated_at": now} for index, attendee_id in enumerate(imported)])
-    session.commit()
+    imported = import_buyers(session, event_id, main, 3000, test=lambda index: index % 3 == 0)
     assert shown() == (3038, 3040, 1030) == truth()
     session.execute(delete(Attendee).where(Attendee.id.in_(imported[:1001])))
     session.commit()

@@ -4,16 +4,16 @@ import html
 import re
 
 import pytest
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from heysummit_tc.models import Attendee, Ticket, TicketPrice, TicketPurchase, utcnow
+from heysummit_tc.models import Attendee, Ticket, TicketPrice, TicketPurchase
 from heysummit_tc.services import ServiceError
 from heysummit_tc.services.money import format_amount, parse_amount
 from heysummit_tc.services.tickets import normalize_external_id
 from heysummit_tc.thrivecart.items import NO_ID_IN_URL, ItemIdProblem, read_external_id
 
-from helpers import post_webhook
+from helpers import import_buyers, post_webhook
 from orders import success
 
 
@@ -216,17 +216,7 @@ def test_the_tickets_page_counts_purchases_however_they_come_and_go(
 
     # An import writes thousands of purchases in a few statements; deleting an event's
     # buyers removes as many at once. Each is counted once, whatever the shard.
-    now = utcnow()
-    session.execute(insert(Attendee), [
-        {"event_id": event_id, "email": f"import{n}@example.com", "first_name": "",
-         "last_name": "", "created_at": now, "updated_at": now} for n in range(3000)])
-    imported = session.scalars(select(Attendee.id).where(Attendee.email.like("import%"))
-                               .order_by(Attendee.id)).all()
-    session.execute(insert(TicketPurchase), [
-        {"attendee_id": attendee_id, "ticket_id": main, "status": "paid", "amount": 9700,
-         "currency": "USD", "source": "thrivecart", "test": False, "paid_at": now,
-         "created_at": now, "updated_at": now} for attendee_id in imported])
-    session.commit()
+    imported = import_buyers(session, event_id, main, 3000)
     assert shown() == [3037, 5] == [truth(main), truth(extra)]
     session.execute(delete(Attendee).where(Attendee.id.in_(imported[:1001])))
     session.commit()
