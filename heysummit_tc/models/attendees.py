@@ -154,8 +154,6 @@ class EventAttendeeCount(Base):
 
     __tablename__ = "event_attendee_counts"
 
-    SHARDS = 16
-
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"),
                                           primary_key=True)
     shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

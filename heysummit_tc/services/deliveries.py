@@ -288,7 +288,7 @@ def attention_counts(session, event_id, integration=None, now=None):
                                        {"event_id": event_id, "since": since}):
         group = GROUP_OF[kind]
         counts[group] = counts.get(group, 0) + count
-    rejected = session.scalar(_waiting_rejections_count(integration is not None),
+    rejected = session.scalar(_rejections_count(integration is not None, waiting=True),
                               _rejection_values(event_id, integration, now))
     if rejected:
         counts[REJECTED] = rejected
@@ -308,10 +308,11 @@ _ATTENTION_COUNTS = (
 
 
 @cache
-def _waiting_rejections_count(configured):
-    """How many rejected posts the log lists (those offered for processing included)."""
+def _rejections_count(configured, waiting):
+    """How many posts :func:`rejection_criteria` finds (``waiting``: those offered for
+    processing included, as the log lists them)."""
     return select(func.count()).select_from(HeldDelivery).where(
-        *_bound_rejection_criteria(configured, waiting=True))
+        *_bound_rejection_criteria(configured, waiting))
 
 
 def delivery_for_event(session, delivery_id, event_id):
@@ -386,7 +387,7 @@ def rejected_posts(session, event_id, integration, now=None, limit=20):
     """
     values = {**_rejection_values(event_id, integration, now), "limit": limit}
     if integration is None:
-        total = session.scalar(_rejection_count_statement(), values)
+        total = session.scalar(_rejections_count(False, waiting=False), values)
         return Rejections(_listed(session, _rejection_list_statement(False, False, None),
                                   values, total), (0, []))
     dismissed = integration.rejections_dismissed_at is not None
@@ -414,13 +415,6 @@ def _configured_rejections(dismissed):
 
 
 _BEFORE_SECRET = HeldDelivery.received_at < bindparam("connected_at")
-
-
-@cache
-def _rejection_count_statement():
-    """How many posts were rejected for an event without a Secret Word."""
-    return select(func.count()).select_from(HeldDelivery).where(
-        *_bound_rejection_criteria(False, waiting=False))
 
 
 @cache
