@@ -5,8 +5,9 @@ Runs one scenario many times in this process against the benchmark's small datas
 the PostgreSQL server spent on each, the share of each package (the driver, SQLAlchemy,
 Jinja, Werkzeug/Flask, this app, the rest), then the top functions.
 
-    python bench/profiler.py [--sqlite] [--scenario new1|multi|duplicate|dashboard|
-                             attendees|tickets|thrivecart|integrations|csv] [--requests 300]
+    python bench/profiler.py [--sqlite] [--scenario new1|multi|duplicate|wrong|
+                             refund_waiting|refund_again|dashboard|attendees|tickets|
+                             thrivecart|integrations|csv] [--requests 300]
                              [--size small|large] [--sort cumulative] [--floor]
 
 ``--floor`` runs a webhook scenario against the floor (``bench/floor.py``) instead, in the
@@ -38,6 +39,9 @@ PATHS = {"dashboard": "/events/1/", "attendees": "/events/1/attendees/",
          "thrivecart": "/events/1/setup/integrations/thrivecart/",
          "integrations": "/events/1/setup/integrations/",
          "csv": "/events/1/attendees.csv"}
+# The webhook scenarios (bodies of bench/run.py) and the status each answers.
+WEBHOOKS = {"new1": 200, "multi": 200, "duplicate": 200, "wrong": 403, "refund_waiting": 200,
+            "refund_again": 200}
 GROUPS = [("psycopg", "driver (psycopg/sqlite3)"), ("sqlite3", "driver (psycopg/sqlite3)"),
           ("sqlalchemy", "SQLAlchemy"), ("jinja2", "Jinja"), ("markupsafe", "Jinja"),
           ("werkzeug", "Werkzeug/Flask"), ("flask", "Werkzeug/Flask"),
@@ -48,7 +52,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--scenario", default="new1",
-                        choices=["new1", "multi", "duplicate", *PATHS])
+                        choices=[*WEBHOOKS, *PATHS])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--size", default="small", choices=["small", "large"])
     parser.add_argument("--top", type=int, default=25)
@@ -109,7 +113,7 @@ def _scenario(client, name):
         data = body.replace(b"__UNIQUE__", f"profile{time.time_ns()}{next(counter)}".encode())
         response = client.post("/api/webhooks/thrivecart/", data=data,
                                content_type=run.FORM)
-        assert response.status_code == 200, response.get_data()
+        assert response.status_code == WEBHOOKS[name], response.get_data()
     return post
 
 

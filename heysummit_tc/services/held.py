@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 
 from ..models import HeldDelivery, utcnow
 from .statements import dialect_of
@@ -28,58 +28,79 @@ def hold_delivery(session, order, digest, *, client_address, per_secret, per_cli
     however many posts arrive together.
     """
     if dialect_of(session) == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(HELD_LOCK)))
-    held = HeldDelivery(
-        received_at=now or utcnow(),
-        thrivecart_account=order.account,
-        secret_digest=digest,
-        event_type=order.event_type[:64],
-        order_id=order.order_id and order.order_id[:40],
-        customer_email=order.buyer.email,
-        client_address=client_address[:64],
-        test=order.test,
-        payload=order.payload,
-    )
-    session.add(held)
-    session.flush()
-    _drop_beyond(session, per_secret, HeldDelivery.secret_digest == digest)
-    _drop_beyond(session, per_client, HeldDelivery.client_address == held.client_address)
+        session.execute(_HOLD_ONE_AT_A_TIME)
+    client_address = client_address[:64]
+    held_id = session.execute(_HOLD, {
+        "received_at": now or utcnow(),
+        "thrivecart_account": order.account,
+        "secret_digest": digest,
+        "event_type": order.event_type[:64],
+        "order_id": order.order_id and order.order_id[:40],
+        "customer_email": order.buyer.email,
+        "client_address": client_address,
+        "test": order.test,
+        "payload": order.payload,
+    }).scalar_one()
+    session.execute(_TRIM_TO_CAPS, {"digest": digest, "per_secret": per_secret,
+                                    "client_address": client_address,
+                                    "per_client": per_client})
     _drop_beyond_total(session, total)
-    return held.id
-
-
-def _drop_beyond(session, cap, *criteria):
-    keep = (
-        select(HeldDelivery.id)
-        .where(HeldDelivery.released_at.is_(None), *criteria)
-        .order_by(HeldDelivery.id.desc())
-        .offset(cap)
-    )
-    session.connection().execute(
-        delete(HeldDelivery).where(HeldDelivery.id.in_(keep))
-    )
+    return held_id
 
 
 def _drop_beyond_total(session, total):
-    unreleased = HeldDelivery.released_at.is_(None)
-    excess = session.scalar(select(func.count()).where(unreleased)) - total
+    excess = session.scalar(_UNRELEASED_COUNT) - total
     if excess <= 0:
         return
-    crowded = session.scalar(
-        select(HeldDelivery.client_address).where(unreleased)
-        .group_by(HeldDelivery.client_address)
-        .order_by(func.count().desc(), func.min(HeldDelivery.id))
-        .limit(1)
-    )
-    oldest = (
-        select(HeldDelivery.id)
-        .where(unreleased, HeldDelivery.client_address == crowded)
-        .order_by(HeldDelivery.id)
-        .limit(excess)
-    )
-    session.connection().execute(
-        delete(HeldDelivery).where(HeldDelivery.id.in_(oldest))
-    )
+    crowded = session.scalar(_MOST_HELD_CLIENT)
+    # The excess oldest: every one up to the excess-th.
+    session.execute(_DROP_OLDEST_OF_CLIENT, {"client_address": crowded, "skip": excess - 1})
+
+
+# The statements of hold_delivery, built once. Those that read the unreleased deliveries
+# state ``released_at IS NULL`` as the partial indexes that hold them do.
+held = HeldDelivery.__table__
+unreleased = held.c.released_at.is_(None)
+_HOLD_ONE_AT_A_TIME = select(func.pg_advisory_xact_lock(HELD_LOCK))
+_HOLD = insert(held).values(
+    {name: bindparam(name, type_=held.c[name].type) for name in (
+        "received_at", "thrivecart_account", "secret_digest", "event_type", "order_id",
+        "customer_email", "client_address", "test", "payload")}
+).returning(held.c.id)
+
+
+def _past_cap(column, value, cap):
+    """Rows of ``column = value`` past the newest ``cap`` of its unreleased deliveries.
+
+    The newest id past the cap is found once (an uncorrelated subquery), and everything up
+    to it goes: however stale the planner's statistics, this is one walk of the index, never
+    a walk per row.
+    """
+    newest_past_cap = (select(held.c.id).where(unreleased, column == bindparam(value))
+                       .order_by(held.c.id.desc()).offset(bindparam(cap)).limit(1)
+                       .scalar_subquery())
+    return and_(column == bindparam(value), held.c.id <= newest_past_cap)
+
+
+_TRIM_TO_CAPS = delete(held).where(unreleased, or_(
+    _past_cap(held.c.secret_digest, "digest", "per_secret"),
+    _past_cap(held.c.client_address, "client_address", "per_client"),
+))
+_UNRELEASED_COUNT = select(func.count()).select_from(held).where(unreleased)
+# Past the overall cap, the oldest deliveries of the address holding the most go.
+_MOST_HELD_CLIENT = (
+    select(held.c.client_address).where(unreleased)
+    .group_by(held.c.client_address)
+    .order_by(func.count().desc(), func.min(held.c.id))
+    .limit(1)
+)
+_DROP_OLDEST_OF_CLIENT = delete(held).where(
+    unreleased, held.c.client_address == bindparam("client_address"),
+    held.c.id <= (select(held.c.id)
+                  .where(unreleased, held.c.client_address == bindparam("client_address"))
+                  .order_by(held.c.id).offset(bindparam("skip")).limit(1)
+                  .scalar_subquery()),
+)
 
 
 def held_cutoff(now=None):
