@@ -10,7 +10,13 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from heysummit_tc.models import Attendee, HeldDelivery, TicketPurchase, WebhookDelivery
+from heysummit_tc.models import (
+    Attendee,
+    EventAccount,
+    HeldDelivery,
+    TicketPurchase,
+    WebhookDelivery,
+)
 from heysummit_tc.thrivecart.order import MAX_ITEMS
 from heysummit_tc.thrivecart.payload import parse_payload
 
@@ -239,3 +245,21 @@ def test_a_post_naming_an_unseen_account_raises_no_warning(client, login, make_u
     login("ada@example.com")
     page = client.get(f"/events/{event_id}/setup/integrations/thrivecart/")
     assert "matches nothing" not in page.get_data(as_text=True)
+
+
+def test_every_account_that_posts_to_an_event_is_remembered_once_however_long_ago(
+        client, session, make_user, make_event, connect):
+    """The accounts an event has seen decide which rejected posts concern it; the database
+    notes them as deliveries arrive, for each event a delivery reaches."""
+    first = make_event("Summit", organiser=make_user("ada@example.com"))
+    second = make_event("Workshop", organiser=make_user("bob@example.com"))
+    connect(first)
+    connect(second)  # one Secret Word: each delivery reaches both events
+    for n, account in enumerate(("shop-a", "shop-a", "shop-b", "")):
+        answer = post_webhook(client, json_body(order_with(thrivecart_account=account,
+                                                           order_id=f"ACC-{n}")))
+        assert answer.status_code == 200, answer.json
+    seen = session.execute(select(EventAccount.event_id, EventAccount.thrivecart_account)
+                           .order_by(EventAccount.event_id, EventAccount.thrivecart_account))
+    assert [tuple(row) for row in seen] == [(first, "shop-a"), (first, "shop-b"),
+                                            (second, "shop-a"), (second, "shop-b")]

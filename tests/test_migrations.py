@@ -137,3 +137,36 @@ def test_the_dashboard_counts_migration_counts_what_was_there(make_app, blank_da
             "ORDER BY event_id")).all()
         assert [tuple(row) for row in attendees] == [(1, 3), (2, 1)]
         db.session.remove()
+
+
+def test_the_accounts_migration_notes_the_accounts_each_event_has_seen(make_app,
+                                                                       blank_database_url):
+    """Accounts that posted before the accounts were noted concern their events on upgrade,
+    each once, and a delivery without an account notes none."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    app = make_app(SQLALCHEMY_DATABASE_URI=blank_database_url)
+    with app.app_context():
+        upgrade(revision="5b8d2f4a7c19")
+        now = {"now": "2026-01-01 00:00:00", "no": False}
+        statements = [
+            "INSERT INTO events (id, name, currency, created_at) VALUES (1, 'S', 'USD', :now), "
+            "(2, 'T', 'USD', :now)",
+            *[f"INSERT INTO webhook_deliveries (id, received_at, source, event_type, mode, test, "
+              f"thrivecart_account, status, attempts) VALUES ({delivery}, :now, 'webhook', "
+              f"'order.success', 'live', :no, '{account}', 'processed', 1)"
+              for delivery, account in [(1, "shop-a"), (2, "shop-a"), (3, "shop-b"), (4, "")]],
+            *[f"INSERT INTO delivery_events (delivery_id, event_id, received_at, attempt, "
+              f"attention) VALUES ({delivery}, {event}, :now, 1, :no)"
+              for delivery, event in [(1, 1), (2, 1), (3, 2), (1, 2), (4, 1)]],
+        ]
+        for statement in statements:
+            db.session.execute(text(statement), now)
+        db.session.commit()
+        upgrade()
+        seen = db.session.execute(text(
+            "SELECT event_id, thrivecart_account FROM event_accounts "
+            "ORDER BY event_id, thrivecart_account")).all()
+        assert [tuple(row) for row in seen] == [(1, "shop-a"), (2, "shop-a"), (2, "shop-b")]
+        db.session.remove()

@@ -84,6 +84,18 @@ class ThriveCartIntegration(Base):
     set_by: Mapped["User | None"] = relationship()  # noqa: F821
 
 
+class EventAccount(Base):
+    """A ThriveCart account that has posted to an event, noted by a trigger on
+    ``delivery_events`` (migration 7d2e9a4c1f58): a post rejected for its secret concerns
+    the events whose accounts it names."""
+
+    __tablename__ = "event_accounts"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    thrivecart_account: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
 class WebhookDelivery(Base):
     """One authenticated POST from ThriveCart (or a replay source built like one)."""
 

@@ -11,6 +11,7 @@ from ..models import (
     DeliveryEvent,
     DeliveryOutcome,
     DeliveryStatus,
+    EventAccount,
     HeldDelivery,
     PurchaseStatus,
     Ticket,
@@ -24,8 +25,6 @@ from .held import held_cutoff
 from .outcomes import ATTENTION, GROUP_OF, GROUPS, REJECTED, WARNING, Summary, summarise
 from .pagination import page_of
 
-# How far back the wrong-secret warning looks for the ThriveCart accounts an event has seen.
-RECENT_DELIVERIES = 1000
 # How far back the dashboard's Needs attention card counts.
 ATTENTION_DAYS = 30
 MODES = ("live", "test")
@@ -190,20 +189,8 @@ def _latest_outcomes(session, event_id, attempts):
 
 
 def seen_accounts(event_id):
-    """The ThriveCart accounts among the event's latest deliveries (bounded)."""
-    recent = (
-        select(DeliveryEvent.delivery_id)
-        .where(DeliveryEvent.event_id == event_id)
-        .order_by(DeliveryEvent.delivery_id.desc())
-        .limit(RECENT_DELIVERIES)
-        .subquery()
-    )
-    return (
-        select(WebhookDelivery.thrivecart_account)
-        .join(recent, recent.c.delivery_id == WebhookDelivery.id)
-        .where(WebhookDelivery.thrivecart_account != "")
-        .distinct()
-    )
+    """The ThriveCart accounts that have posted to the event (noted by a trigger)."""
+    return select(EventAccount.thrivecart_account).where(EventAccount.event_id == event_id)
 
 
 def rejection_criteria(event_id, integration, now=None, *, waiting=False):

@@ -46,10 +46,8 @@ def parse_payload(body):
     except UnicodeDecodeError as error:
         raise PayloadError("body is not valid UTF-8") from error
     if text.lstrip().startswith(("{", "[")):
-        data = _parse_json(text)
-    else:
-        data = _parse_form(text)
-    return _coerce(data)
+        return _coerce(_parse_json(text))
+    return _parse_form(text)
 
 
 def _parse_json(text):
@@ -77,6 +75,14 @@ def _is_index(segment):
 
 
 def _parse_form(text):
+    """The nested structure of a form body, its "null"/"true"/"false" read as values.
+
+    Its text needs no check beyond NULs: the body decoded as strict UTF-8 and so do its
+    percent-escapes, which leaves no lone surrogate, and only a literal NUL or ``%00``
+    decodes to one.
+    """
+    if "\x00" in text or "%00" in text:
+        raise PayloadError("body contains NUL characters")
     try:
         # UTF-8 is parse_qsl's encoding; "strict" makes a bad escape an error, not a "?".
         pairs = parse_qsl(text, keep_blank_values=True, errors="strict",
@@ -87,7 +93,7 @@ def _parse_form(text):
         raise PayloadError(f"form body has more than {MAX_FIELDS} fields") from error
     root = {}
     for key, value in pairs:
-        _assign(root, key, value)
+        _assign(root, key, _COERCED.get(value, value))
     # The top level is always an object of fields, even one named "0".
     return {key: _as_lists(value) for key, value in root.items()}
 
@@ -166,7 +172,7 @@ def _check_bounds(data):
 
 
 def _coerce(value):
-    """Turn ThriveCart's "null"/"true"/"false" strings into values, checking all text."""
+    """Turn a JSON body's "null"/"true"/"false" strings into values, checking all text."""
     if isinstance(value, dict):
         return {_check_text(key): _coerce(item) for key, item in value.items()}
     if isinstance(value, list):
