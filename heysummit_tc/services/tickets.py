@@ -2,7 +2,7 @@
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from ..models import (
     OnCancel,
@@ -168,16 +168,17 @@ def remove_price(session, ticket, price_id):
 
 def tickets_of(session, event_id):
     """Return (ticket, purchase count) pairs for the event, prices loaded."""
-    tickets = list(session.scalars(_TICKETS_OF, {"event_id": event_id}))
+    tickets = list(session.scalars(_TICKETS_OF, {"event_id": event_id}).unique())
     counts = dict(session.execute(
         _PURCHASE_COUNTS, {"ticket_ids": [ticket.id for ticket in tickets]}
     ).all()) if tickets else {}
     return [(ticket, counts.get(ticket.id, 0)) for ticket in tickets]
 
 
-# The tickets page's statements, built once.
+# The tickets page's statements, built once. An event has a handful of tickets with a price
+# or two each: joined, they come in one statement.
 _TICKETS_OF = (select(Ticket).where(Ticket.event_id == bindparam("event_id"))
-               .options(selectinload(Ticket.prices)).order_by(Ticket.id))
+               .options(joinedload(Ticket.prices)).order_by(Ticket.id))
 # The counts the database keeps (TicketPurchaseCount): a few rows a ticket, however many
 # purchases it has.
 _PURCHASE_COUNTS = (
