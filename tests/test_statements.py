@@ -144,7 +144,7 @@ def test_recording_a_delivery_does_not_wait_for_the_disk_and_processing_does(
 # Statements per organiser page: the user (1), the membership with its event (1), then the
 # page's own. None may grow with the rows the event holds.
 PAGE_BUDGETS = {
-    "/events/{e}/": 11,
+    "/events/{e}/": 9,
     "/events/{e}/revenue/tickets/": 5,  # tickets with their prices, their kept purchase counts
     "/events/{e}/attendees/": 4,  # a page of attendees, then their purchases
     "/events/{e}/setup/integrations/": 3,

@@ -101,12 +101,8 @@ def events_of(session, user_id):
 
 def dashboard_counts(session, event_id, integration):
     """Return the counts the event dashboard shows."""
-    event = {"event_id": event_id}
-    tickets, linked = session.execute(_TICKET_COUNTS, event).one()
-    # Kept by triggers (models.EventAttendeeCount, TicketPurchaseCount): a few rows an event
-    # or ticket, however many attendees and purchases there are.
-    attendees = session.scalar(_ATTENDEE_COUNT, event)
-    paid, paid_test = session.execute(_PAID_COUNTS, event).one()
+    tickets, linked, attendees, paid, paid_test = session.execute(
+        _COUNTS, {"event_id": event_id}).one()
     return {
         "tickets": tickets,
         "linked_tickets": linked,
@@ -120,14 +116,23 @@ def dashboard_counts(session, event_id, integration):
     }
 
 
-# The dashboard's counts, built once.
-_TICKET_COUNTS = select(func.count(Ticket.id), func.count(Ticket.external_id)).where(
-    Ticket.event_id == bindparam("event_id"))
-_ATTENDEE_COUNT = select(func.coalesce(func.sum(EventAttendeeCount.attendees), 0)).where(
-    EventAttendeeCount.event_id == bindparam("event_id"))
-_PAID_COUNTS = (
-    select(func.coalesce(func.sum(TicketPurchaseCount.paid), 0),
-           func.coalesce(func.sum(TicketPurchaseCount.paid_test), 0))
-    .join(Ticket, Ticket.id == TicketPurchaseCount.ticket_id)
-    .where(Ticket.event_id == bindparam("event_id"))
+# The dashboard's counts, built once, asked in one statement. The attendees and paid
+# purchases are kept by triggers (models.EventAttendeeCount, TicketPurchaseCount): a few rows
+# an event or ticket, however many attendees and purchases there are.
+_OF_EVENT = Ticket.event_id == bindparam("event_id")
+
+
+def _paid_sum(column):
+    return (select(func.coalesce(func.sum(column), 0))
+            .join(Ticket, Ticket.id == TicketPurchaseCount.ticket_id).where(_OF_EVENT)
+            .scalar_subquery())
+
+
+_COUNTS = select(
+    select(func.count(Ticket.id)).where(_OF_EVENT).scalar_subquery(),
+    select(func.count(Ticket.external_id)).where(_OF_EVENT).scalar_subquery(),
+    select(func.coalesce(func.sum(EventAttendeeCount.attendees), 0))
+    .where(EventAttendeeCount.event_id == bindparam("event_id")).scalar_subquery(),
+    _paid_sum(TicketPurchaseCount.paid),
+    _paid_sum(TicketPurchaseCount.paid_test),
 )
