@@ -24,9 +24,16 @@ worker_connections = threads
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
-# Restart workers now and then, so that nothing slowly accumulated lasts for ever.
+# Restart workers now and then, so that nothing slowly accumulated lasts for ever: each after
+# a random 5,000 to 10,000 requests. An even load brings every worker to its limit together,
+# and with a jitter of a tenth they all restarted within a second of each other, leaving
+# nobody to answer.
 max_requests = 5000
-max_requests_jitter = 500
+max_requests_jitter = 5000
+# Workers fork from a master that has loaded the app: a restarted worker serves again at once,
+# where importing the app took it a second or more. A code change therefore needs a restart of
+# the master, not a HUP.
+preload_app = True
 
 # Request-line and header limits: ThriveCart's posts are small; anything larger is hostile.
 limit_request_line = 4094
@@ -37,3 +44,16 @@ limit_request_field_size = 8190
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # The app logs one line per request itself (with its request id): no access log here.
 errorlog = "-"
+
+
+def post_fork(server, worker):
+    """Give each worker its own database connections: none made before the fork may be
+    shared (the master opens none today; this keeps it so)."""
+    app = worker.app.wsgi()
+    if "sqlalchemy" not in getattr(app, "extensions", {}):
+        return  # another app served with this configuration (bench/floor.py)
+    from heysummit_tc.extensions import db
+
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)

@@ -76,13 +76,14 @@ class Gunicorn:
     """A real gunicorn serving the app on a loopback port, for tests over HTTP."""
 
     def __init__(self, database_url, workers=2, threads=1, env=None, log_path=None,
-                 production=False):
+                 production=False, args=()):
         self.database_url = database_url
         self.workers = workers
         self.threads = threads
         # True: workers, threads and timeouts exactly as gunicorn.conf.py sets them.
         self.production = production
         self.env = env or {}
+        self.args = list(args)  # more gunicorn options, after the others
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -110,7 +111,7 @@ class Gunicorn:
             "--graceful-timeout", "5", "--timeout", "60"]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
-             "--bind", f"127.0.0.1:{self.port}", *tuning, "wsgi:app"],
+             "--bind", f"127.0.0.1:{self.port}", *tuning, *self.args, "wsgi:app"],
             cwd=Path(__file__).parent.parent, env=env, stdout=self.log, stderr=self.log,
         )
         deadline = time.monotonic() + 30

@@ -71,6 +71,34 @@ def test_several_processes_on_one_database(app, database_url, linked_event, sess
     assert b"database is locked" not in log.read_bytes()
 
 
+def test_workers_restarted_by_max_requests_lose_no_delivery(database_url, linked_event,
+                                                           session, tmp_path):
+    """gunicorn.conf.py's workers fork from a master that has loaded the app, and restart
+    after max_requests: here after 10 requests each, so that each worker restarts many times
+    while eight clients post. Every post is answered and applied once: no worker inherits a
+    connection from the master or from the worker it replaced."""
+    base = load_fixture("order-success.json")
+    bodies = []
+    for buyer in range(120):
+        payload = json.loads(json.dumps(base))
+        payload["customer"]["email"] = f"restart{buyer}@example.com"
+        payload["order_id"] = payload["order"]["id"] = str(7000 + buyer)
+        bodies.append(form_body(payload))
+    log = tmp_path / "gunicorn.log"
+    with Gunicorn(database_url, workers=3, threads=2, log_path=log,
+                  args=["--max-requests", "10", "--max-requests-jitter", "0"]) as server:
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(
+                lambda body: server.post("/api/webhooks/thrivecart/", body), bodies))
+    restarts = log.read_text().count("Autorestarting worker")
+    print(f"\n{len(bodies)} deliveries, {restarts} worker restarts: statuses "
+          f"{sorted({status for status, _ in results})}")
+    assert restarts >= 6, log.read_text()[-2000:]
+    assert [status for status, _ in results] == [200] * len(bodies), [
+        body[:200] for status, body in results if status != 200]
+    assert totals(session) == (120, 120, 120)
+
+
 def test_concurrent_wrong_secrets_keep_the_held_deliveries_exactly_at_the_cap(
     make_app, app, linked_event, session
 ):
