@@ -181,6 +181,17 @@ def test_past_the_overall_cap_the_address_that_posted_first_loses_a_tie(session)
         "A2", "B1", "B2"]
 
 
+def test_an_overall_cap_lowered_below_what_is_held_trims_the_crowded_address_whole(session):
+    # Five held under a cap of 10; then the cap is 1: four over it, and the address holding
+    # the most (two, the older ones of A) gives up everything it has.
+    for order_id, client in (("A1", "203.0.113.9"), ("A2", "203.0.113.9"),
+                             ("B1", "198.51.100.7"), ("B2", "198.51.100.7")):
+        _hold(session, order_id, client=client, caps=(10, 10, 10))
+    _hold(session, "C1", client="192.0.2.1", caps=(10, 10, 1))
+    assert session.scalars(select(HeldDelivery.order_id).order_by(HeldDelivery.id)).all() == [
+        "B1", "B2", "C1"]
+
+
 def test_held_deliveries_are_offered_for_exactly_14_days_of_the_clock_given(session):
     later = utcnow() + timedelta(days=30)
     edge = _hold(session, "EDGE", now=later - timedelta(days=14))

@@ -53,7 +53,6 @@ def _drop_beyond_total(session, total):
     if excess <= 0:
         return
     crowded = session.scalar(_MOST_HELD_CLIENT)
-    # The excess oldest: every one up to the excess-th.
     session.execute(_DROP_OLDEST_OF_CLIENT, {"client_address": crowded, "skip": excess - 1})
 
 
@@ -94,13 +93,14 @@ _MOST_HELD_CLIENT = (
     .order_by(func.count().desc(), func.min(held.c.id))
     .limit(1)
 )
-_DROP_OLDEST_OF_CLIENT = delete(held).where(
-    unreleased, held.c.client_address == bindparam("client_address"),
-    held.c.id <= (select(held.c.id)
-                  .where(unreleased, held.c.client_address == bindparam("client_address"))
-                  .order_by(held.c.id).offset(bindparam("skip")).limit(1)
-                  .scalar_subquery()),
-)
+_OF_CROWDED = (unreleased, held.c.client_address == bindparam("client_address"))
+# Its ``excess`` oldest: every one up to the excess-th, or all it has if it has fewer (after
+# the cap was lowered, several over it).
+_DROP_OLDEST_OF_CLIENT = delete(held).where(*_OF_CROWDED, held.c.id <= func.coalesce(
+    select(held.c.id).where(*_OF_CROWDED).order_by(held.c.id).offset(bindparam("skip"))
+    .limit(1).scalar_subquery(),
+    select(func.max(held.c.id)).where(*_OF_CROWDED).scalar_subquery(),
+))
 
 
 def held_cutoff(now=None):
