@@ -5,7 +5,8 @@ configuration on a loopback port, drives it with wrk (one thread, 8 connections,
 generator leaves the server its cores), and prints a table: requests/s, p50/p99 latency,
 errors, the ratio to the baseline (/healthz/live of the same server in the same run), the
 large/small ratio, and SQL statements per request. Also: CSV time to first byte and worker
-memory, and the PostgreSQL plans of the webhook's statements.
+memory, and the PostgreSQL plans of the webhook's statements. The pages and the export run
+after the webhook scenarios on the dataset as seeded: what the webhooks added goes first.
 
     python bench/run.py [--sqlite] [--duration 10] [--sizes small,large] [--output FILE]
 """
