@@ -120,12 +120,22 @@ class Gunicorn:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
-                    if response.status == 200:
+                    if response.status == 200 and self._all_workers_up():
                         return self
             except OSError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         self.__exit__()
         raise RuntimeError("gunicorn did not become healthy within 30 s")
+
+    def _all_workers_up(self):
+        """The master forks its workers one after another once it has loaded the app
+        (preload_app): the first may answer before the last exists."""
+        if self.production:
+            return True
+        pid = self.process.pid
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return len(children.read().split()) >= self.workers
 
     def __exit__(self, *exc):
         stop(self.process)
@@ -271,6 +281,15 @@ class Worker:
              "--max-delay", "0.5"],
             cwd=Path(__file__).parent.parent, env=env, stdout=self.log, stderr=self.log)
         return self
+
+    def _all_workers_up(self):
+        """The master forks its workers one after another once it has loaded the app
+        (preload_app): the first may answer before the last exists."""
+        if self.production:
+            return True
+        pid = self.process.pid
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return len(children.read().split()) >= self.workers
 
     def __exit__(self, *exc):
         stop(self.process)
