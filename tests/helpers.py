@@ -282,15 +282,6 @@ class Worker:
             cwd=Path(__file__).parent.parent, env=env, stdout=self.log, stderr=self.log)
         return self
 
-    def _all_workers_up(self):
-        """The master forks its workers one after another once it has loaded the app
-        (preload_app): the first may answer before the last exists."""
-        if self.production:
-            return True
-        pid = self.process.pid
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            return len(children.read().split()) >= self.workers
-
     def __exit__(self, *exc):
         stop(self.process)
         if self.log_path:

@@ -13,6 +13,18 @@ from helpers import Gunicorn, fixture_bytes, form_body, load_fixture, post_webho
 THREADS = 32
 
 
+def new_buyers(count, name, first_order):
+    """Form bodies of ``count`` orders, each of its own buyer and order id."""
+    base = load_fixture("order-success.json")
+    bodies = []
+    for buyer in range(count):
+        payload = json.loads(json.dumps(base))
+        payload["customer"]["email"] = f"{name}{buyer}@example.com"
+        payload["order_id"] = payload["order"]["id"] = str(first_order + buyer)
+        bodies.append(form_body(payload))
+    return bodies
+
+
 def totals(session):
     session.expire_all()
     return tuple(session.scalar(select(func.count()).select_from(model))
@@ -46,14 +58,8 @@ def test_32_threads_posting_the_same_delivery_at_once(make_app, app, linked_even
 
 def test_several_processes_on_one_database(app, database_url, linked_event, session, tmp_path):
     """Four gunicorn workers, 32 clients: duplicates at the same instant and distinct buyers."""
-    base = load_fixture("order-success.json")
-    bodies = []
-    for buyer in range(16):
-        payload = json.loads(json.dumps(base))
-        payload["customer"]["email"] = f"buyer{buyer}@example.com"
-        payload["order_id"] = payload["order"]["id"] = str(5000 + buyer)
-        # Every buyer's order arrives twice, both copies in the same burst.
-        bodies += [form_body(payload)] * 2
+    # Every buyer's order arrives twice, both copies in the same burst.
+    bodies = [copy for body in new_buyers(16, "buyer", 5000) for copy in (body, body)]
     start = threading.Barrier(len(bodies))
     log = tmp_path / "gunicorn.log"
     with Gunicorn(database_url, workers=4, log_path=log) as server:
@@ -77,13 +83,7 @@ def test_workers_restarted_by_max_requests_lose_no_delivery(database_url, linked
     after max_requests: here after 10 requests each, so that each worker restarts many times
     while eight clients post. Every post is answered and applied once: no worker inherits a
     connection from the master or from the worker it replaced."""
-    base = load_fixture("order-success.json")
-    bodies = []
-    for buyer in range(120):
-        payload = json.loads(json.dumps(base))
-        payload["customer"]["email"] = f"restart{buyer}@example.com"
-        payload["order_id"] = payload["order"]["id"] = str(7000 + buyer)
-        bodies.append(form_body(payload))
+    bodies = new_buyers(120, "restart", 7000)
     log = tmp_path / "gunicorn.log"
     with Gunicorn(database_url, workers=3, threads=2, log_path=log,
                   args=["--max-requests", "10", "--max-requests-jitter", "0"]) as server:
