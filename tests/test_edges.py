@@ -247,7 +247,7 @@ def test_a_post_naming_an_unseen_account_raises_no_warning(client, login, make_u
     assert "matches nothing" not in page.get_data(as_text=True)
 
 
-def test_every_account_that_posts_to_an_event_is_remembered_once_however_long_ago(
+def test_every_account_that_posts_to_an_event_is_remembered_once_per_event(
         client, session, make_user, make_event, connect):
     """The accounts an event has seen decide which rejected posts concern it; the database
     notes them as deliveries arrive, for each event a delivery reaches."""
