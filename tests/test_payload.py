@@ -13,7 +13,7 @@ from heysummit_tc.thrivecart.payload import (
     PayloadError,
     parse_payload,
     redact,
-    remembered_paths,
+    remembered_fields,
 )
 
 from helpers import fixture_bytes, form_body, json_body, load_fixture
@@ -23,7 +23,7 @@ from helpers import fixture_bytes, form_body, json_body, load_fixture
 def parsed_afresh():
     """Each test parses its field names from scratch: a path remembered from an earlier test
     would stand in for the parsing under test."""
-    remembered_paths.cache_clear()
+    remembered_fields.cache_clear()
 
 
 @pytest.mark.parametrize(("json_name", "form_name"), [
@@ -387,17 +387,17 @@ def test_field_names_up_to_64_characters_are_parsed_once_per_process(length, rem
     for _ in range(2):
         assert parse_payload(f"{name}=1&{name}=2".encode()) == {"order": {"x" * (length - 9):
                                                                           ["1", "2"]}}
-    assert remembered_paths.cache_info().currsize == (1 if remembered else 0)
+    assert remembered_fields.cache_info().currsize == (1 if remembered else 0)
 
 
 def test_a_thrivecart_body_s_names_are_all_remembered_and_reused():
     body = fixture_bytes("order-success.form")
     parse_payload(body)
-    names = remembered_paths.cache_info().currsize
+    names = remembered_fields.cache_info().currsize
     parse_payload(body)
     assert names > 50
-    assert remembered_paths.cache_info().hits >= names
-    assert remembered_paths.cache_info().currsize == names
+    assert remembered_fields.cache_info().hits >= names
+    assert remembered_fields.cache_info().currsize == names
 
 
 LONG_NAME = "customer_" + "x" * 50  # 59 characters; a refusal quotes the first 40

@@ -5,11 +5,12 @@ with brackets literal or percent-encoded, or the same structure as JSON when the
 ticks "Receive results as JSON". The Content-Type header is not trusted to say which.
 
 Form bodies are split and percent-decoded as the standard library's ``parse_qsl`` does
-(strict UTF-8, a cap on the number of fields), with the field names, which ThriveCart repeats
-in every body, decoded once per process; the brackets are nested here, with hard limits on
-depth and list indexes, so that a hostile body cannot build a structure larger than its own
-size suggests. (qs-codec, a port of Node's qs, was the first choice; it cost 2.4 ms per
-ThriveCart body, a third of the webhook's time, and nests lists of lists wrongly.)
+(strict UTF-8, a cap on the number of fields), and the brackets are nested here, with hard
+limits on depth and list indexes, so that a hostile body cannot build a structure larger than
+its own size suggests. The field names, which ThriveCart repeats in every body, are decoded
+and their brackets read once per process. (qs-codec, a port of Node's qs, was the first
+choice; it cost 2.4 ms per ThriveCart body, a third of the webhook's time, and nests lists of
+lists wrongly.)
 """
 
 import json
@@ -93,11 +94,12 @@ def _parse_form(text):
             if not field:
                 continue
             # As parse_qsl splits a field, a name without "=" having an empty value.
-            key, _, value = field.partition("=")
-            key = _decoded_name(key)
+            name, _, value = field.partition("=")
+            key, path = (remembered_fields(name) if len(name) <= _REMEMBERED_NAME_LENGTH
+                         else _field(name))
             if "%" in value or "+" in value:
                 value = _decoded(value)
-            _assign(root, key, _COERCED.get(value, value))
+            _assign(root, key, path, _COERCED.get(value, value))
     except UnicodeDecodeError as error:
         raise PayloadError("form body has percent-escapes that are not UTF-8") from error
     # The top level is always an object of fields, even one named "0".
@@ -110,20 +112,24 @@ def _decoded(text):
     return unquote(text.replace("+", " "), errors="strict")
 
 
-# ThriveCart sends the same hundred-odd field names in every body, percent-encoded
-# (customer%5Bemail%5D): each is decoded once per process. Only short names are kept.
-@lru_cache(maxsize=1024)
-def _remembered_name(name):
-    return _decoded(name)
+def _field(name):
+    """A form field's name as sent (``customer%5Bemail%5D``): its decoded key, and the path
+    of its brackets (see :func:`_path`)."""
+    key = _decoded(name)
+    return key, _path(key)
 
 
-def _decoded_name(name):
-    return _remembered_name(name) if len(name) <= _REMEMBERED_KEY_LENGTH else _decoded(name)
+# ThriveCart sends the same hundred-odd field names in every body (57 characters at most,
+# percent-encoded): each is decoded and its path worked out once per process. Longer names
+# are not kept, nor more than this many.
+_REMEMBERED_NAME_LENGTH = 64
+remembered_fields = lru_cache(maxsize=1024)(_field)
 
 
-def _assign(root, key, value):
-    """Put ``value`` where the bracket key ``a[b][0][]`` points, creating groups on the way."""
-    *groups, last = remembered_paths(key) if len(key) <= _REMEMBERED_KEY_LENGTH else _path(key)
+def _assign(root, key, path, value):
+    """Put ``value`` where ``path``, the bracket key ``key`` (``a[b][0][]``), points, creating
+    groups on the way."""
+    *groups, last = path
     node = root
     for segment in groups:
         child = node.setdefault(_appended(node, key) if segment is _APPEND else segment, {})
@@ -151,11 +157,6 @@ def _path(key):
         raise PayloadError(f"form field {key[:40]!r} has a list index over {MAX_LIST_INDEX}")
     return path
 
-
-# ThriveCart sends the same hundred-odd field names in every body: their paths are worked out
-# once per process. Longer names (none of ThriveCart's) are not kept, nor more than this many.
-_REMEMBERED_KEY_LENGTH = 64
-remembered_paths = lru_cache(maxsize=1024)(_path)
 
 
 def _appended(node, key):
