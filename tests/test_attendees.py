@@ -12,6 +12,7 @@ from sqlalchemy import insert, select
 
 from heysummit_tc.models import Attendee, Ticket, TicketPurchase, utcnow
 from heysummit_tc.services.attendees import CSV_HEADER
+from heysummit_tc.services.money import format_amount
 
 from helpers import fixture_bytes, json_body, load_fixture, post_webhook
 
@@ -76,6 +77,70 @@ def test_csv_neutralises_formulas(client, event, session):
     rows = list(csv.reader(io.StringIO(client.get(f"/events/{event}/attendees.csv")
                                        .get_data(as_text=True))))
     assert rows[1][1:3] == ["'=HYPERLINK(1)", "'+1"]
+
+
+# One currency of each exponent ISO 4217 gives, and one it does not list (written with 2).
+CURRENCIES = ("JPY", "USD", "KWD", "CLF", "XTS")
+AMOUNTS = (0, 5, 99, 100, 101, 1000, 12345, 2**53 + 1)
+
+
+def test_csv_amounts_are_written_as_the_pages_write_them_in_every_currency(client, event,
+                                                                          session):
+    ticket_id = session.scalar(select(Ticket.id).where(Ticket.external_id == "product-2"))
+    now = utcnow()
+    cases = [(currency, amount) for currency in CURRENCIES for amount in AMOUNTS]
+    attendee_ids = session.execute(insert(Attendee).returning(Attendee.id), [
+        {"event_id": event, "email": f"c{number}@example.com", "first_name": "", "last_name": "",
+         "created_at": now, "updated_at": now} for number in range(len(cases) + 1)]).scalars()
+    rows = []
+    for attendee_id, (currency, amount) in zip(attendee_ids, [*cases, ("GBP", 9700)], strict=True):
+        # Charged amounts are not held above zero: each is the price negated, in its currency;
+        # the last one in no currency.
+        charged_currency = currency if amount != 9700 else ""
+        rows.append({"attendee_id": attendee_id, "ticket_id": ticket_id, "status": "paid",
+                     "amount": amount, "currency": currency, "charged_amount": -amount,
+                     "charged_currency": charged_currency, "source": "thrivecart",
+                     "test": False, "created_at": now, "updated_at": now})
+    session.execute(insert(TicketPurchase), rows)
+    session.commit()
+
+    exported = {row["email"]: row for row in csv.DictReader(io.StringIO(
+        client.get(f"/events/{event}/attendees.csv").get_data(as_text=True)))}
+    for number, (currency, amount) in enumerate(cases):
+        row = exported[f"c{number}@example.com"]
+        assert (row["amount"], row["currency"]) == (format_amount(amount, currency), currency)
+        assert row["charged_amount"] == format_amount(-amount, currency)
+    assert {key: exported[f"c{len(cases)}@example.com"][key]
+            for key in ("amount", "charged_amount", "charged_currency")} == {
+        "amount": "97.00", "charged_amount": "", "charged_currency": ""}
+    # Spot checks that the comparison above compares what it should.
+    assert format_amount(12345, "KWD") == "12.345" and format_amount(-250, "JPY") == "-250"
+    assert format_amount(5, "CLF") == "0.0005" and format_amount(5, "XTS") == "0.05"
+
+
+def test_an_export_left_half_read_leaves_the_next_requests_whole(client, event, session):
+    ticket_id = session.scalar(select(Ticket.id).where(Ticket.external_id == "product-2"))
+    now = utcnow()
+    attendee_ids = session.execute(insert(Attendee).returning(Attendee.id), [
+        {"event_id": event, "email": f"h{n:05}@example.com", "first_name": "H",
+         "last_name": str(n), "created_at": now, "updated_at": now}
+        for n in range(5000)]).scalars().all()
+    session.execute(insert(TicketPurchase), [
+        {"attendee_id": attendee_id, "ticket_id": ticket_id, "status": "paid", "amount": 9700,
+         "currency": "GBP", "charged_amount": 9700, "charged_currency": "GBP",
+         "source": "thrivecart", "test": False, "created_at": now, "updated_at": now}
+        for attendee_id in attendee_ids])
+    session.commit()
+
+    # The person downloading goes away after the first chunk.
+    response = client.get(f"/events/{event}/attendees.csv", buffered=False)
+    first = next(iter(response.response))
+    response.close()
+    assert first.startswith(HEADER.encode()) and b"h00000@example.com" in first
+
+    assert client.get(f"/events/{event}/attendees/").status_code == 200
+    whole = client.get(f"/events/{event}/attendees.csv").get_data(as_text=True)
+    assert whole.count("\r\n") == 5001 and "h04999@example.com" in whole
 
 
 def test_list_shows_purchases_and_searches_by_email(client, event):

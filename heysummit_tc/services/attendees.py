@@ -3,13 +3,25 @@
 import csv
 import io
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from itertools import islice
 
-from sqlalchemy import String, bindparam, select, type_coerce
+from sqlalchemy import (
+    Integer,
+    String,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+)
 
 from ..models import (
     Attendee,
     DeliveryOutcome,
+    OnPaymentFailed,
     PurchaseStatus,
     Ticket,
     TicketPurchase,
@@ -18,8 +30,9 @@ from ..models import (
     utc_text,
     utcnow,
 )
+from ..models.base import UTCDateTime
 from .lifecycle import has_access
-from .money import format_amount
+from .money import CURRENCY_EXPONENTS, DEFAULT_EXPONENT
 from .pagination import Page, page_of
 
 CSV_HEADER = (
@@ -27,7 +40,10 @@ CSV_HEADER = (
     "currency", "charged_amount", "charged_currency", "source", "thrivecart_order_id", "test",
     "paid_at", "refunded_at", "access_ends_at",
 )
-CSV_BATCH = 1000
+# Lines a chunk of the export holds: about 130 KB.
+CSV_CHUNK = 1000
+# What a spreadsheet reads as the start of a formula in a cell.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def purchase_access(purchase, now=None):
@@ -152,91 +168,117 @@ def deliveries_touching(session, attendee):
     ))
 
 
-def attendee_csv(session, event_id, batch=CSV_BATCH, now=None):
-    """Yield the event's attendee CSV in chunks, a batch of attendees at a time.
+def attendee_csv(session, event_id, chunk=CSV_CHUNK, now=None):
+    """Yield the event's attendee CSV in chunks of ``chunk`` lines.
 
-    Batches are read by keyset (attendee id), so memory stays flat however large the event.
-    ``access`` is worked out at ``now`` (the moment of export). Rows come as plain tuples
-    with the timestamps already text and the statuses as their stored values, so that no
-    column of 200,000 rows is converted to an object only to be written out again, and they
-    are the driver's own tuples (see :class:`_DriverQuery`); each amount is formatted once.
+    One statement reads the whole export, and the database writes each line's cells
+    (:data:`_CSV_LINES`): the driver's tuples go to the CSV writer as they are, with no Python
+    between them. Its rows are streamed (see :class:`_DriverQuery`), so memory stays flat
+    however large the event, and on PostgreSQL the server reads the next lines while this
+    writes the last. ``access`` is worked out at ``now`` (the moment of export).
     """
-    now = now or utcnow()
-    amounts = _Memo(format_amount)
+    lines = _DriverQuery(session.connection(), _CSV_LINES)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
-    no_purchase = ("",) * (len(CSV_HEADER) - 3)
-    # Built once, run per batch. access_ends_at comes raw, with no processor: a processor
-    # on any column costs every row, and only cancelled purchases read it (see _moment).
-    attendees_after = (
-        select(Attendee.id, Attendee.email, Attendee.first_name, Attendee.last_name)
-        .where(Attendee.event_id == event_id, Attendee.id > bindparam("last_id"))
-        .order_by(Attendee.id)
-        .limit(batch)
-    )
-    purchases_between = (
-        select(TicketPurchase.attendee_id, Ticket.name, Ticket.external_id,
-               type_coerce(Ticket.on_payment_failed, String),
-               type_coerce(TicketPurchase.status, String), TicketPurchase.amount,
-               TicketPurchase.currency, TicketPurchase.charged_amount,
-               TicketPurchase.charged_currency, TicketPurchase.source,
-               TicketPurchase.thrivecart_order_id, TicketPurchase.test,
-               utc_text(TicketPurchase.paid_at), utc_text(TicketPurchase.refunded_at),
-               utc_text(TicketPurchase.access_ends_at),
-               type_coerce(TicketPurchase.access_ends_at, String))
-        .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
-        .where(Ticket.event_id == event_id,
-               TicketPurchase.attendee_id.between(bindparam("first"), bindparam("last")))
-        .order_by(TicketPurchase.attendee_id, TicketPurchase.id)
-    )
-    last_id = 0
-    connection = session.connection()
-    read_attendees = _DriverQuery(connection, attendees_after)
-    read_purchases = _DriverQuery(connection, purchases_between)
-    while True:
-        attendees = read_attendees(last_id=last_id)
-        if not attendees:
-            break
-        purchases = {}
-        for attendee_id, *purchase in read_purchases(first=attendees[0][0],
-                                                     last=attendees[-1][0]):
-            purchases.setdefault(attendee_id, []).append(purchase)
-        rows = []
-        for attendee_id, email, first_name, last_name in attendees:
-            person = (_cell(email), _cell(first_name), _cell(last_name))
-            held = purchases.get(attendee_id)
-            if not held:
-                rows.append(person + no_purchase)
-                continue
-            for (name, external_id, on_payment_failed, status, amount, currency,
-                 charged_amount, charged_currency, source, order_id, test, paid_at,
-                 refunded_at, access_ends, access_ends_at) in held:
-                access = has_access(status, access_ends_at and _moment(access_ends_at),
-                                    on_payment_failed, now)
-                rows.append(person + (
-                    _cell(name), external_id, status, "yes" if access else "no",
-                    amounts(amount, currency), currency,
-                    None if charged_amount is None or not charged_currency
-                    else amounts(charged_amount, charged_currency),
-                    charged_currency, source, order_id, "yes" if test else "no",
-                    paid_at, refunded_at, access_ends,  # None is written as an empty cell
-                ))
+    for rows in lines.stream(chunk, event_id=event_id, now=now or utcnow()):
         writer.writerows(rows)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
-        last_id = attendees[-1][0]
     if buffer.tell():  # an event without attendees: the header alone
         yield buffer.getvalue()
 
 
+def _guarded(text):
+    """Text a spreadsheet would run as a formula, quoted with a leading apostrophe."""
+    return case((func.substr(text, _number(1), _number(1))
+                 .in_([_quoted(c) for c in FORMULA_PREFIXES]),
+                 _quoted("'") + text), else_=text)
+
+
+def _quoted(text):
+    """A string constant written into the statement (not a parameter to bind)."""
+    return literal_column("'" + text.replace("'", "''") + "'", String)
+
+
+def _number(value):
+    """An integer constant written into the statement."""
+    return literal_column(str(int(value)), Integer)
+
+
+def _minor_units_text(amount, currency):
+    """An amount in minor units as :func:`.money.format_amount` writes it, by the database:
+    9700 USD as ``97.00``, 9700 JPY as ``9700``, 9700 KWD as ``9.700``."""
+    by_exponent = {}
+    for code, exponent in CURRENCY_EXPONENTS.items():
+        by_exponent.setdefault(exponent, []).append(code)
+    sign = case((amount < _number(0), _quoted("-")), else_=_quoted(""))
+    magnitude = func.abs(amount)
+
+    def decimal(exponent):
+        unit = _number(10**exponent)
+        # Integers divided: both databases truncate. The part after the point is zero-padded
+        # as 10^exponent + part with its first digit cut.
+        part = func.substr(cast(unit + magnitude % unit, String), _number(2))
+        return sign + cast(magnitude.op("/")(unit), String) + _quoted(".") + part
+
+    return case(
+        *((currency.in_([_quoted(code) for code in sorted(codes)]),
+           cast(amount, String) if exponent == 0 else decimal(exponent))
+          for exponent, codes in sorted(by_exponent.items()) if exponent != DEFAULT_EXPONENT),
+        else_=decimal(DEFAULT_EXPONENT),
+    )
+
+
+def _csv_lines():
+    """The cells of the export's lines, in CSV_HEADER's order; NULL is an empty cell.
+
+    An attendee without purchases is one line of their own cells; ``access`` is
+    :func:`.lifecycle.has_access` at the bound ``now``.
+    """
+    purchase = TicketPurchase
+    status = type_coerce(purchase.status, String)
+    yes, no = _quoted("yes"), _quoted("no")
+    access = case(
+        (status == _quoted(PurchaseStatus.PAID), yes),
+        (status == _quoted(PurchaseStatus.PAYMENT_FAILED),
+         case((type_coerce(Ticket.on_payment_failed, String)
+               == _quoted(OnPaymentFailed.SUSPEND), no), else_=yes)),
+        (status == _quoted(PurchaseStatus.CANCELLED),
+         case((purchase.access_ends_at.is_(None)
+               | (purchase.access_ends_at > bindparam("now", type_=UTCDateTime)), yes),
+              else_=no)),
+        (purchase.id.is_not(None), no),
+    )
+    charged = case((purchase.charged_currency != _quoted(""),
+                    _minor_units_text(purchase.charged_amount, purchase.charged_currency)))
+    return (
+        select(_guarded(Attendee.email), _guarded(Attendee.first_name),
+               _guarded(Attendee.last_name), _guarded(Ticket.name), Ticket.external_id, status,
+               access, _minor_units_text(purchase.amount, purchase.currency),
+               purchase.currency, charged, purchase.charged_currency, purchase.source,
+               purchase.thrivecart_order_id, case((purchase.test, yes), (~purchase.test, no)),
+               utc_text(purchase.paid_at), utc_text(purchase.refunded_at),
+               utc_text(purchase.access_ends_at))
+        # Flat outer joins: a purchase always has its ticket.
+        .select_from(Attendee)
+        .outerjoin(purchase, purchase.attendee_id == Attendee.id)
+        .outerjoin(Ticket, Ticket.id == purchase.ticket_id)
+        .where(Attendee.event_id == bindparam("event_id"))
+        .order_by(Attendee.id, purchase.id)
+    )
+
+
+_CSV_LINES = _csv_lines()
+
+
 class _DriverQuery:
     """A Core SELECT compiled once for ``connection``'s database and run on its driver
-    cursor, in the connection's transaction; calling it returns the driver's row tuples.
+    cursor, in the connection's transaction.
 
-    Its parameters and columns must need no conversion on either side (integers and text
-    in; integers, text, booleans and raw timestamps out): SQLAlchemy's type processing is
+    Parameters go through their types' bind processors, as SQLAlchemy would send them; the
+    columns must need no conversion (integers and text): SQLAlchemy's result processing is
     what this leaves out, and the engine's events with it (``SQL_STATEMENT_COUNTS`` does not
     see these statements, which run after the response's headers anyway). Building a Row for
     each of 200,000 purchases was a quarter of an export's time.
@@ -245,46 +287,32 @@ class _DriverQuery:
     def __init__(self, connection, statement):
         self.connection = connection
         self.compiled = statement.compile(dialect=connection.dialect)
+        self.processors = {
+            name: processor for name, bind in self.compiled.binds.items()
+            if (processor := bind.type.bind_processor(connection.dialect)) is not None
+        }
 
-    def __call__(self, **values):
+    def stream(self, size, **values):
+        """Yield the driver's row tuples in lists of at most ``size``, fetched as they go.
+
+        psycopg streams the rows in chunks (libpq's chunked rows mode): the server goes on
+        sending while the caller works on a chunk, and stops, cancelled, if the caller
+        closes the generator early. SQLite steps through them as they are fetched.
+        """
         parameters = self.compiled.construct_params(values)
+        for name, processor in self.processors.items():
+            parameters[name] = processor(parameters[name])
         if self.compiled.positional:
             parameters = [parameters[name] for name in self.compiled.positiontup]
         cursor = self.connection.connection.cursor()
         try:
-            cursor.execute(self.compiled.string, parameters)
-            return cursor.fetchall()  # at once: row by row costs a driver call each
+            if self.connection.dialect.name == "postgresql":
+                rows = cursor.stream(self.compiled.string, parameters, size=size)
+                while chunk := list(islice(rows, size)):
+                    yield chunk
+            else:
+                cursor.execute(self.compiled.string, parameters)
+                while chunk := cursor.fetchmany(size):
+                    yield chunk
         finally:
             cursor.close()
-
-
-class _Memo(dict):
-    """``function(*arguments)``, worked out once per distinct arguments; at most ``size`` of
-    them are kept, so that memory stays flat."""
-
-    def __init__(self, function, size=10_000):
-        super().__init__()
-        self.function, self.size = function, size
-
-    def __call__(self, *arguments):
-        try:
-            return self[arguments]
-        except KeyError:
-            if len(self) >= self.size:
-                self.clear()
-            value = self[arguments] = self.function(*arguments)
-            return value
-
-
-def _moment(value):
-    """A timestamp as the driver returns it (naive UTC text on SQLite), timezone-aware."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _cell(text):
-    """Keep a spreadsheet from running buyer-supplied text as a formula."""
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text or ""

@@ -13,15 +13,17 @@ from iso4217 import Currency
 from . import ServiceError
 
 # Currencies with a minor unit: what tickets are priced in (not gold, SDRs or test codes).
-_EXPONENTS = {currency.code: currency.exponent for currency in Currency
-              if currency.exponent is not None}
-_CURRENCIES = frozenset(_EXPONENTS)
+CURRENCY_EXPONENTS = {currency.code: currency.exponent for currency in Currency
+                      if currency.exponent is not None}
+# The decimal places of a currency ISO 4217 does not list.
+DEFAULT_EXPONENT = 2
+_CURRENCIES = frozenset(CURRENCY_EXPONENTS)
 
 
 @cache
 def get_currency_precision(currency):
     """Return the currency's decimal places (JPY 0, USD 2, IDR 2, KWD 3); 2 when unknown."""
-    return _EXPONENTS.get(currency, 2)
+    return CURRENCY_EXPONENTS.get(currency, DEFAULT_EXPONENT)
 
 
 def normalize_currency(code):
