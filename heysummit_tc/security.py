@@ -6,8 +6,8 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .extensions import db, login_manager
-from .services.accounts import load_user
+from .admin.access import load_signed_in_user
+from .extensions import login_manager
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -27,7 +27,7 @@ def register(app):
     login_manager.login_view = "admin.login"
     login_manager.login_message = "Sign in to continue."
     login_manager.login_message_category = "info"
-    login_manager.user_loader(lambda user_id: load_user(db.session, user_id))
+    login_manager.user_loader(load_signed_in_user)
     app.after_request(_set_security_headers)
     hops = app.config["TRUSTED_PROXIES"]
     if hops:

@@ -2,12 +2,37 @@
 
 from functools import wraps
 
-from flask import abort, g
+from flask import abort, g, request
 from flask_login import current_user, login_required
 
 from ..extensions import db
 from ..models import Role
+from ..services.accounts import load_user
 from ..services.events import membership_of
+
+
+def load_signed_in_user(user_id):
+    """Flask-Login's user loader: the user a session cookie names.
+
+    On an event's page (an ``event_id`` in its URL), their membership of that event is read
+    in the same statement and kept for :func:`event_view`, which would otherwise ask for it
+    next.
+    """
+    event_id = (request.view_args or {}).get("event_id")
+    if not isinstance(event_id, int):
+        event_id = None
+    user, membership = load_user(db.session, user_id, event_id)
+    if user is not None and event_id is not None:
+        g.membership_read = (user.id, event_id, membership)
+    return user
+
+
+def _membership(event_id):
+    """The signed-in user's membership of the event, as the user loader read it if it did."""
+    read = g.pop("membership_read", None)
+    if read is not None and read[:2] == (current_user.id, event_id):
+        return read[2]
+    return membership_of(db.session, current_user.id, event_id)
 
 
 def event_view(*roles):
@@ -21,7 +46,7 @@ def event_view(*roles):
         @wraps(view)
         @login_required
         def wrapper(event_id, **kwargs):
-            membership = membership_of(db.session, current_user.id, event_id)
+            membership = _membership(event_id)
             if membership is None:
                 abort(404)
             if roles and membership.role not in roles:

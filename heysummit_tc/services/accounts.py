@@ -5,9 +5,10 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.orm import contains_eager
 
-from ..models import User
+from ..models import EventMember, User
 from . import ServiceError
 
 # OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, 1 degree of parallelism.
@@ -103,12 +104,27 @@ def end_sessions(session, user):
     session.flush()
 
 
-def load_user(session, user_id):
-    """Return the user a session cookie names, if its token is still current."""
+def load_user(session, user_id, event_id=None):
+    """Return the user a session cookie names, if its token is still current, and their
+    membership of ``event_id`` (with its event), or None; (None, None) for no user.
+
+    An event's pages need both before anything else: one statement reads them.
+    """
     user_part, _, token = (user_id or "").partition(":")
     if not (user_part.isascii() and user_part.isdigit()) or not token:
-        return None
-    user = session.get(User, int(user_part))
-    if user is None or not secrets.compare_digest(user.session_token, token):
-        return None
-    return user
+        return None, None
+    found = session.execute(_USER_AND_MEMBERSHIP,
+                            {"user_id": int(user_part), "event_id": event_id}).first()
+    if found is None or not secrets.compare_digest(found.User.session_token, token):
+        return None, None
+    return found.User, found.EventMember
+
+
+_USER_AND_MEMBERSHIP = (
+    select(User, EventMember)
+    .outerjoin(EventMember, and_(EventMember.user_id == User.id,
+                                 EventMember.event_id == bindparam("event_id")))
+    .outerjoin(EventMember.event)
+    .options(contains_eager(EventMember.event))
+    .where(User.id == bindparam("user_id"))
+)
