@@ -217,14 +217,15 @@ def _bound_rejection_criteria(configured, waiting):
                                bindparam("digest") if configured else None, waiting)
 
 
-def _rejection_values(event_id, integration, now):
+def rejection_values(event_id, integration, now=None):
+    """The values :func:`rejections_count` and the log's rejected rows are bound to."""
     return {"event_id": event_id, "cutoff": held_cutoff(now),
             "digest": integration and integration.secret_digest}
 
 
 def _rejected_rows(session, event_id, integration, mode, query, cursor, limit, now):
     kind, search = _search(query)
-    values = {**_rejection_values(event_id, integration, now), "limit": limit, "search": search}
+    values = {**rejection_values(event_id, integration, now), "limit": limit, "search": search}
     after = None
     if cursor is not None:
         received_at, is_delivery, number = cursor
@@ -267,19 +268,25 @@ def _rejected_statement(configured, mode, search, after):
     return statement
 
 
-def attention_counts(session, event_id, integration=None, now=None):
-    """Return {outcome group: deliveries} needing attention in the last ATTENTION_DAYS."""
+def attention_counts(session, event_id, rejected=0, now=None):
+    """Return {outcome group: deliveries} needing attention in the last ATTENTION_DAYS, and
+    the ``rejected`` posts (:func:`rejections_count`'s) under REJECTED if there are any."""
     since = (now or utcnow()) - timedelta(days=ATTENTION_DAYS)
     counts = {}
     for kind, count in session.execute(_ATTENTION_COUNTS,
                                        {"event_id": event_id, "since": since}):
         group = GROUP_OF[kind]
         counts[group] = counts.get(group, 0) + count
-    rejected = session.scalar(_rejections_count(integration is not None, waiting=True),
-                              _rejection_values(event_id, integration, now))
     if rejected:
         counts[REJECTED] = rejected
     return counts
+
+
+def rejections_count(configured):
+    """How many rejected posts need the organiser (those :func:`rejection_criteria` finds,
+    the ones offered for processing included), as a scalar subquery: its values come from
+    :func:`rejection_values`, ``configured`` telling whether the event has an integration."""
+    return _rejections_count(configured, waiting=True).scalar_subquery()
 
 
 _ATTENTION_COUNTS = (
@@ -372,7 +379,7 @@ def rejected_posts(session, event_id, integration, now=None, limit=20):
     made with the event's current Secret Word (offered for processing instead) and posts
     from before the organiser dismissed the warning are left out.
     """
-    values = {**_rejection_values(event_id, integration, now), "limit": limit}
+    values = {**rejection_values(event_id, integration, now), "limit": limit}
     if integration is None:
         total = session.scalar(_rejections_count(False, waiting=False), values)
         return Rejections(_listed(session, _rejection_list_statement(False, False, None),

@@ -1,5 +1,7 @@
 """Events and who may work on them."""
 
+from functools import cache
+
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import contains_eager
 
@@ -18,9 +20,9 @@ from . import ServiceError, required_name
 from .access_emails import email_counts
 from .accounts import normalize_email
 from .activity import record
-from .deliveries import attention_counts, last_delivery
+from .deliveries import attention_counts, last_delivery, rejection_values, rejections_count
 from .money import normalize_currency
-from .unlinked import count_unlinked
+from .unlinked import UNLINKED_COUNT
 
 
 def create_event(session, name, currency, organiser):
@@ -99,10 +101,10 @@ def events_of(session, user_id):
     ).all()
 
 
-def dashboard_counts(session, event_id, integration):
+def dashboard_counts(session, event_id, integration, now=None):
     """Return the counts the event dashboard shows."""
-    tickets, linked, attendees, paid, paid_test = session.execute(
-        _COUNTS, {"event_id": event_id}).one()
+    tickets, linked, attendees, paid, paid_test, unlinked, rejected = session.execute(
+        _counts(integration is not None), rejection_values(event_id, integration, now)).one()
     return {
         "tickets": tickets,
         "linked_tickets": linked,
@@ -110,8 +112,8 @@ def dashboard_counts(session, event_id, integration):
         "paid_purchases": paid,
         "paid_test_purchases": paid_test,
         "last_delivery": last_delivery(session, event_id),
-        "attention": attention_counts(session, event_id, integration),
-        "unlinked_items": count_unlinked(session, event_id),
+        "attention": attention_counts(session, event_id, rejected, now),
+        "unlinked_items": unlinked,
         "emails": email_counts(session, event_id),
     }
 
@@ -128,11 +130,17 @@ def _paid_sum(column):
             .scalar_subquery())
 
 
-_COUNTS = select(
-    select(func.count(Ticket.id)).where(_OF_EVENT).scalar_subquery(),
-    select(func.count(Ticket.external_id)).where(_OF_EVENT).scalar_subquery(),
-    select(func.coalesce(func.sum(EventAttendeeCount.attendees), 0))
-    .where(EventAttendeeCount.event_id == bindparam("event_id")).scalar_subquery(),
-    _paid_sum(TicketPurchaseCount.paid),
-    _paid_sum(TicketPurchaseCount.paid_test),
-)
+@cache
+def _counts(configured):
+    """Every count of the dashboard that is one number, in one statement (``configured``:
+    whether the event has an integration, which changes how rejected posts are counted)."""
+    return select(
+        select(func.count(Ticket.id)).where(_OF_EVENT).scalar_subquery(),
+        select(func.count(Ticket.external_id)).where(_OF_EVENT).scalar_subquery(),
+        select(func.coalesce(func.sum(EventAttendeeCount.attendees), 0))
+        .where(EventAttendeeCount.event_id == bindparam("event_id")).scalar_subquery(),
+        _paid_sum(TicketPurchaseCount.paid),
+        _paid_sum(TicketPurchaseCount.paid_test),
+        UNLINKED_COUNT.scalar_subquery(),
+        rejections_count(configured),
+    )

@@ -41,7 +41,7 @@ def unlinked_items(session, event_id):
 
 def count_unlinked(session, event_id):
     """Return how many item keys the inbox lists (a number on every event page's tabs)."""
-    return session.scalar(_UNLINKED_COUNT, {"event_id": event_id})
+    return session.scalar(UNLINKED_COUNT, {"event_id": event_id})
 
 
 # Built once: building it cost about what running it does.
@@ -60,7 +60,7 @@ _UNLINKED_GROUPS = (
 )
 _UNLINKED = _UNLINKED_GROUPS.order_by(func.max(DeliveryEvent.received_at).desc(),
                                       DeliveryOutcome.item_key)
-_UNLINKED_COUNT = select(func.count()).select_from(_UNLINKED_GROUPS.subquery())
+UNLINKED_COUNT = select(func.count()).select_from(_UNLINKED_GROUPS.subquery())
 
 
 def _unapplied(event_id, *columns):
