@@ -165,6 +165,14 @@ def restore(url, marks):
             "SELECT DISTINCT e.event_id, d.thrivecart_account FROM delivery_events AS e "
             "JOIN webhook_deliveries AS d ON d.id = e.delivery_id "
             "WHERE d.thrivecart_account <> ''"))
+    if engine.dialect.name == "postgresql":
+        # What autovacuum would do after such deletes, and does not here when the server runs
+        # without it: a run leaves tens of thousands of dead rows, and the pages measured after
+        # the reset read their index entries (the ThriveCart page's held posts: 2.4 ms each
+        # of two statements on an empty table, 0.01 ms vacuumed).
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for table in (*_GROWING, "thrivecart_orders", "delivery_events", "event_accounts"):
+                connection.execute(text(f"VACUUM (ANALYZE) {table}"))
     engine.dispose()
 
 
