@@ -4,7 +4,7 @@ holds."""
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import delete, event, insert, select
+from sqlalchemy import delete, event, insert, select, text
 
 from heysummit_tc.extensions import db
 from heysummit_tc.models import Attendee, DeliveryEvent, Event, Ticket, WebhookDelivery, utcnow
@@ -240,3 +240,24 @@ def test_holding_a_post_trims_and_counts_from_the_partial_indexes_walking_each_o
             if statement is not held._UNRELEASED_COUNT:
                 assert ("InitPlan" in plan if connection.dialect.name == "postgresql"
                         else "SCALAR SUBQUERY" in plan and "CORRELATED" not in plan), plan
+
+
+@pytest.mark.postgresql_only
+def test_the_delivery_logs_statements_keep_their_plan(app, client, organiser):
+    """PostgreSQL plans a prepared statement whose LIMIT is a parameter on every execution;
+    the log's statements write their limits into their text, so that it keeps one plan."""
+    for number in range(3):
+        post_webhook(client, order(number))
+    page = f"/events/{organiser}/setup/integrations/thrivecart/"
+    for _ in range(30):  # driver prepares on the 5th execution, PostgreSQL settles on the 6th
+        assert client.get(page).status_code == 200
+    with app.app_context():
+        plans = db.session.execute(text(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE '%JOIN delivery_events%ORDER BY delivery_events.received_at"
+            " DESC, delivery_events.delivery_id DESC%'")).all()
+    # The log's page of deliveries and the last delivery, each prepared on this connection.
+    assert len(plans) == 2, plans
+    for statement, generic, custom in plans:
+        assert "LIMIT $" not in statement
+        assert generic > custom, (statement, generic, custom)

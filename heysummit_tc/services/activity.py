@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from ..models import ActivityEntry, User, utcnow
-from .pagination import page_of
+from .pagination import page_of, written_limit
 
 # Every kind the log records, with its label for the filter (pairs: a dict literal with
 # "secret" keys reads as a hard-coded password to bandit).
@@ -44,7 +44,7 @@ def activity_of(session, event_id, kind=None, before=None, per_page=50):
         .outerjoin(User, User.id == ActivityEntry.user_id)
         .where(ActivityEntry.event_id == event_id)
         .order_by(ActivityEntry.id.desc())
-        .limit(per_page + 1)
+        .limit(written_limit(per_page + 1))
     )
     if kind in KINDS:
         statement = statement.where(ActivityEntry.kind == kind)

@@ -33,7 +33,7 @@ from ..models import (
 from ..models.base import UTCDateTime
 from .lifecycle import has_access
 from .money import CURRENCY_EXPONENTS, DEFAULT_EXPONENT
-from .pagination import Page, page_of
+from .pagination import Page, page_of, written_limit
 
 CSV_HEADER = (
     "email", "first_name", "last_name", "ticket", "external_id", "status", "access", "amount",
@@ -97,7 +97,7 @@ def attendees_of(session, event_id, *, query=None, status=None, before=None, per
         select(Attendee.id, Attendee.email, Attendee.first_name, Attendee.last_name)
         .where(Attendee.event_id == event_id)
         .order_by(Attendee.id.desc())
-        .limit(per_page + 1)
+        .limit(written_limit(per_page + 1))
     )
     if status in PurchaseStatus.__members__.values():
         statement = statement.where(Attendee.purchases.any(TicketPurchase.status == status))

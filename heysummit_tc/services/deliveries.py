@@ -23,7 +23,7 @@ from ..models import (
 from ..thrivecart.order import LIFECYCLE_EVENTS, ORDER_SUCCESS
 from .held import held_cutoff
 from .outcomes import ATTENTION, GROUP_OF, GROUPS, REJECTED, WARNING, Summary, summarise
-from .pagination import page_of
+from .pagination import page_of, written_limit
 
 # How far back the dashboard's Needs attention card counts.
 ATTENTION_DAYS = 30
@@ -145,7 +145,7 @@ def _delivery_statement(group, mode, attention, search, after):
         .outerjoin(User, User.id == WebhookDelivery.processed_by_id)
         .where(DeliveryEvent.event_id == bindparam("event_id"))
         .order_by(DeliveryEvent.received_at.desc(), DeliveryEvent.delivery_id.desc())
-        .limit(bindparam("limit"))
+        .limit(written_limit())
     )
     if group is not None:
         statement = statement.where(exists().where(
@@ -252,7 +252,7 @@ def _rejected_statement(configured, mode, search, after):
         .options(defer(HeldDelivery.payload))
         .where(*_bound_rejection_criteria(configured, waiting=True))
         .order_by(HeldDelivery.received_at.desc(), HeldDelivery.id.desc())
-        .limit(bindparam("limit"))
+        .limit(written_limit())
     )
     if mode is not None:
         statement = statement.where(HeldDelivery.test.is_(mode == "test"))
@@ -338,7 +338,7 @@ _LAST_DELIVERY = (
     .join(DeliveryEvent, DeliveryEvent.delivery_id == WebhookDelivery.id)
     .where(DeliveryEvent.event_id == bindparam("event_id"))
     .order_by(DeliveryEvent.received_at.desc(), DeliveryEvent.delivery_id.desc())
-    .limit(1)
+    .limit(written_limit(1))
 )
 
 
@@ -428,7 +428,7 @@ def _rejection_list_statement(configured, dismissed, before_secret):
         criteria.append(_BEFORE_SECRET if before_secret else ~_BEFORE_SECRET)
     return (select(HeldDelivery).options(defer(HeldDelivery.payload)).where(*criteria)
             .order_by(HeldDelivery.received_at.desc(), HeldDelivery.id.desc())
-            .limit(bindparam("limit")))
+            .limit(written_limit()))
 
 
 def replay_preview(session, delivery, event_id):
