@@ -11,7 +11,7 @@ from .attendees import (
     TicketPurchaseCount,
     full_name,
 )
-from .base import Base, utc_text, utcnow
+from .base import Base, sql_constant, utc_text, utcnow
 from .emails import (
     AccessEmailSettings,
     AccessLink,
@@ -71,6 +71,7 @@ __all__ = [
     "User",
     "WebhookDelivery",
     "full_name",
+    "sql_constant",
     "utc_text",
     "utcnow",
 ]

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Enum, MetaData, String
+from sqlalchemy import DateTime, Enum, Integer, MetaData, String, literal_column
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.functions import FunctionElement
@@ -70,6 +70,13 @@ def _utc_text_sqlite(element, compiler, **kw):
     # SQLite holds UTCDateTime as naive UTC text.
     column = compiler.process(element.clauses, **kw)
     return f"strftime('%Y-%m-%dT%H:%M:%SZ', {column})"
+
+
+def sql_constant(value):
+    """A string or integer written into a statement's SQL, not bound as a parameter."""
+    if isinstance(value, int):
+        return literal_column(str(int(value)), Integer)
+    return literal_column("'" + str(value).replace("'", "''") + "'", String)
 
 
 def str_enum(enum_class, name, length=20):

@@ -6,33 +6,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
-from sqlalchemy import (
-    Integer,
-    String,
-    bindparam,
-    case,
-    cast,
-    func,
-    literal_column,
-    select,
-    type_coerce,
-)
+from sqlalchemy import String, bindparam, case, func, select, type_coerce
 
 from ..models import (
     Attendee,
     DeliveryOutcome,
-    OnPaymentFailed,
     PurchaseStatus,
     Ticket,
     TicketPurchase,
     WebhookDelivery,
     full_name,
+    sql_constant,
     utc_text,
     utcnow,
 )
 from ..models.base import UTCDateTime
-from .lifecycle import has_access
-from .money import CURRENCY_EXPONENTS, DEFAULT_EXPONENT
+from .lifecycle import has_access, has_access_clause
+from .money import amount_text
 from .pagination import Page, page_of, written_limit
 
 CSV_HEADER = (
@@ -192,71 +182,30 @@ def attendee_csv(session, event_id, chunk=CSV_CHUNK, now=None):
 
 def _guarded(text):
     """Text a spreadsheet would run as a formula, quoted with a leading apostrophe."""
-    return case((func.substr(text, _number(1), _number(1))
-                 .in_([_quoted(c) for c in FORMULA_PREFIXES]),
-                 _quoted("'") + text), else_=text)
-
-
-def _quoted(text):
-    """A string constant written into the statement (not a parameter to bind)."""
-    return literal_column("'" + text.replace("'", "''") + "'", String)
-
-
-def _number(value):
-    """An integer constant written into the statement."""
-    return literal_column(str(int(value)), Integer)
-
-
-def _minor_units_text(amount, currency):
-    """An amount in minor units as :func:`.money.format_amount` writes it, by the database:
-    9700 USD as ``97.00``, 9700 JPY as ``9700``, 9700 KWD as ``9.700``."""
-    by_exponent = {}
-    for code, exponent in CURRENCY_EXPONENTS.items():
-        by_exponent.setdefault(exponent, []).append(code)
-    sign = case((amount < _number(0), _quoted("-")), else_=_quoted(""))
-    magnitude = func.abs(amount)
-
-    def decimal(exponent):
-        unit = _number(10**exponent)
-        # Integers divided: both databases truncate. The part after the point is zero-padded
-        # as 10^exponent + part with its first digit cut.
-        part = func.substr(cast(unit + magnitude % unit, String), _number(2))
-        return sign + cast(magnitude.op("/")(unit), String) + _quoted(".") + part
-
-    return case(
-        *((currency.in_([_quoted(code) for code in sorted(codes)]),
-           cast(amount, String) if exponent == 0 else decimal(exponent))
-          for exponent, codes in sorted(by_exponent.items()) if exponent != DEFAULT_EXPONENT),
-        else_=decimal(DEFAULT_EXPONENT),
-    )
+    return case((func.substr(text, sql_constant(1), sql_constant(1))
+                 .in_([sql_constant(c) for c in FORMULA_PREFIXES]),
+                 sql_constant("'") + text), else_=text)
 
 
 def _csv_lines():
     """The cells of the export's lines, in CSV_HEADER's order; NULL is an empty cell.
 
-    An attendee without purchases is one line of their own cells; ``access`` is
-    :func:`.lifecycle.has_access` at the bound ``now``.
+    An attendee without purchases is one line of their own cells; ``access`` is worked out
+    at the bound ``now``.
     """
     purchase = TicketPurchase
     status = type_coerce(purchase.status, String)
-    yes, no = _quoted("yes"), _quoted("no")
-    access = case(
-        (status == _quoted(PurchaseStatus.PAID), yes),
-        (status == _quoted(PurchaseStatus.PAYMENT_FAILED),
-         case((type_coerce(Ticket.on_payment_failed, String)
-               == _quoted(OnPaymentFailed.SUSPEND), no), else_=yes)),
-        (status == _quoted(PurchaseStatus.CANCELLED),
-         case((purchase.access_ends_at.is_(None)
-               | (purchase.access_ends_at > bindparam("now", type_=UTCDateTime)), yes),
-              else_=no)),
-        (purchase.id.is_not(None), no),
-    )
-    charged = case((purchase.charged_currency != _quoted(""),
-                    _minor_units_text(purchase.charged_amount, purchase.charged_currency)))
+    yes, no = sql_constant("yes"), sql_constant("no")
+    access = case((has_access_clause(status, purchase.access_ends_at,
+                                     type_coerce(Ticket.on_payment_failed, String),
+                                     bindparam("now", type_=UTCDateTime)), yes),
+                  (purchase.id.is_not(None), no))
+    charged = case((purchase.charged_currency != sql_constant(""),
+                    amount_text(purchase.charged_amount, purchase.charged_currency)))
     return (
         select(_guarded(Attendee.email), _guarded(Attendee.first_name),
                _guarded(Attendee.last_name), _guarded(Ticket.name), Ticket.external_id, status,
-               access, _minor_units_text(purchase.amount, purchase.currency),
+               access, amount_text(purchase.amount, purchase.currency),
                purchase.currency, charged, purchase.charged_currency, purchase.source,
                purchase.thrivecart_order_id, case((purchase.test, yes), (~purchase.test, no)),
                utc_text(purchase.paid_at), utc_text(purchase.refunded_at),

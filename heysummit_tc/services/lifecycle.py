@@ -12,7 +12,7 @@ arguments, no database: :mod:`.provisioning` feeds them and writes what they dec
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, update
+from sqlalchemy import and_, insert, or_, update
 
 from ..models import (
     LifecycleKind,
@@ -21,6 +21,7 @@ from ..models import (
     PurchaseChange,
     PurchaseStatus,
     TicketPurchase,
+    sql_constant,
     utcnow,
 )
 
@@ -124,6 +125,18 @@ def has_access(status, access_ends_at, on_payment_failed, now):
     if status == PurchaseStatus.CANCELLED:
         return access_ends_at is None or now < access_ends_at
     return False
+
+
+def has_access_clause(status, access_ends_at, on_payment_failed, now):
+    """:func:`has_access` as a SQL condition over the same four, stored values compared as
+    text (false, or NULL, without a purchase)."""
+    return or_(
+        status == sql_constant(PurchaseStatus.PAID),
+        and_(status == sql_constant(PurchaseStatus.PAYMENT_FAILED),
+             on_payment_failed != sql_constant(OnPaymentFailed.SUSPEND)),
+        and_(status == sql_constant(PurchaseStatus.CANCELLED),
+             or_(access_ends_at.is_(None), access_ends_at > now)),
+    )
 
 
 def expire_cancelled(session, now=None):

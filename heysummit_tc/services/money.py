@@ -9,7 +9,9 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 
 from iso4217 import Currency
+from sqlalchemy import String, case, cast, func
 
+from ..models import sql_constant
 from . import ServiceError
 
 # Currencies with a minor unit: what tickets are priced in (not gold, SDRs or test codes).
@@ -61,3 +63,27 @@ def format_amount(minor_units, currency):
         return str(minor_units)
     whole, part = divmod(abs(minor_units), 10**precision)
     return f"{'-' if minor_units < 0 else ''}{whole}.{part:0{precision}d}"
+
+
+def amount_text(amount, currency):
+    """:func:`format_amount` as a SQL expression over two columns, the same on PostgreSQL and
+    SQLite: 9700 USD as ``97.00``, 9700 JPY as ``9700``, 9700 KWD as ``9.700``."""
+    by_exponent = {}
+    for code, exponent in CURRENCY_EXPONENTS.items():
+        by_exponent.setdefault(exponent, []).append(code)
+    sign = case((amount < sql_constant(0), sql_constant("-")), else_=sql_constant(""))
+    magnitude = func.abs(amount)
+
+    def decimal(exponent):
+        unit = sql_constant(10**exponent)
+        # Integers divided: both databases truncate. The part after the point is zero-padded
+        # as 10^exponent + part with its first digit cut.
+        part = func.substr(cast(unit + magnitude % unit, String), sql_constant(2))
+        return sign + cast(magnitude.op("/")(unit), String) + sql_constant(".") + part
+
+    return case(
+        *((currency.in_([sql_constant(code) for code in sorted(codes)]),
+           cast(amount, String) if exponent == 0 else decimal(exponent))
+          for exponent, codes in sorted(by_exponent.items()) if exponent != DEFAULT_EXPONENT),
+        else_=decimal(DEFAULT_EXPONENT),
+    )

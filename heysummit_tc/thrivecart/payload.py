@@ -158,7 +158,6 @@ def _path(key):
     return path
 
 
-
 def _appended(node, key):
     """The index a ``[]`` segment appends at."""
     if len(node) > MAX_LIST_INDEX:
