@@ -4,10 +4,18 @@ holds."""
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import delete, event, insert, select, text
+from sqlalchemy import delete, event, insert, select, text, update
 
 from heysummit_tc.extensions import db
-from heysummit_tc.models import Attendee, DeliveryEvent, Event, Ticket, WebhookDelivery, utcnow
+from heysummit_tc.models import (
+    Attendee,
+    DeliveryEvent,
+    Event,
+    Ticket,
+    WebhookDelivery,
+    any_of,
+    utcnow,
+)
 
 from helpers import fixture_bytes, form_body, load_fixture, post_webhook
 
@@ -261,3 +269,38 @@ def test_the_delivery_logs_statements_keep_their_plan(app, client, organiser):
     for statement, generic, custom in plans:
         assert "LIMIT $" not in statement
         assert generic > custom, (statement, generic, custom)
+
+
+def test_a_list_matches_whole_values_only(app, make_event, make_ticket, session):
+    """A list sent as one array (PostgreSQL) is compared value by value in full: a value
+    longer than the column allows is not cut down to one that a row holds."""
+    ticket_id = make_ticket(make_event(), "All-Access", "product-12")
+    external_id = "k" * 40  # as long as the column allows, written past the ticket form's rules
+    session.execute(update(Ticket).where(Ticket.id == ticket_id).values(external_id=external_id))
+    session.commit()
+    matching = select(Ticket.id).where(any_of(Ticket.external_id, "keys"))
+    assert session.scalars(matching, {"keys": [external_id + "1"]}).all() == []
+    assert session.scalars(matching, {"keys": ["bump-2", external_id]}).all() == [ticket_id]
+    assert session.scalars(matching, {"keys": []}).all() == []
+
+
+@pytest.mark.postgresql_only
+def test_lists_reach_postgresql_as_one_array_whatever_their_length(app, client, organiser):
+    """The attendee list's purchases and the delivery log's outcomes are asked for a page's
+    ids at once; sent as one array, each is one statement that the driver prepares once,
+    however many rows the page has."""
+    page = f"/events/{organiser}/attendees/"
+    log = f"/events/{organiser}/setup/integrations/thrivecart/"
+    for number in range(12):
+        post_webhook(client, order(number))
+        for _ in range(6):  # the driver prepares a statement on its 5th execution
+            assert client.get(page).status_code == 200
+            assert client.get(log).status_code == 200
+    with app.app_context():
+        prepared = db.session.scalars(text(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE "
+            "'%WHERE ticket_purchases.attendee_id%' OR statement LIKE "
+            "'%delivery_outcomes.delivery_id IN%' OR statement LIKE "
+            "'%delivery_outcomes.delivery_id = ANY%'")).all()
+    assert len(prepared) == 2, prepared
+    assert all("= ANY ($" in statement for statement in prepared), prepared

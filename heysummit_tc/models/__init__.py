@@ -11,7 +11,7 @@ from .attendees import (
     TicketPurchaseCount,
     full_name,
 )
-from .base import Base, sql_constant, utc_text, utcnow
+from .base import Base, any_of, sql_constant, utc_text, utcnow
 from .emails import (
     AccessEmailSettings,
     AccessLink,
@@ -70,6 +70,7 @@ __all__ = [
     "TicketPurchaseCount",
     "User",
     "WebhookDelivery",
+    "any_of",
     "full_name",
     "sql_constant",
     "utc_text",

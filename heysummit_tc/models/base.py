@@ -2,7 +2,17 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Enum, Integer, MetaData, String, literal_column
+from sqlalchemy import (
+    ARRAY,
+    DateTime,
+    Enum,
+    Integer,
+    MetaData,
+    String,
+    any_,
+    bindparam,
+    literal_column,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.functions import FunctionElement
@@ -70,6 +80,39 @@ def _utc_text_sqlite(element, compiler, **kw):
     # SQLite holds UTCDateTime as naive UTC text.
     column = compiler.process(element.clauses, **kw)
     return f"strftime('%Y-%m-%dT%H:%M:%SZ', {column})"
+
+
+class any_of(FunctionElement):  # noqa: N801 (used like a SQL operator)
+    """``column IN (...)`` for a list given at execution as the parameter ``name``.
+
+    PostgreSQL is sent the list as one array (``column = ANY(:name)``): the statement's text
+    is the same whatever the list's length, so the driver prepares it once and SQLAlchemy
+    sends it as compiled. An expanding IN is rewritten on every execution instead, one
+    parameter an item (50 rendered, cast and bound for a page of 50 attendees), and each
+    length is another statement to prepare. SQLite, which has no arrays, gets the expanding
+    IN. Meant for a page's ids; a delivery's one to four items keep their expanding IN, which
+    costs no more for so few.
+    """
+
+    inherit_cache = True
+
+    def __init__(self, column, name):
+        super().__init__(column, bindparam(name, expanding=True))
+
+
+@compiles(any_of)
+def _any_of_in(element, compiler, **kw):
+    column, values = element.clauses
+    return compiler.process(column.in_(values), **kw)
+
+
+@compiles(any_of, "postgresql")
+def _any_of_array(element, compiler, **kw):
+    column, values = element.clauses
+    # Text as text without a length: a cast to varchar(n)[] would cut longer values to a
+    # prefix that might match.
+    item = String() if isinstance(column.type, String) else column.type
+    return compiler.process(column == any_(bindparam(values.key, type_=ARRAY(item))), **kw)
 
 
 def sql_constant(value):

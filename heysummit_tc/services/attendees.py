@@ -15,6 +15,7 @@ from ..models import (
     Ticket,
     TicketPurchase,
     WebhookDelivery,
+    any_of,
     full_name,
     sql_constant,
     utc_text,
@@ -70,7 +71,7 @@ LISTED_PURCHASES = (
            TicketPurchase.access_ends_at, Ticket.on_payment_failed, TicketPurchase.amount,
            TicketPurchase.currency, TicketPurchase.thrivecart_order_id, TicketPurchase.paid_at)
     .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
-    .where(TicketPurchase.attendee_id.in_(bindparam("attendee_ids", expanding=True)))
+    .where(any_of(TicketPurchase.attendee_id, "attendee_ids"))
     .order_by(TicketPurchase.id)
 )
 

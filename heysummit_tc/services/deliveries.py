@@ -18,6 +18,7 @@ from ..models import (
     TicketPurchase,
     User,
     WebhookDelivery,
+    any_of,
     utcnow,
 )
 from ..thrivecart.order import LIFECYCLE_EVENTS, ORDER_SUCCESS
@@ -178,10 +179,11 @@ def _latest_outcomes(session, event_id, attempts):
         select(DeliveryOutcome.delivery_id, DeliveryOutcome.attempt, DeliveryOutcome.outcome,
                DeliveryOutcome.item_key, DeliveryOutcome.detail)
         .where(DeliveryOutcome.event_id == event_id,
-               DeliveryOutcome.delivery_id.in_(list(attempts)))
+               any_of(DeliveryOutcome.delivery_id, "delivery_ids"))
         # By delivery first: ordered by id alone, SQLite read the event's every outcome in
         # id order to spare a sort of a few dozen rows (14 ms at 200,000 outcomes).
-        .order_by(DeliveryOutcome.delivery_id, DeliveryOutcome.id)
+        .order_by(DeliveryOutcome.delivery_id, DeliveryOutcome.id),
+        {"delivery_ids": list(attempts)},
     ):
         if outcome.attempt == attempts[outcome.delivery_id]:
             outcomes.setdefault(outcome.delivery_id, []).append(outcome)

@@ -11,6 +11,7 @@ from ..models import (
     TicketPrice,
     TicketPurchase,
     TicketPurchaseCount,
+    any_of,
 )
 from ..thrivecart.items import ItemIdProblem, read_external_id
 from ..words import plural
@@ -183,7 +184,7 @@ _TICKETS_OF = (select(Ticket).where(Ticket.event_id == bindparam("event_id"))
 # purchases it has.
 _PURCHASE_COUNTS = (
     select(TicketPurchaseCount.ticket_id, func.sum(TicketPurchaseCount.purchases))
-    .where(TicketPurchaseCount.ticket_id.in_(bindparam("ticket_ids", expanding=True)))
+    .where(any_of(TicketPurchaseCount.ticket_id, "ticket_ids"))
     .group_by(TicketPurchaseCount.ticket_id)
 )
 
