@@ -42,7 +42,10 @@ from flask import Flask, request
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
 
-PAGES = {"dashboard": "/events/1/", "tickets": "/events/1/revenue/tickets/",
+# The event pages of ``make bench``, and the list of one's events: the least a signed-in page
+# does (two statements, a short table).
+PAGES = {"events list": "/events/", "dashboard": "/events/1/",
+         "tickets": "/events/1/revenue/tickets/",
          "attendees": "/events/1/attendees/",
          "thrivecart": "/events/1/setup/integrations/thrivecart/"}
 
@@ -206,7 +209,7 @@ def create_page_app(url, pages):
         if getattr(local, "connection", None) is None:
             local.connection = _connect(url)
         rows = sum(len(local.connection.execute(statement, parameters).fetchall())
-                   for statement, parameters in pages[name])
+                   for statement, parameters in pages[name.replace("-", " ")])
         local.connection.commit()
         return {"rows": rows}
 
@@ -355,7 +358,7 @@ def measure(run, servers, body, args):
                     if name == "product":
                         headers = {"Cookie": server.cookie}
                     elif name == "raw pages":
-                        path, headers = f"/pages/{page}", {}
+                        path, headers = f"/pages/{page.replace(' ', '-')}", {}
                     else:
                         continue
                     runs.setdefault(page, []).append(run.wrk(
