@@ -44,7 +44,7 @@ CACHE = ROOT / "bench" / ".cache"
 
 # The event pages of ``make bench``, and the list of one's events: the least a signed-in page
 # does (two statements, a short table).
-PAGES = {"events list": "/events/", "dashboard": "/events/1/",
+PAGES = {"events": "/events/", "dashboard": "/events/1/",
          "tickets": "/events/1/revenue/tickets/",
          "attendees": "/events/1/attendees/",
          "thrivecart": "/events/1/setup/integrations/thrivecart/"}
@@ -209,7 +209,7 @@ def create_page_app(url, pages):
         if getattr(local, "connection", None) is None:
             local.connection = _connect(url)
         rows = sum(len(local.connection.execute(statement, parameters).fetchall())
-                   for statement, parameters in pages[name.replace("-", " ")])
+                   for statement, parameters in pages[name])
         local.connection.commit()
         return {"rows": rows}
 
@@ -358,7 +358,7 @@ def measure(run, servers, body, args):
                     if name == "product":
                         headers = {"Cookie": server.cookie}
                     elif name == "raw pages":
-                        path, headers = f"/pages/{page.replace(' ', '-')}", {}
+                        path, headers = f"/pages/{page}", {}
                     else:
                         continue
                     runs.setdefault(page, []).append(run.wrk(
