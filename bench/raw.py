@@ -163,12 +163,12 @@ def create_webhook_app(url, key):
                              if name != "thrivecart_secret"}),
             "event_ids": event_ids}).fetchone()[0]
         work, event_id = local.work, event_ids[0]
-        key_ = (f"{form['order[charges][0][item_type]']}-"
+        item_key = (f"{form['order[charges][0][item_type]']}-"
                 f"{form['order[charges][0][reference]']}")
         try:
             work.execute(ORDER_LOCK, {"event_id": event_id, "order_id": order_id,
                                       "now": now}).fetchall()
-            rows = work.execute(LINKED_TICKETS, {"event_id": event_id, "key": key_}).fetchall()
+            rows = work.execute(LINKED_TICKETS, {"event_id": event_id, "key": item_key}).fetchall()
             ticket_id = rows[0][0]
             amount, currency = max((row[7], row[8]) for row in rows)
             attendee_id, _created_at = work.execute(ATTENDEE, {
@@ -178,12 +178,12 @@ def create_webhook_app(url, key):
             purchase_id = work.execute(PURCHASE, {
                 "attendee_id": attendee_id, "ticket_id": ticket_id, "amount": amount,
                 "currency": currency, "charged_amount": int(form["order[total]"]),
-                "charged_currency": form["currency"], "order_id": order_id, "key": key_,
+                "charged_currency": form["currency"], "order_id": order_id, "key": item_key,
                 "test": form["mode"] == "test",
                 "paid_at": datetime.fromtimestamp(int(form["order_timestamp"]), UTC),
                 "now": now}).fetchone()[1]
             work.execute(FINISH, {
-                "now": now, "delivery_id": delivery_id, "event_id": event_id, "key": key_,
+                "now": now, "delivery_id": delivery_id, "event_id": event_id, "key": item_key,
                 "name": form["order[charges][0][name]"], "ticket_id": ticket_id,
                 "attendee_id": attendee_id, "purchase_id": purchase_id}).fetchone()
             work.commit()
@@ -246,10 +246,10 @@ def main():
     bodies = run.write_bodies()
     pages_file = CACHE / "raw-pages.pickle"
     pages_file.write_bytes(pickle.dumps(capture_pages(url)))
-    servers = _servers(run, url, floor_url, pages_file)
+    targets = _targets(run, url, floor_url, pages_file)
     try:
-        check_same_rows(run, servers, url, bodies["new1"])
-        results = measure(run, servers, bodies["new1"], args)
+        check_same_rows(run, targets, url, bodies["new1"])
+        results = measure(run, targets, bodies["new1"], args)
     finally:
         run.restore(url, marks)
     report = render(results, args, run)
@@ -288,7 +288,9 @@ def capture_pages(url):
     return pages
 
 
-def _servers(run, url, floor_url, pages_file):
+def _targets(run, url, floor_url, pages_file):
+    """{name: (start its server, measure the webhook, the request for a page or None, measure
+    the baseline)}."""
     import seed
 
     class Raw(run.Server):
@@ -305,18 +307,26 @@ def _servers(run, url, floor_url, pages_file):
     class RawPages(Raw):
         app = "raw:page_app"
 
-    return {"product": lambda: run.Server(url), "raw": lambda: Raw(url),
-            "raw pages": lambda: RawPages(url), "floor": lambda: run.FloorServer(floor_url)}
+    def signed_in(server, page):
+        return PAGES[page], {"Cookie": server.cookie}
+
+    def raw(_server, page):
+        return f"/pages/{page}", {}
+
+    return {"product": (lambda: run.Server(url), True, signed_in, True),
+            "raw": (lambda: Raw(url), True, None, False),
+            "raw pages": (lambda: RawPages(url), False, raw, False),
+            "floor": (lambda: run.FloorServer(floor_url), True, None, False)}
 
 
-def check_same_rows(run, servers, url, body):
+def check_same_rows(run, targets, url, body):
     """A delivery through the product and one through the raw app must leave the same rows."""
     from sqlalchemy import create_engine, text
 
     counts = {}
     for name in ("product", "raw"):
         order = f"raw-check-{name}-{time.time_ns()}"
-        with servers[name]() as server:
+        with targets[name][0]() as server:
             status, _headers, answer = server.request(
                 "POST", "/api/webhooks/thrivecart/",
                 body.read_bytes().replace(b"__UNIQUE__", order.encode()),
@@ -339,28 +349,23 @@ def check_same_rows(run, servers, url, body):
     assert counts["product"] == counts["raw"] == (1, 1, 1, 1, 1), counts
 
 
-def measure(run, servers, body, args):
+def measure(run, targets, body, args):
     """{target: {scenario: [wrk result]}}, the targets served in turn, round after round."""
-    webhook = "/api/webhooks/thrivecart/"
-    results = {name: {} for name in servers}
+    results = {name: {} for name in targets}
     for round_ in range(args.rounds):
-        for name, make in servers.items():
-            with make() as server:
-                runs = results[name]
-                if name != "raw pages":
+        for name, (start, webhook, page_request, baseline) in targets.items():
+            runs = results[name]
+            with start() as server:
+                if webhook:
                     runs.setdefault("webhook", []).append(run.wrk(
-                        server, "POST", webhook, body, 200, True, {}, args.duration, 8))
-                if name == "product":
+                        server, "POST", "/api/webhooks/thrivecart/", body, 200, True, {},
+                        args.duration, 8))
+                if baseline:
                     runs.setdefault("baseline", []).append(run.wrk(
                         server, "GET", "/healthz/live", None, 200, False, {},
                         args.page_duration, 8))
-                for page, path in PAGES.items():
-                    if name == "product":
-                        headers = {"Cookie": server.cookie}
-                    elif name == "raw pages":
-                        path, headers = f"/pages/{page}", {}
-                    else:
-                        continue
+                for page in PAGES if page_request else ():
+                    path, headers = page_request(server, page)
                     runs.setdefault(page, []).append(run.wrk(
                         server, "GET", path, None, 200, False, headers, args.page_duration, 8))
         print(f"round {round_ + 1} of {args.rounds} done", flush=True)
