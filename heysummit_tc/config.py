@@ -34,6 +34,10 @@ def load_config(app, overrides=None):
         PUBLIC_BASE_URL=env.get("PUBLIC_BASE_URL"),
         RATELIMIT_STORAGE_URI=env.get("RATELIMIT_STORAGE_URI", "memory://"),
         RATELIMIT_KEY_PREFIX=env.get("RATELIMIT_KEY_PREFIX", "heysummit"),
+        # While the limiter's Redis is unreachable: how long one call may wait for it, and
+        # how often a request checks whether it is back (limits meanwhile in memory).
+        RATELIMIT_STORAGE_TIMEOUT=float(env.get("RATELIMIT_STORAGE_TIMEOUT", 0.5)),
+        RATELIMIT_RETRY_SECONDS=float(env.get("RATELIMIT_RETRY_SECONDS", 5)),
         LOGIN_RATE_LIMIT=env.get("LOGIN_RATE_LIMIT", "10 per minute"),
         WEBHOOK_WRONG_SECRET_RATE_LIMIT=env.get("WEBHOOK_WRONG_SECRET_RATE_LIMIT", "30 per minute"),
         # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).

@@ -14,8 +14,15 @@ from pathlib import Path
 
 from flask import current_app
 from huey import RedisHuey, SqliteHuey, crontab
+from redis import ConnectionPool
+
+from .outages import Outage
 
 log = logging.getLogger(__name__)
+
+# The queue is only a wake-up call: while it is unreachable the worker's sweep sends the
+# outbox, and the log says so once per outage rather than once per email.
+queue_outage = Outage("the job queue", "emails wait for the worker's once-a-minute sweep")
 
 SEND_EMAILS = "send_emails"
 
@@ -24,7 +31,9 @@ def build_huey(app):
     """Return the Huey queue ``app.config['JOBS_URL']`` names, with every job registered."""
     url = app.config["JOBS_URL"]
     if url.startswith(("redis://", "rediss://", "unix://")):
-        huey = RedisHuey("heysummit", url=url, utc=True)
+        # A Redis that does not answer must not hold a request: enqueueing gives up soon.
+        pool = ConnectionPool.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+        huey = RedisHuey("heysummit", connection_pool=pool, utc=True)
     else:
         path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -90,8 +99,9 @@ def wake_email_worker():
     try:
         queue_for(current_app._get_current_object()).send_emails()
     except Exception as error:  # noqa: BLE001 - the sweep covers it
-        log.warning("could not queue the email job (%s); the sweep will send it",
-                    type(error).__name__)
+        queue_outage.failed(error)
+    else:
+        queue_outage.succeeded()
 
 
 def after_grant(result):

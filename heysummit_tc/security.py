@@ -1,13 +1,18 @@
 """Security headers, sign-in sessions and rate limits."""
 
+import threading
+import time
+
 from flask import current_app, request
 from limits import parse
-from limits.storage import storage_from_string
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .admin.access import load_signed_in_user
 from .extensions import login_manager
+from .outages import Outage
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -33,13 +38,80 @@ def register(app):
     if hops:
         # Client addresses (rate limits, logs) and https (HSTS, cookies) as the proxy saw them.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-    # Counters live where RATELIMIT_STORAGE_URI says (Redis for several servers). Only the
-    # Redis storages take a key prefix: memory has no shared keys, and memcached's and
-    # MongoDB's would pass it on to their client, which knows no such option.
-    uri = app.config["RATELIMIT_STORAGE_URI"]
-    options = {"key_prefix": app.config["RATELIMIT_KEY_PREFIX"]} if uri.startswith("redis") else {}
-    storage = storage_from_string(uri, **options)
-    app.extensions["failure_limiter"] = MovingWindowRateLimiter(storage)
+    app.extensions["failure_limiter"] = limiter_for(app.config)
+
+
+def limiter_for(config):
+    """The failure limiter over the storage RATELIMIT_STORAGE_URI names.
+
+    Counters live there (Redis for several servers). Only the Redis storages take a key
+    prefix and socket timeouts: memory has no shared keys, and memcached's and MongoDB's
+    would pass them on to their client, which knows no such option.
+    """
+    uri = config["RATELIMIT_STORAGE_URI"]
+    if uri.startswith("memory"):
+        return MovingWindowRateLimiter(storage_from_string(uri))
+    options = {}
+    if uri.startswith("redis"):
+        # A Redis that does not answer must not hold a sign-in for long.
+        seconds = config["RATELIMIT_STORAGE_TIMEOUT"]
+        options = {"key_prefix": config["RATELIMIT_KEY_PREFIX"], "socket_timeout": seconds,
+                   "socket_connect_timeout": seconds}
+    return FallbackLimiter(storage_from_string(uri, wrap_exceptions=True, **options),
+                           retry_seconds=config["RATELIMIT_RETRY_SECONDS"])
+
+
+class FallbackLimiter:
+    """A moving-window limiter on shared storage that keeps limiting while it is unreachable.
+
+    While the storage fails, counts go to this process's memory (each server then limits on
+    its own, as a single server would), the log says so once, and every
+    ``retry_seconds`` one request checks whether the storage is back; when it is, the shared
+    counts take over again. Nothing a limited path does waits on the outage.
+    """
+
+    def __init__(self, storage, *, retry_seconds):
+        self.storage = storage
+        self.shared = MovingWindowRateLimiter(storage)
+        self.local = MovingWindowRateLimiter(MemoryStorage())
+        self.retry_seconds = retry_seconds
+        self.outage = Outage("the rate limiter's storage",
+                             "rate limits are counted in each server's memory")
+        self._errors = (StorageError, storage.base_exceptions)
+        self._next_check = 0.0
+        self._checking = threading.Lock()
+
+    def hit(self, limit, *identifiers):
+        return self._call("hit", limit, *identifiers)
+
+    def test(self, limit, *identifiers):
+        return self._call("test", limit, *identifiers)
+
+    def _call(self, method, limit, *identifiers):
+        if self.outage.down and not self._back():
+            return getattr(self.local, method)(limit, *identifiers)
+        try:
+            answer = getattr(self.shared, method)(limit, *identifiers)
+        except self._errors as error:
+            self._next_check = time.monotonic() + self.retry_seconds
+            self.outage.failed(error)
+            return getattr(self.local, method)(limit, *identifiers)
+        self.outage.succeeded()
+        return answer
+
+    def _back(self):
+        """Whether the storage answers again; asked by one request at a time, at most every
+        ``retry_seconds``."""
+        if time.monotonic() < self._next_check or not self._checking.acquire(blocking=False):
+            return False
+        try:
+            self._next_check = time.monotonic() + self.retry_seconds
+            try:
+                return self.storage.check()
+            except self._errors:
+                return False
+        finally:
+            self._checking.release()
 
 
 def _set_security_headers(response):

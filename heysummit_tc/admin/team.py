@@ -6,7 +6,7 @@ from flask_login import current_user
 from ..config import mail_problem
 from ..emails import password_url
 from ..extensions import db
-from ..jobs import queue_for
+from ..jobs import queue_for, queue_outage
 from ..models import EventMember
 from ..services.team import add_to_team, change_role, members_of, remove_from_team
 from . import bp
@@ -48,8 +48,9 @@ def _email_invite(user, event):
         queue_for(current_app._get_current_object()).send_invite(user.id, event.id,
                                                                   current_user.email)
     except Exception as error:  # noqa: BLE001 - the link is on the page anyway
-        current_app.logger.warning("could not queue the invitation: %s", type(error).__name__)
+        queue_outage.failed(error)
         return False
+    queue_outage.succeeded()
     return True
 
 
