@@ -4,8 +4,17 @@ import json
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from heysummit_tc.thrivecart.order import charged_amounts, item_keys, read_buyer, read_order
+from heysummit_tc.thrivecart.items import payload_item_key
+from heysummit_tc.thrivecart.order import (
+    MAX_AMOUNT,
+    charged_amounts,
+    item_keys,
+    read_buyer,
+    read_order,
+)
 from heysummit_tc.thrivecart.payload import (
     MAX_DEPTH,
     MAX_FIELDS,
@@ -307,6 +316,96 @@ def test_lifecycle_times_without_unix_stamps_come_from_iso_dates_in_utc(given, e
         assert (moment.isoformat() if moment else None) == expected
 
 
+@pytest.mark.parametrize("given", [
+    "0001-01-01T00:00:00+01:00",  # year 0 once in UTC
+    "9999-12-31T23:59:59-01:00",  # year 10000 once in UTC
+    "0001-01-01T00:00:00+23:59",
+])
+def test_iso_dates_outside_years_1_to_9999_in_utc_are_no_time(given):
+    payload = load_fixture("order-refund.json")
+    payload.pop("date_unix", None)
+    payload["date_iso8601"] = given
+    payload["refund"]["billing_period_end_iso8601"] = given
+    lifecycle = read_order(payload).lifecycle
+    assert lifecycle.occurred_at is None and lifecycle.billing_period_end is None
+
+
+# Every field the reader of orders reads, by its path in the parsed payload.
+READ_FIELDS = [
+    ("event",), ("mode",), ("mode_int",), ("thrivecart_account",), ("order_id",),
+    ("invoice_id",), ("currency",), ("base_product",), ("purchase_map",),
+    ("purchase_map_flat",), ("purchases",), ("order_timestamp",), ("event_id",), ("date",),
+    ("date_unix",), ("date_iso8601",), ("recurring_payment_idx",), ("customer",),
+    ("customer", "email"), ("customer", "first_name"), ("customer", "firstname"),
+    ("customer", "last_name"), ("customer", "lastname"), ("customer", "name"), ("order",),
+    ("order", "id"), ("order", "invoice_id"), ("order", "date_unix"), ("order", "charges"),
+    ("order", "charges", 0), ("order", "charges", 0, "item_type"),
+    ("order", "charges", 0, "reference"), ("order", "charges", 0, "item_identifier"),
+    ("order", "charges", 0, "amount"), ("order", "charges", 0, "type"),
+    ("order", "charges", 0, "name"), ("refund",), ("refund", "type"), ("refund", "id"),
+    ("refund", "amount"), ("refund", "currency"), ("subscription",), ("subscription", "type"),
+    ("subscription", "id"), ("subscription", "product_id"), ("subscription", "amount"),
+    ("subscription", "currency"), ("subscription", "billing_period_end"),
+    ("subscription", "billing_period_end_iso8601"),
+]
+EVENTS = ["order.success", "order.refund", "order.rebill_failed", "order.subscription_payment",
+          "order.subscription_cancelled", "customer.updated", "affiliate.commission_earned"]
+# What the parser can hand over: text, None/True/False, lists and mappings of them.
+_scalars = st.one_of(
+    st.text(max_size=40),
+    st.from_regex(r"\A[0-9]{1,45}\Z"),  # digits of any length, 64 bits and past
+    st.from_regex(r"\A-?[0-9]{1,25}(\.[0-9]{1,5})?\Z"),
+    st.builds(lambda year, offset: f"{year:04d}-01-01T00:00:00{offset}",
+              st.sampled_from([1, 2, 1970, 9998, 9999]),
+              st.sampled_from(["+01:00", "-01:00", "+23:59", "Z", "", "+99:00"])),
+    st.sampled_from(["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "null", "ÿ",
+                     "٥٩٠٠", "²³", "\x00", "product-12", "product_12", "bump-", "-1", "1e400"]),
+    st.none(), st.booleans(),
+)
+_values = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12)
+
+
+def _planted(payload, path, value):
+    """Put ``value`` at ``path``, making the containers on the way where something else stands."""
+    target = payload
+    for step, following in zip(path, path[1:], strict=False):
+        child = target[step] if isinstance(target, list) else target.get(step)
+        if isinstance(following, int):
+            if not isinstance(child, list) or not child:
+                child = [{}]
+        elif not isinstance(child, dict):
+            child = {}
+        target[step] = child
+        target = child
+    target[path[-1]] = value
+
+
+@settings(max_examples=400, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(fixture=st.sampled_from(["order-success.json", "order-refund.json"]),
+       event=st.sampled_from(EVENTS),
+       planted=st.lists(st.tuples(st.sampled_from(READ_FIELDS), _values), min_size=1,
+                        max_size=6))
+def test_whatever_a_read_field_holds_the_reader_gives_a_value_or_a_clear_rejection(
+        fixture, event, planted):
+    payload = load_fixture(fixture)
+    payload["event"] = event
+    for path, value in planted:
+        _planted(payload, path, value)
+    order = read_order(payload)  # never raises
+    assert isinstance(order.item_keys, list) and len(order.item_keys) == len(set(order.item_keys))
+    assert all(0 <= amount <= MAX_AMOUNT for amount in order.charged.values())
+    assert order.problem is None or isinstance(order.problem, str)
+    assert order.buyer.email is not None or order.buyer.problem
+    for moment in (order.paid_at, *(order.lifecycle and (order.lifecycle.occurred_at,
+                                                         order.lifecycle.billing_period_end)
+                                    or ())):
+        assert moment is None or moment.utcoffset().total_seconds() == 0
+    json.dumps(order.payload)  # what is stored is JSON
+
+
 def test_odd_shapes_never_raise():
     order = read_order({"event": ["x"], "customer": "nope", "order": {"charges": "x"},
                         "purchase_map": 5, "refund": {"type": None}})
@@ -440,14 +539,36 @@ def test_charged_amounts_add_up_per_item_from_rows_with_a_single_or_no_type():
     assert charged_amounts(order, "7") == {"product-12": 4997, "product-7": 5900}
 
 
-@pytest.mark.parametrize(("amount", "expected"), [
-    ("5900", 5900), (" 5900 ", 5900), ("0", 0), ("9" * 18, int("9" * 18)),
-    ("9" * 19, None), ("59.00", None), ("-5900", None), ("٥٩٠٠", None), ("", None),
+@pytest.mark.parametrize(("amount", "expected", "problem"), [
+    ("5900", 5900, False), (" 5900 ", 5900, False), ("0", 0, False),
+    ("9" * 18, int("9" * 18), False),
+    (str(MAX_AMOUNT), MAX_AMOUNT, False),  # 19 digits that fit 64 bits are kept
+    (str(MAX_AMOUNT + 1), MAX_AMOUNT + 1, True),  # one more cannot be stored: said why
+    ("9" * 4000, 10**40, True),  # never converted digit by digit
+    ("59.00", None, False), ("-5900", None, False), ("٥٩٠٠", None, False), ("", None, False),
 ])
-def test_amounts_are_whole_minor_units_of_at_most_18_digits(amount, expected):
+def test_amounts_are_whole_minor_units_and_those_past_64_bits_are_a_problem(
+        amount, expected, problem):
     payload = load_fixture("order-refund.json")
     payload["refund"]["amount"] = amount
-    assert read_order(payload).lifecycle.amount == expected
+    order = read_order(payload)
+    assert order.lifecycle.amount == expected
+    assert (order.problem is not None) == problem
+    if problem:
+        assert "refund amount" in order.problem and str(MAX_AMOUNT) in order.problem
+
+
+def test_charge_rows_adding_up_past_64_bits_are_a_problem_and_each_fitting_sum_is_kept():
+    payload = load_fixture("order-success.json")
+    row = payload["order"]["charges"][0]
+    payload["order"]["charges"] = [dict(row, amount=str(10**18)) for _ in range(12)]
+    order = read_order(payload)
+    key = payload_item_key(f"{row['item_type']}-{row['reference']}")
+    assert key not in order.charged
+    assert order.problem.startswith(f"the amount charged for {key} ")
+    payload["order"]["charges"] = [dict(row, amount=str(MAX_AMOUNT))]
+    fitting = read_order(payload)
+    assert fitting.charged[key] == MAX_AMOUNT and fitting.problem is None
 
 
 @pytest.mark.parametrize(("currency", "expected"), [

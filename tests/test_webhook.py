@@ -160,3 +160,44 @@ def test_healthz_is_200_when_the_database_answers(client):
 def test_liveness_needs_no_database(make_app, backend):
     app = make_app(SQLALCHEMY_DATABASE_URI="sqlite:////nonexistent-directory/heysummit.db")
     assert app.test_client().get("/healthz/live").status_code == 200
+
+
+@pytest.mark.parametrize("secret", ["K7Q2M9X4TZ1B", "WRONGWRONG12"], ids=["right", "wrong"])
+def test_dates_outside_years_1_to_9999_get_the_documented_answer(
+        client, linked_event, session, error_lines, secret):
+    payload = load_fixture("order-refund.json") | {"thrivecart_secret": secret}
+    payload.pop("date_unix", None)
+    payload["date_iso8601"] = "0001-01-01T00:00:00+01:00"
+    payload["subscription"] = {"billing_period_end_iso8601": "9999-12-31T23:59:59-01:00"}
+    response = post_webhook(client, json_body(payload), content_type="application/json")
+    assert response.status_code == (200 if secret == "K7Q2M9X4TZ1B" else 403)
+    if secret == "K7Q2M9X4TZ1B":
+        assert count(session, WebhookDelivery) == 1 and response.json["status"] == "processed"
+    assert error_lines == []
+
+
+def test_charges_adding_up_past_64_bits_fail_with_422_and_the_reason(
+        client, linked_event, session):
+    payload = load_fixture("order-success.json") | {"thrivecart_secret": "K7Q2M9X4TZ1B"}
+    row = payload["order"]["charges"][0]
+    payload["order"]["charges"] = [dict(row, amount=str(10**18)) for _ in range(12)]
+    response = post_webhook(client, form_body(payload))
+    assert response.status_code == 422
+    assert "larger than 9223372036854775807" in response.json["error"]
+    assert response.json["outcomes"][0]["outcome"] == "failed"
+    session.expire_all()
+    delivery = session.scalar(select(WebhookDelivery))
+    assert delivery.status == "failed" and delivery.http_status == 422
+    assert count(session, TicketPurchase) == 0 and count(session, Attendee) == 0
+    # ThriveCart's redelivery gets the same answer, never a 503.
+    assert post_webhook(client, form_body(payload)).status_code == 422
+
+
+def test_a_19_digit_charge_that_fits_64_bits_is_kept(client, linked_event, session):
+    payload = load_fixture("order-success.json") | {"thrivecart_secret": "K7Q2M9X4TZ1B"}
+    row = payload["order"]["charges"][0]
+    payload["order"]["charges"] = [dict(row, amount=str(2**63 - 1))]
+    assert post_webhook(client, form_body(payload)).status_code == 200
+    session.expire_all()
+    purchase = session.scalar(select(TicketPurchase))
+    assert purchase.charged_amount == 2**63 - 1

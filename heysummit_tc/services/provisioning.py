@@ -161,8 +161,10 @@ def process_delivery(session, delivery_id, order, event_ids, *, source, now, use
     now = now or utcnow()
     event_ids = sorted(set(event_ids))
     error = None
-    if order.event_type == ORDER_SUCCESS and order.buyer.email is None:
-        status, http_status, error = FAILED, 422, order.buyer.problem
+    problem = order.problem or (order.buyer.problem if order.event_type == ORDER_SUCCESS
+                                else None)
+    if problem is not None:
+        status, http_status, error = FAILED, 422, problem
         outcomes = [Outcome(event_id, None, OutcomeKind.FAILED, detail=error)
                     for event_id in event_ids]
     elif order.event_type == ORDER_SUCCESS:

@@ -23,6 +23,8 @@ LIFECYCLE_EVENTS = {
 # Items one order may list. A real checkout has a product and a few bumps, upsells and
 # downsells; a body naming thousands would make thousands of rows for nothing.
 MAX_ITEMS = 200
+# The largest amount of minor units the 64-bit money columns hold.
+MAX_AMOUNT = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class Order:
     lifecycle: Lifecycle | None = None
     # The payload as it may be stored and shown: without the secret word.
     payload: dict = field(default_factory=dict)
+    # Why the order cannot be applied as sent (an amount that no column holds), or None.
+    problem: str | None = None
 
 
 def read_order(payload):
@@ -73,6 +77,8 @@ def read_order(payload):
     order = _mapping(payload.get("order"))
     event_type = _text(payload.get("event"))
     currency = _currency(payload.get("currency"))
+    charged = charged_amounts(order, _text(payload.get("base_product")))
+    lifecycle = read_lifecycle(payload, event_type, currency)
     return Order(
         event_type=event_type,
         mode=_text(payload.get("mode")).lower(),
@@ -83,12 +89,25 @@ def read_order(payload):
         currency=currency,
         buyer=read_buyer(_mapping(payload.get("customer"))),
         item_keys=item_keys(payload),
-        charged=charged_amounts(order, _text(payload.get("base_product"))),
+        charged={key: amount for key, amount in charged.items() if amount <= MAX_AMOUNT},
         item_names=item_names(payload),
         paid_at=_timestamp(order.get("date_unix")) or _timestamp(payload.get("order_timestamp")),
-        lifecycle=read_lifecycle(payload, event_type, currency),
+        lifecycle=lifecycle,
         payload=redact(payload),
+        problem=_amount_problem(charged, lifecycle),
     )
+
+
+def _amount_problem(charged, lifecycle):
+    """Say which amount cannot be stored (over 64 bits), or return None."""
+    for key, amount in charged.items():
+        if amount > MAX_AMOUNT:
+            return (f"the amount charged for {key} ({amount} minor units) is larger than "
+                    f"{MAX_AMOUNT}, the most that can be stored")
+    if lifecycle is not None and lifecycle.amount is not None and lifecycle.amount > MAX_AMOUNT:
+        return (f"the {lifecycle.kind.replace('_', ' ')} amount ({lifecycle.amount} minor "
+                f"units) is larger than {MAX_AMOUNT}, the most that can be stored")
+    return None
 
 
 def read_lifecycle(payload, event_type, order_currency):
@@ -240,20 +259,29 @@ def _currency(value):
     return text if len(text) == 3 and text.isalpha() else None
 
 
+# Digits read as a number at the most: past 64 bits' 19 digits, a number is only told apart
+# as too large, never converted digit by digit.
+_MAX_DIGITS = 40
+
+
 def _minor_units(value):
-    # Up to 18 digits: any amount ThriveCart sends fits a 64-bit column.
+    """A whole number of minor units (any size: the caller decides what fits), or None."""
     text = _text(value).strip()
-    if text.isascii() and text.isdigit() and len(text) <= 18:
-        return int(text)
-    return None
+    if not (text.isascii() and text.isdigit()):
+        return None
+    if len(text.lstrip("0")) > _MAX_DIGITS:
+        return 10**_MAX_DIGITS  # too large for anything; said so by _amount_problem
+    return int(text)
 
 
 def _iso_time(value):
+    """An ISO 8601 time as UTC, or None when it is not one or lies outside years 1-9999
+    once moved to UTC (``0001-01-01T00:00:00+01:00``)."""
     try:
         moment = datetime.fromisoformat(_text(value).strip())
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _timestamp(value):
