@@ -19,6 +19,7 @@ def digest_subject(digest):
         (found.unlinked, plural(found.unlinked, "unlinked item")),
         (found.payment_failed, plural(found.payment_failed, "payment failure")),
         (found.rejected, plural(found.rejected, "rejected post")),
+        (found.held_refused, plural(found.held_refused, "refused post")),
         (found.silent_since, "no delivery lately"),
     ) if count]
     return f"{digest.event_name}: {', '.join(parts)}"
@@ -39,6 +40,8 @@ def deliver_digest(digest):
             "unlinked": url_for("admin.unlinked_items", event_id=digest.event_id,
                                 _external=True),
             "silence": url_for("admin.thrivecart", event_id=digest.event_id, _external=True),
+            "configure": url_for("admin.configure_thrivecart", event_id=digest.event_id,
+                                 _external=True),
             "log": log(attention=1),
             "account": url_for("admin.account", _external=True),
         }

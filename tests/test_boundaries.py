@@ -9,8 +9,21 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from heysummit_tc.models import Attendee, HeldDelivery, PurchaseStatus, TicketPurchase, utcnow
-from heysummit_tc.services.held import claim_held, held_for_digest, hold_delivery, prune_held
+from heysummit_tc.models import (
+    Attendee,
+    HeldDelivery,
+    HeldRefusal,
+    PurchaseStatus,
+    TicketPurchase,
+    utcnow,
+)
+from heysummit_tc.services.held import (
+    claim_held,
+    held_for_digest,
+    hold_delivery,
+    prune_held,
+    refusals_between,
+)
 from heysummit_tc.thrivecart.order import read_order
 
 from helpers import FIXTURE_SECRET, form_body, load_fixture, post_webhook
@@ -169,27 +182,46 @@ def test_released_held_deliveries_do_not_count_against_the_caps(session):
     for n in range(3):
         _hold(session, f"N{n}", caps=(2, 2, 2))
     orders = session.scalars(select(HeldDelivery.order_id).order_by(HeldDelivery.id)).all()
-    assert orders == ["R0", "R1", "N1", "N2"]
+    assert orders == ["R0", "R1", "N0", "N1"]  # N2 found the store full
 
 
-def test_past_the_overall_cap_the_address_that_posted_first_loses_a_tie(session):
-    # Equal counts: the address whose posts are older gives one up (it sorts last by name).
+def test_at_the_overall_cap_a_post_is_refused_and_nothing_held_is_dropped(session):
     for order_id, client in (("A1", "203.0.113.9"), ("A2", "203.0.113.9"),
-                             ("B1", "198.51.100.7"), ("B2", "198.51.100.7")):
-        _hold(session, order_id, client=client, caps=(10, 10, 3))
+                             ("B1", "198.51.100.7")):
+        assert _hold(session, order_id, client=client, caps=(10, 10, 3)) is not None
+    assert _hold(session, "C1", client="192.0.2.1", caps=(10, 10, 3)) is None
     assert session.scalars(select(HeldDelivery.order_id).order_by(HeldDelivery.id)).all() == [
-        "A2", "B1", "B2"]
+        "A1", "A2", "B1"]
+    assert session.scalar(select(func.sum(HeldRefusal.refused))) == 1
 
 
-def test_an_overall_cap_lowered_below_what_is_held_trims_the_crowded_address_whole(session):
-    # Five held under a cap of 10; then the cap is 1: four over it, and the address holding
-    # the most (two, the older ones of A) gives up everything it has.
+def test_an_overall_cap_lowered_below_what_is_held_refuses_and_keeps_what_is_held(session):
     for order_id, client in (("A1", "203.0.113.9"), ("A2", "203.0.113.9"),
                              ("B1", "198.51.100.7"), ("B2", "198.51.100.7")):
         _hold(session, order_id, client=client, caps=(10, 10, 10))
-    _hold(session, "C1", client="192.0.2.1", caps=(10, 10, 1))
+    assert _hold(session, "C1", client="192.0.2.1", caps=(10, 10, 1)) is None
     assert session.scalars(select(HeldDelivery.order_id).order_by(HeldDelivery.id)).all() == [
-        "B1", "B2", "C1"]
+        "A1", "A2", "B1", "B2"]
+
+
+def test_refused_posts_are_counted_per_minute_and_each_window_counts_each_once(session):
+    start = utcnow().replace(second=10, microsecond=0) + timedelta(days=1)
+    _hold(session, "A1", caps=(10, 10, 1), now=start)
+    for seconds in (0, 20, 70):
+        assert _hold(session, "X", caps=(10, 10, 1), now=start + timedelta(seconds=seconds)) \
+            is None
+    first_minute = start.replace(second=0)
+    second_minute = first_minute + timedelta(minutes=1)
+    assert refusals_between(session, first_minute, second_minute) == (
+        2, start + timedelta(seconds=20))
+    assert refusals_between(session, second_minute, second_minute + timedelta(minutes=5)) == (
+        1, start + timedelta(seconds=70))
+    # A window within one minute counts nothing: that minute belongs to the window it starts in.
+    assert refusals_between(session, start + timedelta(seconds=30),
+                            start + timedelta(seconds=40)) == (0, None)
+    prune_held(session, second_minute + timedelta(days=14))
+    assert refusals_between(session, start - timedelta(minutes=1),
+                            start + timedelta(minutes=5))[0] == 1  # the first minute went
 
 
 def test_held_deliveries_are_offered_for_exactly_14_days_of_the_clock_given(session):
@@ -200,10 +232,10 @@ def test_held_deliveries_are_offered_for_exactly_14_days_of_the_clock_given(sess
     assert [held.id for held in held_for_digest(session, "digest", later)] == [edge, newest]
 
 
-def test_past_the_overall_cap_a_released_delivery_is_never_trimmed(session):
+def test_released_deliveries_leave_room_under_the_overall_cap(session):
     released = _hold(session, "R0", caps=(10, 10, 2))
     assert claim_held(session, released)
     for n in range(3):
         _hold(session, f"N{n}", caps=(10, 10, 2))
     assert session.scalars(select(HeldDelivery.order_id).order_by(HeldDelivery.id)).all() == [
-        "R0", "N1", "N2"]
+        "R0", "N0", "N1"]

@@ -6,21 +6,35 @@ body processed) or let a stranger change what an organiser sees; each test names
 
 import html
 import io
+from datetime import timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
+from heysummit_tc.extensions import db
 from heysummit_tc.models import (
     Attendee,
     EventAccount,
     HeldDelivery,
     TicketPurchase,
+    User,
     WebhookDelivery,
 )
+from heysummit_tc.services.alerts import set_alert_events
 from heysummit_tc.thrivecart.order import MAX_ITEMS
 from heysummit_tc.thrivecart.payload import parse_payload
 
-from helpers import FIXTURE_SECRET, form_body, json_body, load_fixture, post_webhook
+from helpers import (
+    FIXTURE_SECRET,
+    PASSWORD,
+    form_body,
+    json_body,
+    load_fixture,
+    mail_config,
+    post_webhook,
+)
+from orders import LATER
 
 
 def written(session):
@@ -165,7 +179,8 @@ def test_strangers_naming_a_victims_account_cannot_evict_its_held_order(
         stranger.environ_base["REMOTE_ADDR"] = f"198.51.100.{number % 3}"
         payload = order_with(thrivecart_account="victim", order_id=f"9{number}",
                              thrivecart_secret=f"GUESS{number:06d}")
-        assert post_webhook(stranger, form_body(payload)).status_code == 403
+        # Held (403) while there is room; then refused, to be sent again (503).
+        assert post_webhook(stranger, form_body(payload)).status_code in (403, 503)
 
     session.expire_all()
     held = session.scalars(select(HeldDelivery)).all()
@@ -188,6 +203,55 @@ def test_strangers_naming_a_victims_account_cannot_evict_its_held_order(
         offered = held_for_digest(db.session, secret_digest(app.config["SECRET_WORD_KEY"],
                                                             "VICTIMSNEWWORD"))
         assert [row.order_id for row in offered] == ["777"]
+
+
+def test_a_wide_attack_never_costs_a_held_order_and_organisers_are_told(
+    make_app, app, make_user, make_event, connect, session, smtp_server
+):
+    """One wrong-secret post from each of 400 addresses against 20 real held orders: a full
+    store refuses the newcomers (503, Retry-After) instead of dropping what it holds."""
+    capped = make_app(HELD_DELIVERIES_TOTAL=30, **mail_config(smtp_server))
+    ada = make_user("ada@example.com")
+    event_id = make_event("Summit", organiser=ada)
+    with time_machine.travel(LATER, tick=False):
+        with capped.app_context():
+            set_alert_events(db.session, db.session.get(User, ada), [event_id])
+            db.session.commit()
+    with time_machine.travel(LATER + timedelta(minutes=1), tick=False):
+        for number in range(20):  # ThriveCart, posting with a word not saved yet
+            thrivecart = capped.test_client()
+            thrivecart.environ_base["REMOTE_ADDR"] = f"203.0.113.{10 + number % 2}"
+            genuine = order_with(order_id=f"REAL{number}", thrivecart_secret="REGENERATED1")
+            assert post_webhook(thrivecart, form_body(genuine)).status_code == 403
+        answers = []
+        for number in range(400):
+            stranger = capped.test_client()
+            stranger.environ_base["REMOTE_ADDR"] = f"10.{number // 250}.{number % 250}.1"
+            payload = order_with(order_id=f"9{number}", thrivecart_secret=f"GUESS{number:06d}")
+            response = post_webhook(stranger, form_body(payload))
+            answers.append(response.status_code)
+        assert answers == [403] * 10 + [503] * 390
+        assert response.headers["Retry-After"] == "3600"
+        assert "the store of deliveries held" in response.json["error"]
+
+    session.expire_all()
+    held = session.scalars(select(HeldDelivery.order_id)).all()
+    assert {f"REAL{number}" for number in range(20)} <= set(held) and len(held) == 30
+
+    organiser = capped.test_client()
+    with time_machine.travel(LATER + timedelta(minutes=2), tick=False):
+        organiser.post("/login", data={"email": "ada@example.com", "password": PASSWORD})
+        page = html.unescape(organiser.get(f"/events/{event_id}/").get_data(as_text=True))
+    assert "Posts refused: the store of held posts is full" in page
+    assert "390 posts with a Secret Word that matches no event were refused" in page
+    assert "30 such posts are held already" in page
+
+    with time_machine.travel(LATER + timedelta(minutes=3), tick=False), capped.app_context():
+        assert capped.test_cli_runner().invoke(args=["alerts", "send"]).exit_code == 0
+    [digest] = smtp_server.messages
+    assert "390 refused posts" in digest["Subject"]
+    assert "390 posts with a Secret Word that matches no event were refused" in \
+        digest.get_body(("plain",)).get_content()
 
 
 def test_the_same_secret_crowds_out_only_its_own_oldest_posts(make_app, app, session):

@@ -252,6 +252,21 @@ class HeldDelivery(Base):
     )
 
 
+class HeldRefusal(Base):
+    """Posts refused because the store of held deliveries was full, counted per minute.
+
+    A sender who knows no Secret Word must not evict held orders, so a full store refuses new
+    posts (503, for ThriveCart to try again) instead; organisers are told from these counts.
+    One row a minute at the most, kept as long as held deliveries are.
+    """
+
+    __tablename__ = "held_refusals"
+
+    minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ThriveCartOrder(Base):
     """A ThriveCart order as one event knows it.
 

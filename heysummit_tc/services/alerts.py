@@ -30,6 +30,7 @@ from ..models import (
 from ..thrivecart.order import ORDER_SUCCESS
 from . import ServiceError
 from .deliveries import last_delivery, rejection_criteria
+from .held import refusals_between
 from .integrations import integration_of
 
 log = logging.getLogger(__name__)
@@ -50,16 +51,19 @@ class Findings:
     unlinked_keys: list[str] = field(default_factory=list)
     payment_failed: int = 0
     silent_since: datetime | None = None
+    # Posts refused because the store of held deliveries was full (no event of their own).
+    held_refused: int = 0
 
     def __bool__(self):
         return bool(self.failed or self.rejected or self.unlinked or self.payment_failed
-                    or self.silent_since)
+                    or self.silent_since or self.held_refused)
 
     def describe(self):
         return " ".join(f"{name}={value}" for name, value in (
             ("failed", self.failed), ("rejected", self.rejected), ("unlinked", self.unlinked),
             ("payment_failed", self.payment_failed),
-            ("silent", int(self.silent_since is not None))) if value)
+            ("silent", int(self.silent_since is not None)),
+            ("held_refused", self.held_refused)) if value)
 
 
 def organiser_events(session, user_id):
@@ -133,6 +137,7 @@ def findings_for(session, event_id, since, until, silence_days, silence_reported
         findings.rejected_accounts = sorted(set(session.scalars(
             select(HeldDelivery.thrivecart_account).where(*rejected))))
 
+    findings.held_refused = refusals_between(session, since, until)[0]
     findings.silent_since = _silent_since(session, event_id, integration, until, silence_days,
                                           silence_reported_for)
     return findings

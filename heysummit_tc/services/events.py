@@ -9,6 +9,7 @@ from ..models import (
     Event,
     EventAttendeeCount,
     EventMember,
+    HeldRefusal,
     Role,
     Ticket,
     TicketPurchase,
@@ -21,6 +22,7 @@ from .access_emails import email_counts
 from .accounts import normalize_email
 from .activity import record
 from .deliveries import attention_counts, last_delivery, rejection_values, rejections_count
+from .held import held_cutoff
 from .money import normalize_currency
 from .unlinked import UNLINKED_COUNT
 
@@ -103,8 +105,9 @@ def events_of(session, user_id):
 
 def dashboard_counts(session, event_id, integration, now=None):
     """Return the counts the event dashboard shows."""
-    tickets, linked, attendees, paid, paid_test, unlinked, rejected = session.execute(
-        _counts(integration is not None), rejection_values(event_id, integration, now)).one()
+    values = {**rejection_values(event_id, integration, now), "held_since": held_cutoff(now)}
+    (tickets, linked, attendees, paid, paid_test, unlinked, rejected, held_refused,
+     held_refused_last) = session.execute(_counts(integration is not None), values).one()
     return {
         "tickets": tickets,
         "linked_tickets": linked,
@@ -115,6 +118,9 @@ def dashboard_counts(session, event_id, integration, now=None):
         "attention": attention_counts(session, event_id, rejected, now),
         "unlinked_items": unlinked,
         "emails": email_counts(session, event_id),
+        # Posts refused in the last 14 days because the store of held deliveries was full.
+        "held_refused": held_refused,
+        "held_refused_last": held_refused_last,
     }
 
 
@@ -143,4 +149,10 @@ def _counts(configured):
         _paid_sum(TicketPurchaseCount.paid_test),
         UNLINKED_COUNT.scalar_subquery(),
         rejections_count(configured),
+        select(func.coalesce(func.sum(HeldRefusal.refused), 0))
+        .where(_RECENT_REFUSAL).scalar_subquery(),
+        select(func.max(HeldRefusal.last_at)).where(_RECENT_REFUSAL).scalar_subquery(),
     )
+
+
+_RECENT_REFUSAL = HeldRefusal.minute >= bindparam("held_since", type_=HeldRefusal.minute.type)

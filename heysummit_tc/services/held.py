@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 
-from ..models import HeldDelivery, utcnow
+from ..models import HeldDelivery, HeldRefusal, utcnow
 from .statements import dialect_of
 
 HELD_DAYS = 14
@@ -15,23 +15,30 @@ HELD_LOCK = 0x48454C44  # "HELD"
 
 def hold_delivery(session, order, digest, *, client_address, per_secret, per_client, total,
                   now=None):
-    """Keep a rejected delivery, redacted, under the digest of the secret it presented.
+    """Keep a rejected delivery, redacted, under the digest of the secret it presented;
+    return its id, or None when the store is full and the post was refused.
 
     The caps are keyed on what a sender cannot choose freely: the secret it presented (only
     someone who knows a Secret Word can crowd out deliveries made with it) and its client
-    address. Past the overall cap the oldest delivery of the address holding the most goes
-    first, so a flood of wrong secrets evicts its own posts before anyone else's. The
-    ThriveCart account a body names is the sender's to invent and decides nothing here.
+    address; past either, the sender's own oldest post goes. Past the overall cap nothing is
+    dropped: a sender who knows no Secret Word could otherwise evict real held orders by
+    posting from enough addresses. The post is refused instead (the caller answers 503, to be
+    sent again) and counted, so that organisers hear of it. The ThriveCart account a body
+    names is the sender's to invent and decides nothing here.
 
     Posts hold one at a time (on PostgreSQL under a transaction's advisory lock; SQLite has
-    one writer anyway), so each trim sees every row held before it and the caps are exact
-    however many posts arrive together.
+    one writer anyway), so each sees every row held before it and the caps are exact however
+    many posts arrive together.
     """
+    now = now or utcnow()
     if dialect_of(session) == "postgresql":
         session.execute(_HOLD_ONE_AT_A_TIME)
+    if session.scalar(_UNRELEASED_COUNT) >= total:
+        _count_refusal(session, now)
+        return None
     client_address = client_address[:64]
     held_id = session.execute(_HOLD, {
-        "received_at": now or utcnow(),
+        "received_at": now,
         "thrivecart_account": order.account,
         "secret_digest": digest,
         "event_type": order.event_type[:64],
@@ -44,16 +51,31 @@ def hold_delivery(session, order, digest, *, client_address, per_secret, per_cli
     session.execute(_TRIM_TO_CAPS, {"digest": digest, "per_secret": per_secret,
                                     "client_address": client_address,
                                     "per_client": per_client})
-    _drop_beyond_total(session, total)
     return held_id
 
 
-def _drop_beyond_total(session, total):
-    excess = session.scalar(_UNRELEASED_COUNT) - total
-    if excess <= 0:
-        return
-    crowded = session.scalar(_MOST_HELD_CLIENT)
-    session.execute(_DROP_OLDEST_OF_CLIENT, {"client_address": crowded, "skip": excess - 1})
+def _count_refusal(session, now):
+    minute = _minute(now)
+    counted = session.execute(
+        update(HeldRefusal).where(HeldRefusal.minute == minute)
+        .values(refused=HeldRefusal.refused + 1, last_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    if not counted:
+        session.execute(insert(HeldRefusal).values(minute=minute, refused=1, last_at=now))
+
+
+def refusals_between(session, since, until):
+    """Return (posts refused for a full store, the last one's time) of the minutes that
+    start in [since, until), both rounded down to the minute: windows that follow each
+    other count each refusal once."""
+    refused, last_at = session.execute(
+        select(func.coalesce(func.sum(HeldRefusal.refused), 0), func.max(HeldRefusal.last_at))
+        .where(HeldRefusal.minute >= _minute(since), HeldRefusal.minute < _minute(until))).one()
+    return refused, last_at
+
+
+def _minute(moment):
+    return moment.replace(second=0, microsecond=0)
 
 
 # The statements of hold_delivery, built once. Those that read the unreleased deliveries
@@ -86,21 +108,6 @@ _TRIM_TO_CAPS = delete(held).where(unreleased, or_(
     _past_cap(held.c.client_address, "client_address", "per_client"),
 ))
 _UNRELEASED_COUNT = select(func.count()).select_from(held).where(unreleased)
-# Past the overall cap, the oldest deliveries of the address holding the most go.
-_MOST_HELD_CLIENT = (
-    select(held.c.client_address).where(unreleased)
-    .group_by(held.c.client_address)
-    .order_by(func.count().desc(), func.min(held.c.id))
-    .limit(1)
-)
-_OF_CROWDED = (unreleased, held.c.client_address == bindparam("client_address"))
-# Its ``excess`` oldest: every one up to the excess-th, or all it has if it has fewer (after
-# the cap was lowered, several over it).
-_DROP_OLDEST_OF_CLIENT = delete(held).where(*_OF_CROWDED, held.c.id <= func.coalesce(
-    select(held.c.id).where(*_OF_CROWDED).order_by(held.c.id).offset(bindparam("skip"))
-    .limit(1).scalar_subquery(),
-    select(func.max(held.c.id)).where(*_OF_CROWDED).scalar_subquery(),
-))
 
 
 def held_cutoff(now=None):
@@ -133,7 +140,10 @@ def claim_held(session, held_id, now=None):
 
 
 def prune_held(session, now=None):
-    """Delete held deliveries past their 14 days; return how many went."""
+    """Delete held deliveries, and counts of refused posts, past their 14 days; return how
+    many held deliveries went."""
+    cutoff = held_cutoff(now)
+    session.connection().execute(delete(HeldRefusal).where(HeldRefusal.minute < cutoff))
     return session.connection().execute(
-        delete(HeldDelivery).where(HeldDelivery.received_at < held_cutoff(now))
+        delete(HeldDelivery).where(HeldDelivery.received_at < cutoff)
     ).rowcount

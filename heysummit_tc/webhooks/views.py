@@ -20,6 +20,8 @@ bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
 log = logging.getLogger(__name__)
 
 ALLOWED_METHODS = ("GET", "HEAD", "POST", "OPTIONS")
+# Seconds a post refused for a full held store is asked to wait before it is sent again.
+HELD_RETRY_AFTER = 3600
 
 
 @bp.route("/thrivecart/", methods=ALLOWED_METHODS, strict_slashes=False,
@@ -93,6 +95,16 @@ def _receive(order, secret_word):
             total=config["HELD_DELIVERIES_TOTAL"],
         )
         db.session.commit()
+        if held_id is None:
+            log.warning("webhook refused: secret word matches no integration and the store "
+                        "of held deliveries is full")
+            response = jsonify(
+                status="held_store_full",
+                error="thrivecart_secret matches no configured ThriveCart integration, and "
+                      "the store of deliveries held for a Secret Word not saved yet is full; "
+                      "send it again later")
+            response.headers["Retry-After"] = str(HELD_RETRY_AFTER)
+            return response, 503
         log.info("webhook rejected: secret word matches no integration (held as %s)", held_id)
         return jsonify(status="rejected",
                        error="thrivecart_secret matches no configured ThriveCart integration"), 403
