@@ -2,8 +2,6 @@
 
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_wtf import FlaskForm
-from wtforms import EmailField
-from wtforms.validators import DataRequired, Email, Length
 
 from .emails import read_access_token
 from .extensions import db
@@ -13,17 +11,19 @@ from .security import FailureLimit
 from .services.access_emails import (
     LinkProblem,
     attendee_of_link,
-    find_attendee,
     open_link,
     queue_email,
 )
 
 bp = Blueprint("access", __name__)
+# Fresh links a client may ask for, and that one address may receive, whoever asks.
 fresh_links = FailureLimit("fresh-link", "FRESH_LINK_RATE_LIMIT")
+fresh_links_to = FailureLimit("fresh-link-to", "FRESH_LINK_RECIPIENT_RATE_LIMIT")
 
 
 class FreshLinkForm(FlaskForm):
-    email = EmailField("Your email", validators=[DataRequired(), Email(), Length(max=254)])
+    """Just the button: a fresh link goes to the address the used one was sent to, never to
+    an address typed in (anyone holding an old link could otherwise mail any buyer)."""
 
 
 def _link_id_or_404(token):
@@ -52,7 +52,7 @@ def show(token):
 
 @bp.route("/access/<token>/fresh", methods=["POST"])
 def fresh(token):
-    """Email a fresh link to the address, if it holds tickets here; never say whether."""
+    """Email a fresh link to the address the link was sent to, within both limits."""
     link_id = _link_id_or_404(token)
     attendee = attendee_of_link(db.session, link_id)
     if attendee is None:
@@ -63,11 +63,12 @@ def fresh(token):
                                          token=token), 400)
     if not fresh_links.record_failure(request.remote_addr or "-"):
         abort(429, "Too many requests for fresh links from here; try again later.")
-    found = find_attendee(db.session, attendee.event_id, form.email.data)
-    if found is not None:
-        queue_email(db.session, found, EmailKind.FRESH_LINK)
-        db.session.commit()
-        wake_email_worker()
+    if not fresh_links_to.record_failure(str(attendee.id)):
+        abort(429, "Several fresh links were sent to this address lately; use the newest one, "
+                   "or try again later.")
+    queue_email(db.session, attendee, EmailKind.FRESH_LINK)
+    db.session.commit()
+    wake_email_worker()
     return _no_store(render_template("access/sent.html"), 200)
 
 

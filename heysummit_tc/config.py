@@ -77,6 +77,7 @@ def load_config(app, overrides=None):
         # A refused email is tried again after this many seconds, doubling each time.
         EMAIL_RETRY_SECONDS=int(env.get("EMAIL_RETRY_SECONDS", 60)),
         FRESH_LINK_RATE_LIMIT=env.get("FRESH_LINK_RATE_LIMIT", "5 per hour"),
+        FRESH_LINK_RECIPIENT_RATE_LIMIT=env.get("FRESH_LINK_RECIPIENT_RATE_LIMIT", "3 per hour"),
         # An alert digest reports silence after this many days without a delivery.
         ALERT_SILENCE_DAYS=int(env.get("ALERT_SILENCE_DAYS", 7)),
     )

@@ -96,12 +96,14 @@ def test_a_buyer_gets_one_access_email_however_often_the_order_arrives(
     assert len(outbox(session)) == 3  # one row per ticket granted, sent as one email each
 
 
-def test_the_link_works_once_then_offers_a_fresh_one_without_telling_who_is_known(
+def test_the_link_works_once_then_offers_a_fresh_one_to_the_address_it_was_sent_to(
     mailing, worker, smtp_server, summit
 ):
     client = mailing.test_client()
     post_webhook(client, order("A-1"))
-    [message] = wait_for(lambda: smtp_server.messages)
+    post_webhook(client, order("B-1", email="bob@example.com"))
+    wait_for(lambda: len(smtp_server.messages) == 2)
+    [message] = [m for m in smtp_server.messages if m["To"] == "grace@example.com"]
     path = link_of(message)
     page = client.get(path)
     assert page.status_code == 200
@@ -113,17 +115,66 @@ def test_the_link_works_once_then_offers_a_fresh_one_without_telling_who_is_know
 
     again = client.get(path)
     assert again.status_code == 410
-    assert "This link was used already." in again.get_data(as_text=True)
-    fresh_url = path + "/fresh"
-    unknown = client.post(fresh_url, data={"email": "nobody@example.com"})
-    known = client.post(fresh_url, data={"email": "Grace@Example.com"})
-    assert unknown.get_data() == known.get_data()  # the same answer either way
-    assert "a fresh link is on its way" in known.get_data(as_text=True)
-    wait_for(lambda: len(smtp_server.messages) == 2)
-    fresh = smtp_server.messages[1]
+    again_text = again.get_data(as_text=True)
+    assert "This link was used already." in again_text
+    assert "goes to the email address this one was sent to" in again_text
+    assert 'name="email"' not in again_text  # nothing to type another address into
+    # An address typed into the request anyway changes nothing: the link's own buyer gets it.
+    sent = client.post(path + "/fresh", data={"email": "bob@example.com"})
+    assert "A fresh link is on its way" in sent.get_data(as_text=True)
+    wait_for(lambda: len(smtp_server.messages) == 3)
+    fresh = smtp_server.messages[2]
     assert fresh["To"] == "grace@example.com"
     assert client.get(link_of(fresh)).status_code == 200
     assert client.get("/access/not-a-signed-token").status_code == 404
+
+
+def test_fresh_links_are_limited_per_recipient_whoever_asks(
+    make_app, mailing, jobs_url, smtp_server, summit, session
+):
+    limited = make_app(**mail_config(smtp_server), JOBS_URL=jobs_url,
+                       FRESH_LINK_RATE_LIMIT="100 per hour",
+                       FRESH_LINK_RECIPIENT_RATE_LIMIT="3 per hour")
+    post_webhook(limited.test_client(), order("A-1"))
+    with limited.app_context():
+        from heysummit_tc.emails import access_url
+        from heysummit_tc.models import AccessLink, Attendee
+
+        grace = db.session.scalar(select(Attendee).where(Attendee.email == "grace@example.com"))
+        link = AccessLink(attendee_id=grace.id, expires_at=utcnow() - timedelta(minutes=1))
+        db.session.add(link)
+        db.session.commit()
+        path = access_url(link.id).removeprefix(BASE)
+    statuses = []
+    for number in range(30):  # thirty clients, one victim
+        stranger = limited.test_client()
+        stranger.environ_base["REMOTE_ADDR"] = f"198.51.100.{number}"
+        statuses.append(stranger.post(path + "/fresh").status_code)
+    assert statuses == [200] * 3 + [429] * 27
+    assert len([row for row in outbox(session) if row.kind == "fresh_link"]) == 3
+
+
+def test_fresh_links_are_limited_per_client(make_app, jobs_url, smtp_server, summit):
+    limited = make_app(**mail_config(smtp_server), JOBS_URL=jobs_url,
+                       FRESH_LINK_RATE_LIMIT="2 per hour",
+                       FRESH_LINK_RECIPIENT_RATE_LIMIT="100 per hour")
+    client = limited.test_client()
+    post_webhook(client, order("A-1"))
+    post_webhook(client, order("B-1", email="bob@example.com"))
+    with limited.app_context():
+        from heysummit_tc.emails import access_url
+        from heysummit_tc.models import AccessLink, Attendee
+
+        paths = []
+        for attendee in db.session.scalars(select(Attendee).order_by(Attendee.id)):
+            link = AccessLink(attendee_id=attendee.id, expires_at=utcnow())
+            db.session.add(link)
+            db.session.flush()
+            paths.append(access_url(link.id).removeprefix(BASE))
+        db.session.commit()
+    # One client asking for two buyers' links, then a third time: the client's limit holds.
+    statuses = [client.post(path + "/fresh").status_code for path in (*paths, paths[0])]
+    assert statuses == [200, 200, 429]
 
 
 def test_an_expired_link_offers_a_fresh_one(mailing, worker, smtp_server, summit):

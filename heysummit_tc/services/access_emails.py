@@ -352,8 +352,3 @@ def attendee_of_link(session, link_id):
     link = session.get(AccessLink, link_id)
     return session.get(Attendee, link.attendee_id) if link else None
 
-
-def find_attendee(session, event_id, email):
-    return session.scalar(select(Attendee).where(Attendee.event_id == event_id,
-                                                 Attendee.email == email.strip().lower()))
-
