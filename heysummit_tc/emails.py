@@ -3,6 +3,8 @@
 Services decide what to send (:mod:`.services.alerts`); this module turns it into a message.
 """
 
+from urllib.parse import urlsplit
+
 from flask import current_app, render_template, url_for
 from flask_mail import Message
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -81,7 +83,15 @@ def deliver_access_email(email):
     message = Message(email.subject, recipients=[email.to], body=email.text,
                       html=render_template("email/access.html", email=email,
                                            paragraphs=paragraphs, link=link))
+    message.msgId = message_id(email.key)
     mail.send(message)
+
+
+def message_id(key):
+    """A Message-ID that is the same however often one email is sent: ``<key@host>``, the
+    host of PUBLIC_BASE_URL."""
+    host = urlsplit(current_app.config["PUBLIC_BASE_URL"]).hostname or "heysummit.invalid"
+    return f"<{key}@{host}>"
 
 
 PASSWORD_LINK_DAYS = 7

@@ -10,6 +10,7 @@ Run the worker with ``huey_consumer heysummit_tc.worker.huey`` (``make run`` doe
 
 import logging
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -127,9 +128,14 @@ def send_emails():
     from .services.access_emails import send_due, waiting_for_retry
 
     _mail_timeout()
+    config = current_app.config
+    # A send is a handful of SMTP exchanges, each given up after MAIL_TIMEOUT: an email
+    # claimed longer ago than four of those was left by a worker that died, and is sent
+    # again (with the same Message-ID).
     counts = send_due(db.session, deliver_access_email, access_url,
-                      mail_configured=mail_problem(current_app.config) is None,
-                      retry_seconds=current_app.config["EMAIL_RETRY_SECONDS"])
+                      mail_configured=mail_problem(config) is None,
+                      retry_seconds=config["EMAIL_RETRY_SECONDS"],
+                      stale_after=timedelta(seconds=4 * config["MAIL_TIMEOUT"]))
     if counts:
         log.info("access emails: %s", ", ".join(f"{count} {status}"
                                                 for status, count in sorted(counts.items())))

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from heysummit_tc.extensions import db
+from heysummit_tc.jobs import send_emails
 from heysummit_tc.models import ActivityEntry, EmailStatus, OutboxEmail, utcnow
 
 from helpers import PASSWORD, Worker, mail_config, mail_env, post_webhook, wait_for
@@ -324,3 +325,52 @@ def test_a_new_member_gets_their_set_password_link_by_email(
     assert grace.post(path, data={"password": "a much longer passphrase"}).status_code == 302
     assert grace.post("/login", data={"email": "grace@example.com",
                                       "password": "a much longer passphrase"}).status_code == 302
+
+
+def test_each_order_is_one_email_however_its_grants_fall_into_batches(
+    mailing, smtp_server, summit, session
+):
+    # Nobody sends while the orders arrive: 61 grants wait, and the 25th two-item order's
+    # two grants straddle the worker's batches of 50.
+    client = mailing.test_client()
+    post_webhook(client, order("A-0", email="first@example.com"))
+    for number in range(1, 31):
+        post_webhook(client, order(f"A-{number}", email=f"buyer{number}@example.com",
+                                   keys=("product-12", "bump-3")))
+    with mailing.app_context():
+        send_emails()
+    recipients = [message["To"] for message in smtp_server.messages]
+    assert sorted(recipients) == sorted(["first@example.com"] + [
+        f"buyer{number}@example.com" for number in range(1, 31)])
+    for message in smtp_server.messages[1:]:
+        assert "You now hold: All-Access Pass, Workbook." in \
+            message.get_body(("plain",)).get_content()
+
+
+def test_a_worker_killed_after_the_smtp_server_accepted_sends_it_again_recognisably(
+    mailing, smtp_server, summit, session
+):
+    from heysummit_tc.emails import access_url, deliver_access_email
+    from heysummit_tc.services.access_emails import send_due
+
+    post_webhook(mailing.test_client(), order("A-1"))
+
+    def accepted_then_killed(email):
+        deliver_access_email(email)
+        raise KeyboardInterrupt  # the process dies before it records the send
+
+    start = utcnow()
+    with mailing.app_context(), pytest.raises(KeyboardInterrupt):
+        send_due(db.session, accepted_then_killed, access_url, mail_configured=True, now=start)
+    assert [row.status for row in outbox(session)] == [EmailStatus.SENDING]
+    with mailing.app_context():
+        db.session.rollback()
+        # Within what one send takes (four SMTP timeouts of 30 s), it is another worker's.
+        with time_machine.travel(start + timedelta(seconds=119), tick=False):
+            assert send_emails() == {}
+        with time_machine.travel(start + timedelta(seconds=121), tick=False):
+            assert send_emails() == {EmailStatus.SENT: 1}
+    first, second = smtp_server.messages
+    [row] = outbox(session)
+    assert first["Message-ID"] == second["Message-ID"] == f"<outbox-{row.id}@events.example.com>"
+    assert [row.status for row in outbox(session)] == [EmailStatus.SENT]

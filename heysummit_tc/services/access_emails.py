@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
 
 from ..models import (
     AccessEmailSettings,
@@ -38,7 +38,8 @@ from .lifecycle import has_access
 LINK_DAYS = 7
 MAX_TRIES = 5
 # A row claimed longer ago than this was left by a worker that died: it may be taken again.
-STALE_CLAIM = timedelta(minutes=10)
+# The worker passes what one send can take (a few SMTP timeouts); this is the fallback.
+STALE_CLAIM = timedelta(minutes=2)
 BATCH = 50
 
 PLACEHOLDERS = {
@@ -125,16 +126,7 @@ def queue_grants(session, now=None, limit=BATCH):
     dialect = sql.dialect_of(session)
     total = 0
     while True:
-        grants = session.execute(
-            select(DeliveryOutcome.id, DeliveryOutcome.event_id, DeliveryOutcome.attendee_id,
-                   DeliveryOutcome.ticket_id, DeliveryOutcome.delivery_id,
-                   TicketPurchase.thrivecart_order_id, TicketPurchase.test)
-            .outerjoin(TicketPurchase, TicketPurchase.id == DeliveryOutcome.purchase_id)
-            .where(DeliveryOutcome.outcome == OutcomeKind.PAID,
-                   DeliveryOutcome.email_queued_at.is_(None))
-            .order_by(DeliveryOutcome.id).limit(limit)
-            .with_for_update(skip_locked=True, of=DeliveryOutcome)
-        ).all()
+        grants = session.execute(_grants_of_deliveries(limit)).all()
         if not grants:
             session.commit()
             return total
@@ -157,21 +149,52 @@ def queue_grants(session, now=None, limit=BATCH):
         total += len(grants)
 
 
-def claim(session, now=None, limit=BATCH):
+_UNQUEUED_GRANT = and_(DeliveryOutcome.outcome == OutcomeKind.PAID,
+                       DeliveryOutcome.email_queued_at.is_(None))
+
+
+def _grants_of_deliveries(limit):
+    """Every unqueued grant of the deliveries of the first ``limit`` unqueued grants.
+
+    Whole deliveries, so that one delivery's grants to a buyer reach the outbox in one
+    transaction and are claimed, and sent, as one email.
+    """
+    first = (select(DeliveryOutcome.delivery_id).where(_UNQUEUED_GRANT)
+             .order_by(DeliveryOutcome.id).limit(limit))
+    return (select(DeliveryOutcome.id, DeliveryOutcome.event_id, DeliveryOutcome.attendee_id,
+                   DeliveryOutcome.ticket_id, DeliveryOutcome.delivery_id,
+                   TicketPurchase.thrivecart_order_id, TicketPurchase.test)
+            .outerjoin(TicketPurchase, TicketPurchase.id == DeliveryOutcome.purchase_id)
+            .where(_UNQUEUED_GRANT, DeliveryOutcome.delivery_id.in_(first.scalar_subquery()))
+            .order_by(DeliveryOutcome.id)
+            .with_for_update(skip_locked=True, of=DeliveryOutcome))
+
+
+def claim(session, now=None, limit=BATCH, stale_after=STALE_CLAIM):
     """Take a batch of due outbox rows for this worker; return their ids.
 
-    On PostgreSQL the candidates are read ``FOR UPDATE SKIP LOCKED``, so workers take
-    different rows without waiting; on SQLite (one writer at a time) the claim itself is
-    the guard. Either way a row is ours only if our claim token landed on it.
+    The batch is made of whole emails: every due row of each attendee, order and kind among
+    the first ``limit`` due rows, so that a buyer's tickets of one order go in one email
+    however the rows fall into batches. On PostgreSQL the rows are read ``FOR UPDATE SKIP
+    LOCKED``, so workers take different emails without waiting; on SQLite (one writer at a
+    time) the claim itself is the guard. Either way a row is ours only if our claim token
+    landed on it. A row claimed more than ``stale_after`` ago was left by a worker that
+    died mid-send: it is due again.
     """
     now = now or utcnow()
     due = or_(
         and_(OutboxEmail.status == EmailStatus.PENDING, OutboxEmail.next_attempt_at <= now),
         and_(OutboxEmail.status == EmailStatus.SENDING,
-             OutboxEmail.claimed_at < now - STALE_CLAIM),
+             OutboxEmail.claimed_at < now - stale_after),
     )
+    email = tuple_(OutboxEmail.attendee_id, OutboxEmail.order_id, OutboxEmail.kind)
+    first = select(OutboxEmail.id).where(due).order_by(OutboxEmail.id).limit(limit)
     candidates = list(session.scalars(
-        select(OutboxEmail.id).where(due).order_by(OutboxEmail.id).limit(limit)
+        select(OutboxEmail.id)
+        .where(due, email.in_(select(OutboxEmail.attendee_id, OutboxEmail.order_id,
+                                     OutboxEmail.kind)
+                              .where(OutboxEmail.id.in_(first.scalar_subquery()))))
+        .order_by(OutboxEmail.id)
         .with_for_update(skip_locked=True)
     ))
     if not candidates:
@@ -197,9 +220,14 @@ class AccessEmail:
     text: str
     values: dict
     event_name: str
+    # The same for every attempt at this email (its first outbox row): a copy sent again
+    # after a worker died between the SMTP server's acceptance and the record of it is
+    # recognisably the same message.
+    key: str = ""
 
 
-def send_due(session, deliver, sign, *, mail_configured, retry_seconds=60, now=None):
+def send_due(session, deliver, sign, *, mail_configured, retry_seconds=60, now=None,
+             stale_after=STALE_CLAIM):
     """Send every due outbox email through ``deliver(email)``; return a count per status.
 
     ``sign(link_id)`` makes the access link. Rows of one attendee and order are sent as one
@@ -210,7 +238,7 @@ def send_due(session, deliver, sign, *, mail_configured, retry_seconds=60, now=N
     now = now or utcnow()
     counts = {}
     queue_grants(session, now)
-    while ids := claim(session, now):
+    while ids := claim(session, now, stale_after=stale_after):
         rows = list(session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(ids))
                                     .order_by(OutboxEmail.id)))
         groups = {}
@@ -255,7 +283,7 @@ def _send_group(session, rows, deliver, sign, mail_configured, now, retry_second
     if any(row.test for row in rows):
         subject = "[TEST] " + subject
     email = AccessEmail(attendee.email, subject[:300], render(settings.body, values), values,
-                        event.name)
+                        event.name, key=f"outbox-{first.id}")
     # The link must exist before the buyer can click it.
     session.commit()
     try:
