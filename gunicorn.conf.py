@@ -35,6 +35,11 @@ max_requests_jitter = 5000
 # the master, not a HUP.
 preload_app = True
 
+# Seconds a client has to send a request's whole body once its headers are in (408 after;
+# see heysummit_tc.body_deadline). ThriveCart's posts arrive in milliseconds; behind the proxy
+# the body is whole before it gets here.
+body_timeout = float(os.environ.get("GUNICORN_BODY_TIMEOUT", 10))
+
 # Request-line and header limits: ThriveCart's posts are small; anything larger is hostile.
 limit_request_line = 4094
 limit_request_fields = 100
@@ -44,6 +49,18 @@ limit_request_field_size = 8190
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # The app logs one line per request itself (with its request id): no access log here.
 errorlog = "-"
+
+
+def post_worker_init(worker):
+    """Hold each request's body to ``body_timeout``: gunicorn itself waits for a body as
+    long as the client likes, one thread per trickling client."""
+    app = worker.wsgi
+    if "sqlalchemy" not in getattr(app, "extensions", {}):
+        return  # another app served with this configuration (bench/floor.py)
+    from heysummit_tc.body_deadline import BodyDeadline
+
+    worker.wsgi = BodyDeadline(app, seconds=body_timeout,
+                               limit=app.config["MAX_CONTENT_LENGTH"])
 
 
 def post_fork(server, worker):

@@ -69,6 +69,56 @@ def test_trickling_clients_do_not_starve_gunicorn_as_configured(production_serve
     assert max(latencies) < 1
 
 
+def test_gunicorn_alone_gives_a_trickling_body_408_after_the_body_timeout(database_url,
+                                                                         tmp_path):
+    """More clients than gunicorn.conf.py has threads, each sending a byte a second: past
+    GUNICORN_BODY_TIMEOUT each gets 408 and its connection is closed, and the app answers."""
+    clients = 40  # 4 workers x 8 threads on this machine's two cores: every thread, and more
+    with Gunicorn(database_url, production=True, env={"GUNICORN_BODY_TIMEOUT": "2"},
+                  log_path=tmp_path / "gunicorn.log") as server:
+        sockets = []
+        for _ in range(clients):
+            connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            connection.sendall(
+                b"POST /api/webhooks/thrivecart/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n"
+                b"Content-Length: 2000\r\n\r\nx")
+            sockets.append(connection)
+        started = time.monotonic()
+        answers = {}
+        try:
+            while len(answers) < clients and time.monotonic() - started < 20:
+                for index, connection in enumerate(sockets):
+                    if index in answers:
+                        continue
+                    try:
+                        connection.sendall(b"x")  # a byte a second, never the whole body
+                    except OSError:
+                        pass
+                    connection.settimeout(0.01)
+                    try:
+                        head = connection.recv(100)
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        head = b"reset"
+                    answers[index] = (head.split(b"\r\n")[0], time.monotonic() - started)
+                time.sleep(1)
+            latencies = health_latencies(server.url)
+        finally:
+            for connection in sockets:
+                connection.close()
+    statuses = {line for line, _ in answers.values()}
+    slowest = max(seconds for _, seconds in answers.values())
+    FIGURES.append(f"gunicorn alone, {clients} bodies at a byte a second, "
+                   f"GUNICORN_BODY_TIMEOUT=2: answered {statuses} within {slowest:.1f} s; "
+                   f"then /healthz/live max {max(latencies) * 1000:.0f} ms")
+    assert len(answers) == clients and statuses == {b"HTTP/1.1 408 Request Timeout"}
+    # Threads taken in turn: the last waited for a thread, then had its 2 s.
+    assert slowest < 10
+    assert max(latencies) < 1
+
+
 def _nginx():
     found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx")
                                       else None)
