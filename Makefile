@@ -6,7 +6,7 @@ PORT ?= 8000
 WORKERS ?= 2
 # pytest-xdist processes: one per core (each gets its own databases, servers and browser).
 TEST_WORKERS ?= auto
-DEV := APP_ENV=development
+DEV := APP_ENV=development PORT=$(PORT)
 
 .PHONY: run test lint audit bench mutate mutate-postgres screenshots clean
 

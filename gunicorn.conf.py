@@ -17,13 +17,15 @@ worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count()))
 threads = int(os.environ.get("GUNICORN_THREADS", 8))
 # A worker takes no more connections than it has threads: one whose threads are all held
-# by slow clients stops accepting, and the others serve the rest meanwhile.
+# by slow clients stops accepting, and the others serve the rest meanwhile. That leaves no
+# room for idle kept-alive connections, so keep-alive is off (each response closes its
+# connection; gunicorn would otherwise warn at every start that it cannot keep any).
 worker_connections = threads
+keepalive = 0
 
 # A request that takes longer than this is killed; ThriveCart orders take milliseconds.
 timeout = 30
 graceful_timeout = 20
-keepalive = 5
 # Restart workers now and then, so that nothing slowly accumulated lasts for ever: each after
 # a random 5,000 to 10,000 requests. An even load brings every worker to its limit together,
 # and with a jitter of a tenth they all restarted within a second of each other, leaving

@@ -69,6 +69,9 @@ def load_config(app, overrides=None):
         MAIL_PASSWORD=env.get("MAIL_PASSWORD"),
         MAIL_DEFAULT_SENDER=env.get("MAIL_DEFAULT_SENDER"),
         MAIL_TIMEOUT=int(env.get("MAIL_TIMEOUT", 30)),
+        # A folder that receives each email as a .eml file instead of an SMTP server
+        # (development's default when MAIL_SERVER is unset).
+        MAIL_SINK=env.get("MAIL_SINK"),
         # The background jobs' queue: SQLite beside the instance data, or redis://...
         JOBS_URL=env.get("JOBS_URL") or f"sqlite:///{instance / 'jobs.sqlite3'}",
         # Whether the worker also runs expire, alerts and prune on its schedule.
@@ -91,6 +94,14 @@ def load_config(app, overrides=None):
         for name in ("SECRET_KEY", "SECRET_WORD_KEY"):
             if not config.get(name):
                 config[name] = _instance_key(instance, name.lower())
+        if not config.get("MAIL_SERVER"):
+            # No SMTP server in development: every email the app sends lands in
+            # instance/mail/ as a .eml file, links and all, to be read there.
+            config["MAIL_SINK"] = config.get("MAIL_SINK") or str(instance / "mail")
+            config["MAIL_DEFAULT_SENDER"] = (config.get("MAIL_DEFAULT_SENDER")
+                                             or "heysummit-tc <noreply@localhost>")
+            config["PUBLIC_BASE_URL"] = (config.get("PUBLIC_BASE_URL")
+                                         or f"http://127.0.0.1:{env.get('PORT', '8000')}")
     else:
         missing = [name for name in ("SECRET_KEY", "SECRET_WORD_KEY") if not config.get(name)]
         if missing:
@@ -107,8 +118,10 @@ def _flag(value):
 
 def mail_problem(config):
     """Return why email cannot be sent with this configuration, or None when it can."""
-    missing = [name for name in ("MAIL_SERVER", "MAIL_DEFAULT_SENDER", "PUBLIC_BASE_URL")
-               if not config.get(name)]
+    needed = ("MAIL_DEFAULT_SENDER", "PUBLIC_BASE_URL")
+    if not config.get("MAIL_SINK"):
+        needed = ("MAIL_SERVER", *needed)
+    missing = [name for name in needed if not config.get(name)]
     if missing:
         return (f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set, so no "
                 "email can be sent (see the README's Configuration).")

@@ -3,6 +3,10 @@
 Services decide what to send (:mod:`.services.alerts`); this module turns it into a message.
 """
 
+import logging
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template, url_for
@@ -12,6 +16,22 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from .extensions import mail
 from .services.accounts import password_fingerprint
 from .words import plural
+
+log = logging.getLogger(__name__)
+
+
+def send(message):
+    """Send a message over SMTP, or write it to MAIL_SINK as a .eml file when that is set
+    and MAIL_SERVER is not (development)."""
+    config = current_app.config
+    if config.get("MAIL_SINK") and not config.get("MAIL_SERVER"):
+        folder = Path(config["MAIL_SINK"])
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}.eml"
+        (folder / name).write_bytes(message.as_bytes())
+        log.info("email written to %s (no MAIL_SERVER: development mail sink)", folder / name)
+        return
+    mail.send(message)
 
 
 def digest_subject(digest):
@@ -53,7 +73,7 @@ def deliver_digest(digest):
         message = Message(subject, recipients=[digest.recipient],
                           body=render_template("email/alert_digest.txt", **context),
                           html=render_template("email/alert_digest.html", **context))
-    mail.send(message)
+    send(message)
     return subject
 
 
@@ -84,7 +104,7 @@ def deliver_access_email(email):
                       html=render_template("email/access.html", email=email,
                                            paragraphs=paragraphs, link=link))
     message.msgId = message_id(email.key)
-    mail.send(message)
+    send(message)
 
 
 def message_id(key):
@@ -129,4 +149,4 @@ def deliver_invite(user, event, inviter_email):
     message = Message(f"You have been added to {event.name}", recipients=[user.email],
                       body=render_template("email/invite.txt", **context),
                       html=render_template("email/invite.html", **context))
-    mail.send(message)
+    send(message)

@@ -45,3 +45,33 @@ def test_after_make_run_the_cli_needs_no_environment(tmp_path):
     assert created.returncode == 0, created.stderr
     assert "Created user someone@example.com" in created.stdout
     assert "Password: " in created.stdout
+
+
+def test_in_development_without_smtp_every_email_lands_in_instance_mail(
+        make_app, app, make_user, make_event, make_ticket, connect, tmp_path):
+    import email
+    from email import policy
+
+    from heysummit_tc.config import mail_problem
+    from heysummit_tc.jobs import send_emails
+
+    from helpers import post_webhook
+    from orders import success
+
+    default = make_app(APP_ENV="development")
+    assert default.config["MAIL_SINK"] == str(Path(default.instance_path) / "mail")
+    assert mail_problem(default.config) is None  # emails are on, into the sink
+    assert default.config["PUBLIC_BASE_URL"] == "http://127.0.0.1:8000"
+
+    sink = tmp_path / "mail"
+    development = make_app(APP_ENV="development", MAIL_SINK=str(sink))
+    event_id = make_event("Growth Summit", organiser=make_user("ada@example.com"))
+    make_ticket(event_id, "All-Access Pass", "product-12", [("49.97", "USD")])
+    connect(event_id)
+    assert post_webhook(development.test_client(), success()).status_code == 200
+    with development.app_context():
+        assert send_emails() == {"sent": 1}
+    [written] = sink.glob("*.eml")
+    message = email.message_from_bytes(written.read_bytes(), policy=policy.default)
+    assert message["To"] == "ada.lovelace@example.com"
+    assert "http://127.0.0.1:8000/access/" in message.get_body(("plain",)).get_content()
