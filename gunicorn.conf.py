@@ -53,6 +53,18 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 errorlog = "-"
 
 
+def worker_int(worker):
+    """Quick shutdown (SIGINT, as Ctrl+C in ``make run`` sends, or SIGQUIT) means now: a
+    thread still waiting on a client (a request's headers half sent, a browser's idle
+    connection) would otherwise hold the worker's exit until the master kills it after
+    ``graceful_timeout``. In-flight transactions roll back, as at any crash. The graceful stop
+    is SIGTERM, unchanged."""
+    import logging
+
+    logging.shutdown()
+    os._exit(0)
+
+
 def post_worker_init(worker):
     """Hold each request's body to ``body_timeout``: gunicorn itself waits for a body as
     long as the client likes, one thread per trickling client."""

@@ -9,6 +9,7 @@ by ``.ci/run``) makes its absence a failure.
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -117,6 +118,24 @@ def test_gunicorn_alone_gives_a_trickling_body_408_after_the_body_timeout(databa
     # Threads taken in turn: the last waited for a thread, then had its 2 s.
     assert slowest < 10
     assert max(latencies) < 1
+
+
+def test_ctrl_c_stops_gunicorn_at_once_even_with_a_client_half_way_through_its_headers(
+        database_url, tmp_path):
+    """``make run``'s Ctrl+C: no 20 s wait for a thread stuck on a client, no SIGKILL."""
+    log_path = tmp_path / "gunicorn.log"
+    with Gunicorn(database_url, workers=2, threads=2, log_path=log_path) as server:
+        stuck = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        stuck.sendall(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and nothing more
+        time.sleep(0.5)  # a thread now waits for the rest of the headers
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGINT)
+        server.process.wait(timeout=15)
+        stopped = time.monotonic() - started
+        stuck.close()
+    FIGURES.append(f"gunicorn stopped by SIGINT with a client stuck mid-headers: {stopped:.1f} s")
+    assert stopped < 5
+    assert "SIGKILL" not in log_path.read_text()
 
 
 def _nginx():
