@@ -216,7 +216,8 @@ def test_delivery_before_the_secret_is_held_offered_and_processed_once(
     assert delivery.id in delivery_links(text_of(client.get(url)))
 
 
-def test_held_deliveries_are_capped_oldest_first(make_app, app, make_event, session):
+def test_held_deliveries_are_capped_oldest_first_and_a_full_store_refuses(
+        make_app, app, make_event, session):
     capped = make_app(HELD_DELIVERIES_PER_SECRET=100, HELD_DELIVERIES_PER_CLIENT=3,
                       HELD_DELIVERIES_TOTAL=5)
 
@@ -225,19 +226,16 @@ def test_held_deliveries_are_capped_oldest_first(make_app, app, make_event, sess
         client.environ_base["REMOTE_ADDR"] = client_address
         payload = load_fixture("order-success.json") | {
             "order_id": str(number), "thrivecart_secret": f"NOBODYSSECRET{number}"}
-        assert post_webhook(client, form_body(payload)).status_code == 403
+        return post_webhook(client, form_body(payload)).status_code
 
-    for number in range(1, 6):
-        post("192.0.2.1", number)
+    assert [post("192.0.2.1", number) for number in range(1, 6)] == [403] * 5
     kept = session.scalars(select(HeldDelivery.order_id).order_by(HeldDelivery.id)).all()
-    assert kept == ["3", "4", "5"]
-    for number in range(6, 9):
-        post("192.0.2.2", number)
+    assert kept == ["3", "4", "5"]  # an address past its cap gives up its own oldest
+    assert [post("192.0.2.2", number) for number in range(6, 9)] == [403, 403, 503]
     session.expire_all()
     kept = session.scalars(select(HeldDelivery.order_id).order_by(HeldDelivery.id)).all()
-    # Order 8 pushed the total past 5: the oldest of the address holding the most went,
-    # and a tie goes to the address that has held longest.
-    assert kept == ["4", "5", "6", "7", "8"]
+    # Order 8 found the store full: it was refused, and nothing held was dropped for it.
+    assert kept == ["3", "4", "5", "6", "7"]
 
 
 def test_wrong_secret_from_a_known_account_warns_about_regeneration(client, organiser):

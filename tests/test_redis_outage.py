@@ -137,6 +137,7 @@ def test_a_redis_outage_loses_nothing_and_answers_every_path(
            "RATELIMIT_KEY_PREFIX": f"outage-{uuid.uuid4().hex}",
            "WEBHOOK_WRONG_SECRET_RATE_LIMIT": "12 per minute",
            "LOGIN_RATE_LIMIT": "1000 per minute", "FRESH_LINK_RATE_LIMIT": "1000 per hour",
+           "FRESH_LINK_RECIPIENT_RATE_LIMIT": "1000 per hour",
            "RATELIMIT_RETRY_SECONDS": "1", "SESSION_COOKIE_SECURE": "0",
            "PUBLIC_BASE_URL": "http://127.0.0.1"}
     log_path = tmp_path / "gunicorn.log"
