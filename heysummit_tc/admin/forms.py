@@ -24,6 +24,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..extensions import db
 from ..services import ServiceError
+from ..services.search import SHORT_HELP
 from ..thrivecart.items import ACCEPTED_FORMATS, ITEM_TYPES
 
 
@@ -194,7 +195,7 @@ class AttendeeSearchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField("Search by email", validators=[Optional(), Length(max=254)])
+    q = StringField("Search", validators=[Optional(), Length(max=254)], description=SHORT_HELP)
     status = SelectField(
         "Status", validators=[Optional()],
         choices=[

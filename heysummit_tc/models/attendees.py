@@ -65,6 +65,8 @@ class TicketPurchase(Base):
         UniqueConstraint("attendee_id", "ticket_id"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         Index("ix_ticket_purchases_ticket_id_order", "ticket_id", "thrivecart_order_id"),
+        # Searching by order id: the exact lookup.
+        Index("ix_ticket_purchases_thrivecart_order_id", "thrivecart_order_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

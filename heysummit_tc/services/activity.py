@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from ..models import ActivityEntry, User, utcnow
-from .pagination import page_of, written_limit
+from .pagination import of_event, page_of, written_limit
 
 # Every kind the log records, with its label for the filter (pairs: a dict literal with
 # "secret" keys reads as a hard-coded password to bandit).
@@ -42,8 +42,8 @@ def activity_of(session, event_id, kind=None, before=None, per_page=50):
     statement = (
         select(ActivityEntry, User.email)
         .outerjoin(User, User.id == ActivityEntry.user_id)
-        .where(ActivityEntry.event_id == event_id)
-        .order_by(ActivityEntry.id.desc())
+        .where(of_event(ActivityEntry.event_id, event_id))
+        .order_by(ActivityEntry.event_id.desc(), ActivityEntry.id.desc())
         .limit(written_limit(per_page + 1))
     )
     if kind in KINDS:

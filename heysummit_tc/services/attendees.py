@@ -24,7 +24,8 @@ from ..models import (
 from ..models.base import UTCDateTime
 from .lifecycle import has_access, has_access_clause
 from .money import amount_text
-from .pagination import Page, page_of, written_limit
+from .pagination import Page, of_event, page_of, written_limit
+from .search import narrowed, plan_for
 
 CSV_HEADER = (
     "email", "first_name", "last_name", "ticket", "external_id", "status", "access", "amount",
@@ -80,23 +81,26 @@ def attendees_of(session, event_id, *, query=None, status=None, before=None, per
                  now=None):
     """Return a page of the event's attendees, newest first, with their purchases.
 
-    ``status`` keeps the attendees holding a purchase in that status. Rows are read as plain
-    columns, two statements a page, and each purchase's access is worked out at ``now``: a
-    page of 50 attendees builds no ORM object.
+    ``query`` finds them by email, name or ThriveCart order id (:mod:`.search`). ``status``
+    keeps the attendees holding a purchase in that status. Rows are read as plain columns, two
+    statements a page, and each purchase's access is worked out at ``now``: a page of 50
+    attendees builds no ORM object.
     """
     statement = (
         select(Attendee.id, Attendee.email, Attendee.first_name, Attendee.last_name)
-        .where(Attendee.event_id == event_id)
-        .order_by(Attendee.id.desc())
+        .order_by(Attendee.event_id.desc(), Attendee.id.desc())
         .limit(written_limit(per_page + 1))
     )
     if status in PurchaseStatus.__members__.values():
         statement = statement.where(Attendee.purchases.any(TicketPurchase.status == status))
+    # NUL can be neither stored nor searched for (PostgreSQL refuses it in text).
+    query = (query or "").replace("\x00", "").strip()
     if query:
-        statement = statement.where(Attendee.email.contains(query.strip().lower(),
-                                                            autoescape=True))
-    if before:
-        statement = statement.where(Attendee.id < before)
+        statement = narrowed(statement, session, event_id, plan_for(query), before)
+    else:
+        statement = statement.where(of_event(Attendee.event_id, event_id))
+        if before:
+            statement = statement.where(Attendee.id < before)
     page = page_of(session.execute(statement), per_page, lambda row: row.id)
     now = now or utcnow()
     purchases = {row.id: [] for row in page.items}

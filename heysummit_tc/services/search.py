@@ -1,0 +1,125 @@
+"""Finding an event's attendees by email, name or ThriveCart order id, always through an index.
+
+A query is answered in one of four ways, chosen from its shape:
+
+- a whole email address: the attendee with exactly that address (the ``(event_id, email)``
+  unique index);
+- an order id (digits): the attendees whose purchases came through that order (the
+  ``thrivecart_order_id`` index); when none did, the digits are searched as text;
+- text with a run of three letters or digits: the attendees whose email or name contains it,
+  served by trigrams (PostgreSQL's ``pg_trgm`` GIN index, SQLite's FTS5 trigram table; see
+  the migration ``c5e1f7a3b920``);
+- anything shorter (one or two characters, or punctuation only): a plain substring match
+  over the newest :data:`SHORT_WINDOW` attendees only. No index can serve it, and reading
+  the whole event for ``a`` or ``%`` would take seconds at a million buyers; the form says so.
+
+Every way keeps the list's order (newest first) and its keyset (``id < before``).
+"""
+
+import re
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import column, func, literal_column, select, table, text
+
+from ..models import Attendee, TicketPurchase
+from .pagination import of_event
+
+# Attendees a short query looks through, newest first.
+SHORT_WINDOW = 10_000
+SHORT_HELP = (f"Email, name or ThriveCart order id. One or two characters search the newest "
+              f"{SHORT_WINDOW:,} attendees; three or more search them all.")
+# A run of three letters or digits: what both trigram indexes can look up.
+_TRIGRAM_RUN = re.compile(r"[^\W_]{3}")
+_ORDER_ID = re.compile(r"\d{1,40}")
+
+# What the search reads, one line per attendee; the PostgreSQL index is on exactly this
+# expression, and SQLite's trigram table holds the same text (its tokenizer folds case).
+SEARCH_TEXT = literal_column(
+    "lower(attendees.email || ' ' || attendees.first_name || ' ' || attendees.last_name)")
+attendee_search = table("attendee_search", column("rowid"), column("search"))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one query is answered: its kind and the value each kind binds."""
+
+    kind: str  # "email", "order", "text" or "short"
+    value: str
+
+
+def plan_for(query):
+    """Return how ``query`` (stripped, non-empty) is answered."""
+    if "@" in query and " " not in query:
+        try:
+            validate_email(query, check_deliverability=False)
+        except EmailNotValidError:
+            pass
+        else:
+            return Plan("email", query.lower())
+    if _ORDER_ID.fullmatch(query):
+        return Plan("order", query)
+    if _TRIGRAM_RUN.search(query):
+        return Plan("text", query)
+    return Plan("short", query)
+
+
+def order_buyers(session, event_id, order_id):
+    """Tell whether any attendee of the event bought through ``order_id``."""
+    return session.scalar(select(
+        select(TicketPurchase.attendee_id)
+        .join(Attendee, Attendee.id == TicketPurchase.attendee_id)
+        .where(TicketPurchase.thrivecart_order_id == order_id, Attendee.event_id == event_id)
+        .exists()))
+
+
+def narrowed(statement, session, event_id, plan, before):
+    """The list's statement, of no event yet, narrowed to the event's attendees ``plan``
+    finds.
+
+    ``statement`` selects attendees newest first; the event and the keyset (``before``) are
+    applied here, each as the index serving this kind of query needs them.
+    """
+    dialect = session.get_bind().dialect.name
+    of_this_event = Attendee.event_id == event_id
+    if plan.kind == "order" and order_buyers(session, event_id, plan.value):
+        in_order = select(TicketPurchase.attendee_id).where(
+            TicketPurchase.thrivecart_order_id == plan.value)
+        return _before(statement.where(of_this_event, Attendee.id.in_(in_order)),
+                       Attendee.id, before)
+    if plan.kind == "email":
+        return _before(statement.where(of_this_event, Attendee.email == plan.value),
+                       Attendee.id, before)
+    if plan.kind in ("text", "order") and dialect == "sqlite":
+        # FTS5 hands its matches over newest first and the join stops at the page's end.
+        phrase = '"' + plan.value.replace('"', '""') + '"'
+        return _before(
+            statement.join(attendee_search, attendee_search.c.rowid == Attendee.id)
+            .where(of_this_event,
+                   text("attendee_search MATCH :phrase").bindparams(phrase=phrase))
+            .order_by(None).order_by(attendee_search.c.rowid.desc()),
+            attendee_search.c.rowid, before)
+    contains = SEARCH_TEXT.like(func.lower("%" + _escaped(plan.value) + "%"), escape="\\")
+    if plan.kind in ("text", "order"):
+        # The planner chooses between the trigram index (a rare fragment) and walking the
+        # event's newest attendees (a common one) from the fragment itself: a prepared
+        # statement's generic plan, which cannot see it, would choose once for all.
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        return _before(statement.where(of_event(Attendee.event_id, event_id), contains),
+                       Attendee.id, before)
+    newest = (select(Attendee.id).where(of_event(Attendee.event_id, event_id))
+              .order_by(Attendee.event_id.desc(), Attendee.id.desc()).limit(SHORT_WINDOW))
+    if dialect == "sqlite":
+        # SQLite's lower() folds ASCII only: compare as the trigram table would, by LIKE
+        # (case-insensitive for ASCII) on the same text.
+        contains = SEARCH_TEXT.like("%" + _escaped(plan.value) + "%", escape="\\")
+    return _before(statement.where(of_this_event, Attendee.id.in_(newest), contains),
+                   Attendee.id, before)
+
+
+def _before(statement, key, before):
+    return statement.where(key < before) if before else statement
+
+
+def _escaped(value):
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
