@@ -52,7 +52,15 @@ def main():
                         help="gunicorn workers (default: gunicorn.conf.py's)")
     parser.add_argument("--worker-class", choices=["gthread", "sync"],
                         help="gunicorn worker class (default: gunicorn.conf.py's, gthread)")
+    parser.add_argument("--scale", action="store_true",
+                        help="pages and searches at 1,000,000 attendees beside 200,000 "
+                             "(bench/scale.py)")
     args = parser.parse_args()
+    if args.scale:
+        import scale
+
+        scale.main(args)
+        return
     Server.workers, Server.worker_class = args.workers, args.worker_class
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: `apt-get install wrk` (make bench does this)")

@@ -172,3 +172,87 @@ def _executemany(connection, table, columns, rows, chunk=20_000):
             batch.clear()
     if batch:
         raw.executemany(statement, batch)
+
+
+# The opt-in scale (``make bench BENCH_ARGS=--scale``): two events on one database, their rows
+# interleaved, so that every page of each is measured beside the other's in one run.
+SCALE = {1: {"name": "Bench Summit", "attendees": 1_000_000, "deliveries": 500_000},
+         2: {"name": "Comparison Summit", "attendees": 200_000, "deliveries": 100_000}}
+SCALE_TICKETS = {1: 1, 2: len(MEASURED_KEYS) + 1}
+
+
+def scale_event_of(n):
+    """The event of the n-th attendee (or delivery): every sixth is event 2's."""
+    return 2 if n % 6 == 0 else 1
+
+
+def seed_scale(connection):
+    """Fill an empty, migrated PostgreSQL database with the scale dataset: 1,000,000
+    attendees (each with a paid purchase) and 500,000 deliveries in event 1, 200,000 and
+    100,000 in event 2, ids interleaved."""
+    started = time.perf_counter()
+    now = datetime.now(UTC).replace(microsecond=0)
+    _copy(connection, "users", ["id", "email", "password_hash", "session_token", "created_at"],
+          [(1, BENCH_EMAIL, password_hasher.hash(BENCH_PASSWORD), "bench" * 4, now)])
+    _copy(connection, "events", ["id", "name", "currency", "created_at"],
+          [(event_id, plan["name"], "USD", now) for event_id, plan in SCALE.items()])
+    _copy(connection, "event_members", ["event_id", "user_id", "role", "created_at"],
+          [(event_id, 1, "organiser", now) for event_id in SCALE])
+    _copy(connection, "thrivecart_integrations",
+          ["id", "event_id", "secret_digest", "secret_last3", "set_by_id", "set_at",
+           "connected_at"],
+          [(event_id, event_id, digest(SECRET_WORD if event_id == 1 else "OTHER0000002"),
+            "Z1B", None, now, now) for event_id in SCALE])
+    tickets = [(SCALE_TICKETS[event_id] + n, event_id, key, key, True, now, now)
+               for event_id in SCALE for n, key in enumerate(MEASURED_KEYS)]
+    _copy(connection, "tickets",
+          ["id", "event_id", "name", "external_id", "active", "created_at", "updated_at"],
+          tickets)
+    _copy(connection, "ticket_prices", ["id", "ticket_id", "amount", "currency"],
+          [(n + 1, ticket[0], 9700, "USD") for n, ticket in enumerate(tickets)])
+    # The trigram index is built once at the end rather than kept row by row.
+    connection.exec_driver_sql("DROP INDEX ix_attendees_search")
+    attendees = sum(plan["attendees"] for plan in SCALE.values())
+    _copy(connection, "attendees",
+          ["id", "event_id", "email", "first_name", "last_name", "created_at", "updated_at"],
+          ((n, scale_event_of(n), f"buyer{n:07d}@example.com", "Buyer", str(n),
+            now, now) for n in range(1, attendees + 1)))
+    paid_at = now - timedelta(days=1)
+    _copy(connection, "ticket_purchases",
+          ["id", "attendee_id", "ticket_id", "status", "amount", "currency", "charged_amount",
+           "charged_currency", "source", "thrivecart_order_id", "thrivecart_item_key", "test",
+           "paid_at", "created_at", "updated_at"],
+          ((n, n, SCALE_TICKETS[scale_event_of(n)], "paid", 9700, "USD", 9700,
+            "USD", "thrivecart", str(9_000_000 + n), "product-12", False, paid_at, now, now)
+           for n in range(1, attendees + 1)))
+    connection.exec_driver_sql(
+        "CREATE INDEX ix_attendees_search ON attendees USING gin "
+        "((lower(email || ' ' || first_name || ' ' || last_name)) gin_trgm_ops)")
+    deliveries = sum(plan["deliveries"] for plan in SCALE.values())
+    payload = json.dumps({"event": "order.success", "mode": "live", "order_id": "seeded",
+                          "customer": {"email": "buyer@example.com"}})
+    _copy(connection, "webhook_deliveries",
+          ["id", "received_at", "source", "event_type", "mode", "test", "thrivecart_account",
+           "order_id", "invoice_id", "customer_email", "status", "http_status", "error",
+           "attempts", "payload"],
+          ((n, now - timedelta(seconds=deliveries - n), "webhook", "order.success", "live",
+            False, "examplesummits", str(8_000_000 + n), str(n), f"buyer{n:07d}@example.com",
+            "processed", 200, None, 1, payload) for n in range(1, deliveries + 1)))
+    _copy(connection, "delivery_events",
+          ["delivery_id", "event_id", "received_at", "attempt", "attention"],
+          ((n, scale_event_of(n), now - timedelta(seconds=deliveries - n), 1,
+            False) for n in range(1, deliveries + 1)))
+    _copy(connection, "delivery_outcomes",
+          ["id", "delivery_id", "event_id", "attempt", "item_key", "outcome", "ticket_id",
+           "attendee_id", "purchase_id", "detail", "created_at"],
+          ((n, n, scale_event_of(n), 1, "product-12", "paid",
+            SCALE_TICKETS[scale_event_of(n)], None, None, None, now)
+           for n in range(1, deliveries + 1)))
+    for table in ("users", "events", "thrivecart_integrations", "tickets", "ticket_prices",
+                  "attendees", "ticket_purchases", "webhook_deliveries", "delivery_outcomes"):
+        connection.exec_driver_sql(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608  # nosec B608
+            f"(SELECT max(id) FROM {table}))")
+    connection.commit()
+    connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+    print(f"seeded the scale dataset in {time.perf_counter() - started:.0f} s", flush=True)

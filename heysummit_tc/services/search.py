@@ -10,7 +10,8 @@ A query is answered in one of four ways, chosen from its shape:
   served by trigrams (PostgreSQL's ``pg_trgm`` GIN index, SQLite's FTS5 trigram table; see
   the migration ``c5e1f7a3b920``);
 - anything shorter (one or two characters, or punctuation only): a plain substring match
-  over the newest :data:`SHORT_WINDOW` attendees only. No index can serve it, and reading
+  (a position, case folded as the database folds it: ASCII only on SQLite) over the newest
+  :data:`SHORT_WINDOW` attendees only. No index can serve it, and reading
   the whole event for ``a`` or ``%`` would take seconds at a million buyers; the form says so.
 
 Every way keeps the list's order (newest first) and its keyset (``id < before``).
@@ -99,21 +100,22 @@ def narrowed(statement, session, event_id, plan, before):
                    text("attendee_search MATCH :phrase").bindparams(phrase=phrase))
             .order_by(None).order_by(attendee_search.c.rowid.desc()),
             attendee_search.c.rowid, before)
-    contains = SEARCH_TEXT.like(func.lower("%" + _escaped(plan.value) + "%"), escape="\\")
     if plan.kind in ("text", "order"):
+        contains = SEARCH_TEXT.like(func.lower("%" + _escaped(plan.value) + "%"),
+                                    escape="\\")
         # The planner chooses between the trigram index (a rare fragment) and walking the
         # event's newest attendees (a common one) from the fragment itself: a prepared
         # statement's generic plan, which cannot see it, would choose once for all.
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         return _before(statement.where(of_event(Attendee.event_id, event_id), contains),
                        Attendee.id, before)
+    # A position, not a LIKE: no trigram can serve one or two characters, and PostgreSQL
+    # would otherwise read the whole trigram index for them (every attendee of every event).
     newest = (select(Attendee.id).where(of_event(Attendee.event_id, event_id))
               .order_by(Attendee.event_id.desc(), Attendee.id.desc()).limit(SHORT_WINDOW))
-    if dialect == "sqlite":
-        # SQLite's lower() folds ASCII only: compare as the trigram table would, by LIKE
-        # (case-insensitive for ASCII) on the same text.
-        contains = SEARCH_TEXT.like("%" + _escaped(plan.value) + "%", escape="\\")
-    return _before(statement.where(of_this_event, Attendee.id.in_(newest), contains),
+    position = func.instr if dialect == "sqlite" else func.strpos
+    within = position(SEARCH_TEXT, func.lower(plan.value)) > 0
+    return _before(statement.where(of_this_event, Attendee.id.in_(newest), within),
                    Attendee.id, before)
 
 
