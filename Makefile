@@ -59,7 +59,7 @@ audit: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check heysummit_tc tests bench
 
-bench: $(VENV)/.installed-test ## benchmark the webhook and pages (PostgreSQL; BENCH_ARGS=--sqlite)
+bench: $(VENV)/.installed-test ## benchmark the webhook and pages (PostgreSQL; BENCH_ARGS=--sqlite, --scale)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
