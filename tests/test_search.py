@@ -88,7 +88,7 @@ def test_percent_and_underscore_in_a_query_are_text_not_wildcards(client, buyers
 def test_a_short_query_searches_the_newest_attendees_and_the_form_says_so(
         client, buyers, monkeypatch):
     page = html.unescape(client.get(f"/events/{buyers}/attendees/").get_data(as_text=True))
-    assert ("One or two characters search the newest 10,000 attendees; three or more search "
+    assert ("One or two characters search the newest 5,000 attendees; three or more search "
             "them all.") in page
     assert found(client, buyers, "hs") == []
     assert found(client, buyers, "NS") == ["hans.mueller@example.de"]

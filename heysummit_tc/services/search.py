@@ -27,7 +27,7 @@ from ..models import Attendee, TicketPurchase
 from .pagination import of_event
 
 # Attendees a short query looks through, newest first.
-SHORT_WINDOW = 10_000
+SHORT_WINDOW = 5_000
 SHORT_HELP = (f"Email, name or ThriveCart order id. One or two characters search the newest "
               f"{SHORT_WINDOW:,} attendees; three or more search them all.")
 # A run of three letters or digits: what both trigram indexes can look up.
@@ -111,11 +111,15 @@ def narrowed(statement, session, event_id, plan, before):
                        Attendee.id, before)
     # A position, not a LIKE: no trigram can serve one or two characters, and PostgreSQL
     # would otherwise read the whole trigram index for them (every attendee of every event).
-    newest = (select(Attendee.id).where(of_event(Attendee.event_id, event_id))
-              .order_by(Attendee.event_id.desc(), Attendee.id.desc()).limit(SHORT_WINDOW))
+    # The window is a lower bound on the id (the window's oldest), so that the event's
+    # newest attendees are walked down from the top and the walk stops at a full page.
+    oldest = (select(Attendee.id).where(of_event(Attendee.event_id, event_id))
+              .order_by(Attendee.event_id.desc(), Attendee.id.desc())
+              .offset(SHORT_WINDOW - 1).limit(1).scalar_subquery())
     position = func.instr if dialect == "sqlite" else func.strpos
     within = position(SEARCH_TEXT, func.lower(plan.value)) > 0
-    return _before(statement.where(of_this_event, Attendee.id.in_(newest), within),
+    return _before(statement.where(of_event(Attendee.event_id, event_id),
+                                   Attendee.id >= func.coalesce(oldest, 0), within),
                    Attendee.id, before)
 
 
