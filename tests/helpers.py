@@ -357,3 +357,12 @@ def import_buyers(session, event_id, ticket_id, count, test=lambda index: False)
          "created_at": now, "updated_at": now} for index, attendee_id in enumerate(imported)])
     session.commit()
     return imported
+
+
+def numbers(session):
+    """SQL for the rows 1 to ``:count`` as a column ``n``, for tests that write many rows in
+    one statement the database runs itself."""
+    if session.get_bind().dialect.name == "postgresql":
+        return "SELECT generate_series(1, :count) AS n"
+    return ("WITH RECURSIVE numbers (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers "
+            "WHERE n < :count) SELECT n FROM numbers")

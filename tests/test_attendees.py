@@ -8,13 +8,13 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from heysummit_tc.models import Attendee, Ticket, TicketPurchase, utcnow
 from heysummit_tc.services.attendees import CSV_HEADER
 from heysummit_tc.services.money import format_amount
 
-from helpers import fixture_bytes, json_body, load_fixture, post_webhook
+from helpers import fixture_bytes, json_body, load_fixture, numbers, post_webhook
 
 # SPEC 2, exactly.
 HEADER = ("email,first_name,last_name,ticket,external_id,status,access,amount,currency,"
@@ -147,9 +147,9 @@ def test_list_shows_purchases_and_searches_by_email(client, event):
     post_webhook(client, fixture_bytes("order-success.form"))
     post_webhook(client, fixture_bytes("order-success-multi.form"))
     page = html.unescape(client.get(f"/events/{event}/attendees/").get_data(as_text=True))
-    for text in ("ada.lovelace@example.com", "katherine.johnson@example.com", "All-Access",
+    for shown in ("ada.lovelace@example.com", "katherine.johnson@example.com", "All-Access",
                  "4997.00 USD", "23370556", "badge-test", "VIP", "147.00 GBP"):
-        assert text in page
+        assert shown in page
     found = html.unescape(client.get(f"/events/{event}/attendees/?q=KATHERINE")
                           .get_data(as_text=True))
     assert "katherine.johnson@example.com" in found and "ada.lovelace" not in found
@@ -183,21 +183,19 @@ def test_attendee_page_shows_the_deliveries_that_touched_them(client, event, ses
 def test_100k_row_export_streams_in_bounded_memory(client, event, session, database_url):
     rows = 100_000
     ticket_id = session.scalar(select(Ticket.id).where(Ticket.external_id == "product-2"))
-    now = utcnow()
-    for start in range(0, rows, 20_000):
-        session.execute(insert(Attendee), [
-            {"event_id": event, "email": f"buyer{n:06}@example.com", "first_name": "Buyer",
-             "last_name": str(n), "created_at": now, "updated_at": now}
-            for n in range(start, start + 20_000)])
-    session.flush()
-    attendee_ids = session.scalars(select(Attendee.id).where(Attendee.event_id == event)).all()
-    for start in range(0, rows, 20_000):
-        session.execute(insert(TicketPurchase), [
-            {"attendee_id": attendee_id, "ticket_id": ticket_id, "status": "paid",
-             "amount": 19700, "currency": "GBP", "charged_amount": 9700,
-             "source": "thrivecart", "thrivecart_order_id": str(attendee_id), "test": False,
-             "paid_at": now, "created_at": now, "updated_at": now}
-            for attendee_id in attendee_ids[start:start + 20_000]])
+    # Written by the database itself, in two statements (a quarter of a second where 100,000
+    # rows sent from here took a minute and more).
+    values = {"count": rows, "event": event, "ticket": ticket_id, "now": utcnow()}
+    session.execute(text(
+        "INSERT INTO attendees (event_id, email, first_name, last_name, created_at, "
+        "updated_at) SELECT :event, 'buyer' || n || '@example.com', 'Buyer', '' || n, :now, "
+        ":now FROM (" + numbers(session)
+        + ") AS numbers"), values)
+    session.execute(text(
+        "INSERT INTO ticket_purchases (attendee_id, ticket_id, status, amount, currency, "
+        "charged_amount, source, thrivecart_order_id, test, paid_at, created_at, updated_at) "
+        "SELECT id, :ticket, 'paid', 19700, 'GBP', 9700, 'thrivecart', '' || id, false, :now, "
+        ":now, :now FROM attendees WHERE event_id = :event"), values)
     session.commit()
 
     streamed = measure_export(database_url, event, "stream")

@@ -13,6 +13,8 @@ from heysummit_tc.services import search
 from heysummit_tc.services.attendees import attendees_of
 from heysummit_tc.services.pagination import of_event
 
+from helpers import numbers
+
 
 @pytest.fixture
 def buyers(app, client, organiser, session):
@@ -170,7 +172,7 @@ def crowd(app, make_event, buyers):
             "INSERT INTO attendees (event_id, email, first_name, last_name, created_at, "
             "updated_at) SELECT CASE WHEN n % 2 = 1 OR n > :count * 9 / 10 THEN :mine "
             "ELSE :other END, 'guest' || n || '@example.com', 'Guest', '' || n, "
-            ":now, :now FROM (" + _numbers(session) + ") AS numbers"),
+            ":now, :now FROM (" + numbers(session) + ") AS numbers"),
             {"count": count, "mine": buyers, "other": other, "now": utcnow()})
         session.execute(text(
             "INSERT INTO ticket_purchases (attendee_id, ticket_id, status, amount, currency, "
@@ -181,13 +183,6 @@ def crowd(app, make_event, buyers):
         session.execute(text("ANALYZE"))
         session.commit()
     return buyers, other
-
-
-def _numbers(session):
-    if session.get_bind().dialect.name == "postgresql":
-        return "SELECT generate_series(1, :count) AS n"
-    return ("WITH RECURSIVE numbers (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers "
-            "WHERE n < :count) SELECT n FROM numbers")
 
 
 # Each kind of query, and what must be in its plan on each database.
