@@ -70,10 +70,11 @@ def test_trickling_clients_do_not_starve_gunicorn_as_configured(production_serve
     assert max(latencies) < 1
 
 
-def test_gunicorn_alone_gives_a_trickling_body_408_after_the_body_timeout(database_url,
-                                                                         tmp_path):
+def test_gunicorn_alone_gives_a_trickling_body_408_after_the_body_timeout(tmp_path):
     """More clients than gunicorn.conf.py has threads, each sending a byte a second: past
-    GUNICORN_BODY_TIMEOUT each gets 408 and its connection is closed, and the app answers."""
+    GUNICORN_BODY_TIMEOUT each gets 408 and its connection is closed, and the app answers.
+    No request reaches the database: one run, on an empty SQLite file."""
+    database_url = f"sqlite:///{tmp_path / 'slow.db'}"
     clients = 40  # 4 workers x 8 threads on this machine's two cores: every thread, and more
     with Gunicorn(database_url, production=True, env={"GUNICORN_BODY_TIMEOUT": "1"},
                   log_path=tmp_path / "gunicorn.log") as server:
@@ -121,8 +122,10 @@ def test_gunicorn_alone_gives_a_trickling_body_408_after_the_body_timeout(databa
 
 
 def test_ctrl_c_stops_gunicorn_at_once_even_with_a_client_half_way_through_its_headers(
-        database_url, tmp_path):
-    """``make run``'s Ctrl+C: no 20 s wait for a thread stuck on a client, no SIGKILL."""
+        tmp_path):
+    """``make run``'s Ctrl+C: no 20 s wait for a thread stuck on a client, no SIGKILL. No
+    request reaches the database: one run, on an empty SQLite file."""
+    database_url = f"sqlite:///{tmp_path / 'ctrl-c.db'}"
     log_path = tmp_path / "gunicorn.log"
     with Gunicorn(database_url, workers=2, threads=2, log_path=log_path) as server:
         stuck = socket.create_connection(("127.0.0.1", server.port), timeout=5)
