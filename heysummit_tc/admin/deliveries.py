@@ -6,9 +6,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..extensions import db
+from ..services.attempts import DeliveryResult, Outcome
 from ..services.deliveries import delivery_for_event, outcomes_for_event, replay_preview
 from ..services.outcomes import summarise
-from ..services.provisioning import DeliveryResult, Outcome, run_delivery
+from ..services.provisioning import run_delivery
 from ..thrivecart.order import read_order
 from ..words import plural
 from . import bp

@@ -6,95 +6,26 @@ attempt is written in one transaction. Deliveries of one order are serialised by
 on the order (:func:`.statements.order_lock`), and a purchase's state is worked out from all
 of its order's events (:mod:`.lifecycle`), so duplicates, replays and races resolve to the
 same result as any sequential order of arrival.
+
+Reading down: :func:`record_delivery` (before processing), :func:`run_delivery` and
+:func:`process_delivery`, which hand an ``order.success`` to :mod:`.grants` and a refund,
+rebill or cancellation to :mod:`.settling` (both start from :mod:`.order_rows`), then
+record the attempt and its outcomes (:mod:`.attempts`).
 """
 
 import logging
-from dataclasses import asdict, dataclass
 
 from sqlalchemy.exc import DBAPIError
 
-from ..models import (
-    DeliveryStatus,
-    LifecycleKind,
-    OutcomeKind,
-    PurchaseStatus,
-    utcnow,
-)
-from ..thrivecart.order import ORDER_SUCCESS, Lifecycle
+from ..models import DeliveryStatus, OutcomeKind, utcnow
+from ..thrivecart.order import ORDER_SUCCESS
 from . import statements as sql
-from .lifecycle import REBUYABLE, has_access, settle
-from .outcomes import LIFECYCLE_WORDS, needs_attention
+from .attempts import FAILED, IGNORED, PROCESSED, DeliveryResult, Outcome
+from .grants import apply_success
+from .outcomes import needs_attention
+from .settling import apply_lifecycle
 
 log = logging.getLogger(__name__)
-
-PROCESSED, IGNORED, FAILED = (DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED,
-                              DeliveryStatus.FAILED)
-
-# The outcome a delivery reports when it leaves a purchase in a status.
-_OUTCOME_OF_STATUS = {
-    PurchaseStatus.PAID: OutcomeKind.PAID,
-    PurchaseStatus.PAYMENT_FAILED: OutcomeKind.PAYMENT_FAILED,
-    PurchaseStatus.CANCELLED: OutcomeKind.CANCELLED,
-    PurchaseStatus.REFUNDED: OutcomeKind.REFUNDED,
-}
-_ALREADY = {
-    PurchaseStatus.PAID: OutcomeKind.ALREADY_PAID,
-    PurchaseStatus.PAYMENT_FAILED: OutcomeKind.ALREADY_PAYMENT_FAILED,
-    PurchaseStatus.CANCELLED: OutcomeKind.ALREADY_CANCELLED,
-    PurchaseStatus.ENDED: OutcomeKind.ALREADY_ENDED,
-    PurchaseStatus.REFUNDED: OutcomeKind.ALREADY_REFUNDED,
-}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one attempt did to one item in one event."""
-
-    event_id: int
-    item: str | None
-    outcome: OutcomeKind
-    ticket_id: int | None = None
-    attendee_id: int | None = None
-    purchase_id: int | None = None
-    detail: str | None = None
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    delivery_id: int
-    status: DeliveryStatus
-    http_status: int
-    outcomes: tuple[Outcome, ...] = ()
-    error: str | None = None
-
-    @property
-    def granted(self):
-        """Whether this attempt granted access to something: each grant's outcome row is
-        its access email's outbox entry (see services.access_emails)."""
-        return any(outcome.outcome == OutcomeKind.PAID for outcome in self.outcomes)
-
-    def as_json(self):
-        """Return the body the webhook answers with."""
-        body = {"status": self.status, "delivery_id": self.delivery_id}
-        if self.error:
-            body["error"] = self.error
-        if self.status != IGNORED:
-            body["outcomes"] = [
-                {key: value for key, value in asdict(outcome).items()
-                 if key != "attendee_id" and key != "purchase_id"}
-                for outcome in self.outcomes
-            ]
-        return body
-
-
-@dataclass
-class _LinkedTicket:
-    id: int
-    active: bool
-    on_payment_failed: str
-    on_cancel: str
-    event_currency: str
-    prices: list[tuple[int, str]]
 
 
 def record_delivery(connection, order, event_ids, *, source="webhook", now=None):
@@ -169,10 +100,10 @@ def process_delivery(session, delivery_id, order, event_ids, *, source, now, use
                     for event_id in event_ids]
     elif order.event_type == ORDER_SUCCESS:
         status, http_status = PROCESSED, 200
-        outcomes = _apply_success(session, delivery_id, order, event_ids, source, now)
+        outcomes = apply_success(session, delivery_id, order, event_ids, source, now)
     elif order.lifecycle is not None:
         status, http_status = PROCESSED, 200
-        outcomes = _apply_lifecycle(session, delivery_id, order, event_ids, now)
+        outcomes = apply_lifecycle(session, delivery_id, order, event_ids, now)
     else:
         status, http_status = IGNORED, 200
         detail = f"{order.event_type or 'an event without a name'} is not acted on"
@@ -203,256 +134,6 @@ def describe_error(error):
     else:
         text = f"{type(error).__name__}: {error}"
     return text[:500]
-
-
-def choose_price(prices, order_currency, event_currency):
-    """Return the (amount, currency) a purchase records: the ticket's highest price.
-
-    Among the prices in the order's currency when the ticket has any, else among all of them;
-    a ticket without prices records 0 in the event's currency.
-    """
-    pool = [price for price in prices if price[1] == order_currency] or list(prices)
-    if not pool:
-        return 0, event_currency
-    return max(pool)  # (amount, currency) pairs: equal amounts go by currency code
-
-
-def _apply_success(session, delivery_id, order, event_ids, source, now):
-    if not order.item_keys:
-        return [Outcome(event_id, None, OutcomeKind.NO_ITEMS, detail="the order lists no items")
-                for event_id in event_ids]
-    flagged = _lock_order(session, order, event_ids, now, lifecycle=False)
-    tickets = _linked_tickets(session, event_ids, order.item_keys)
-    outcomes = []
-    for event_id in event_ids:
-        linked = []
-        for key in order.item_keys:
-            ticket = tickets.get((event_id, key))
-            if ticket is None:
-                outcomes.append(Outcome(event_id, key, OutcomeKind.UNLINKED,
-                                        detail="no ticket has this External ID"))
-            elif not ticket.active:
-                outcomes.append(Outcome(event_id, key, OutcomeKind.TICKET_INACTIVE, ticket.id,
-                                        detail="the ticket is inactive; reactivate and replay"))
-            else:
-                linked.append((key, ticket))
-        if linked:
-            waiting = _lifecycle_of(session, event_id, order.order_id) if flagged.get(
-                event_id) else {}
-            outcomes += _grant(session, delivery_id, event_id, linked, order, waiting, source,
-                               now)
-    # Report in the order's own order of items, event by event.
-    position = {key: index for index, key in enumerate(order.item_keys)}
-    return sorted(outcomes, key=lambda outcome: (event_ids.index(outcome.event_id),
-                                                 position[outcome.item]))
-
-
-def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
-    """Give the buyer the linked tickets of one event; return an outcome per item."""
-    connection = session.connection()
-    attendee_id, created_at = connection.execute(sql.attendee_upsert(sql.dialect_of(session)), {
-        "event_id": event_id, "email": order.buyer.email, "first_name": order.buyer.first_name,
-        "last_name": order.buyer.last_name, "created_at": now, "updated_at": now,
-    }).one()
-    existing = {}
-    if created_at != now:  # a returning attendee: what do they hold already?
-        existing = {row.ticket_id: row for row in connection.execute(
-            sql.PURCHASES_OF_ATTENDEE,
-            {"attendee_id": attendee_id, "ticket_ids": [ticket.id for _key, ticket in linked]})}
-    outcomes, rows, states = [], [], {}
-    for key, ticket in linked:
-        held = existing.get(ticket.id)
-        if held is not None and not _rebuys(held, order):
-            outcomes.append(Outcome(event_id, key, _ALREADY[held.status], ticket.id, attendee_id,
-                                    held.id, detail=_already_detail(held, order)))
-            continue
-        state = settle(waiting.get(key, ()), charged_amount=order.charged.get(key),
-                       charged_currency=order.currency, on_cancel=ticket.on_cancel)
-        states[ticket.id] = (key, ticket, state)
-        amount, currency = choose_price(ticket.prices, order.currency, ticket.event_currency)
-        rows.append({
-            "attendee_id": attendee_id, "ticket_id": ticket.id, "status": state.status.value,
-            "amount": amount, "currency": currency, "charged_amount": order.charged.get(key),
-            "charged_currency": order.currency if key in order.charged else None,
-            "source": source, "thrivecart_order_id": order.order_id and order.order_id[:40],
-            "thrivecart_item_key": key, "test": order.test, "paid_at": order.paid_at or now,
-            "refunded_at": state.refunded_at, "access_ends_at": state.access_ends_at,
-            "payments": state.payments, "last_payment_at": state.last_payment_at,
-            "last_invoice_id": state.last_invoice_id, "created_at": now, "updated_at": now,
-        })
-    if not rows:
-        return outcomes
-    written = dict(connection.execute(sql.purchase_upsert(sql.dialect_of(session), len(rows)),
-                                      sql.numbered(rows)).all())
-    changes = []
-    for ticket_id, (key, ticket, state) in states.items():
-        purchase_id = written.get(ticket_id)
-        if purchase_id is None:
-            # Another order's delivery paid it a moment ago, on another process.
-            outcomes.append(Outcome(event_id, key, OutcomeKind.ALREADY_PAID, ticket_id,
-                                    attendee_id, detail="the attendee already holds this ticket"))
-            continue
-        held = existing.get(ticket_id)
-        if held is not None:
-            changes.append(_change(purchase_id, held.status, state.status, delivery_id, now,
-                                   f"order.success of order {order.order_id or '—'}"))
-        detail = None
-        if state.status != PurchaseStatus.PAID:
-            access = has_access(state.status, state.access_ends_at, ticket.on_payment_failed,
-                                now)
-            # Only events kept before the order make a new purchase anything but paid.
-            detail = (f"{_describe(waiting[key])} received before the order applies: "
-                      + (f"it starts {state.status.replace('_', ' ')}, with access" if access
-                         else "access was never granted"))
-        outcomes.append(Outcome(event_id, key, _OUTCOME_OF_STATUS[state.status], ticket_id,
-                                attendee_id, purchase_id, detail=detail))
-    if changes:
-        connection.execute(sql.INSERT_CHANGE, changes)
-    return outcomes
-
-
-def _rebuys(held, order):
-    """Tell whether this order.success (re)grants a purchase the attendee holds already."""
-    if held.status == PurchaseStatus.PENDING:
-        return True
-    return held.status in REBUYABLE and held.thrivecart_order_id != (
-        order.order_id and order.order_id[:40])
-
-
-def _already_detail(held, order):
-    if held.status == PurchaseStatus.PAID:
-        return "the attendee already holds this ticket"
-    return (f"order {order.order_id or '—'} is {held.status.replace('_', ' ')}; "
-            "a success of the same order never grants it again")
-
-
-def _apply_lifecycle(session, delivery_id, order, event_ids, now):
-    """Keep a refund, rebill or cancellation and apply it to the purchase its order paid."""
-    lifecycle = order.lifecycle
-    key = lifecycle.item_key
-    words = LIFECYCLE_WORDS[lifecycle.kind]
-    if key is None or not order.order_id:
-        detail = f"the {words} names no item" if key is None else f"the {words} names no order"
-        return [Outcome(event_id, key, OutcomeKind.IGNORED, detail=detail)
-                for event_id in event_ids]
-    _lock_order(session, order, event_ids, now, lifecycle=True)
-    tickets = _linked_tickets(session, event_ids, [key])
-    connection = session.connection()
-    outcomes = []
-    for event_id in event_ids:
-        ticket = tickets.get((event_id, key))
-        if ticket is None:
-            outcomes.append(Outcome(event_id, key, OutcomeKind.UNLINKED,
-                                    detail="no ticket has this External ID"))
-            continue
-        kept = connection.execute(sql.lifecycle_insert(sql.dialect_of(session)), {
-            "event_id": event_id, "order_id": order.order_id[:40], "item_key": key,
-            "kind": lifecycle.kind, "identity": lifecycle.identity,
-            "amount": lifecycle.amount, "currency": lifecycle.currency,
-            "occurred_at": lifecycle.occurred_at or now,
-            "billing_period_end": lifecycle.billing_period_end,
-            "invoice_id": lifecycle.invoice_id, "delivery_id": delivery_id, "received_at": now,
-        }).first() is not None
-        found = list(connection.execute(sql.PURCHASES_OF_ORDER, {
-            "ticket_id": ticket.id, "order_id": order.order_id[:40]}))
-        if not found:
-            outcomes.append(Outcome(
-                event_id, key, OutcomeKind.WAITING_FOR_ORDER, ticket.id,
-                detail=f"kept until order {order.order_id} arrives; it applies then"))
-            continue
-        events = _lifecycle_of(session, event_id, order.order_id)[key]  # this one included
-        for purchase in found:
-            outcomes.append(_resettle(session, delivery_id, event_id, key, ticket, purchase,
-                                      events, kept, order, now))
-    return outcomes
-
-
-def _resettle(session, delivery_id, event_id, key, ticket, purchase, events, kept, order, now):
-    """Work a purchase's state out again from its order's events; write what changed."""
-    lifecycle = order.lifecycle
-    base = {"event_id": event_id, "item": key, "ticket_id": ticket.id,
-            "attendee_id": purchase.attendee_id, "purchase_id": purchase.id}
-    if purchase.status == PurchaseStatus.PENDING:
-        return Outcome(**base, outcome=OutcomeKind.IGNORED,
-                       detail="the purchase is pending, set by hand; nothing changes")
-    state = settle(events, charged_amount=purchase.charged_amount,
-                   charged_currency=purchase.charged_currency, on_cancel=ticket.on_cancel,
-                   current=purchase.status)
-    values = {"status": state.status, "refunded_at": state.refunded_at,
-              "access_ends_at": state.access_ends_at, "payments": state.payments,
-              "last_payment_at": state.last_payment_at, "last_invoice_id": state.last_invoice_id}
-    changed = {column: value for column, value in values.items()
-               if getattr(purchase, column) != value}
-    if changed:
-        session.connection().execute(
-            sql.purchases.update().where(sql.purchases.c.id == purchase.id)
-            .values(**changed, updated_at=now))
-    if "status" in changed:
-        session.connection().execute(sql.INSERT_CHANGE, [_change(
-            purchase.id, purchase.status, state.status, delivery_id, now,
-            f"{order.event_type} of order {order.order_id}")])
-        # ``ended`` is never reached here: settle keeps it only where it is stored already.
-        return Outcome(**base, outcome=_OUTCOME_OF_STATUS[state.status])
-    if not kept:
-        return Outcome(**base, outcome=OutcomeKind.DUPLICATE,
-                       detail=f"this {LIFECYCLE_WORDS[lifecycle.kind]} was received before; "
-                              "counted once")
-    if lifecycle.kind == LifecycleKind.REFUND and state.status != PurchaseStatus.REFUNDED:
-        return Outcome(**base, outcome=OutcomeKind.PARTIAL_REFUND,
-                       detail=f"refunds so far {state.refunded} of {purchase.charged_amount} "
-                              f"{purchase.charged_currency} charged; access kept")
-    if lifecycle.kind == LifecycleKind.SUBSCRIPTION_PAYMENT:
-        return Outcome(**base, outcome=OutcomeKind.PAYMENT_RECORDED,
-                       detail=f"payment {state.payments} recorded")
-    return Outcome(**base, outcome=_ALREADY[state.status])
-
-
-def _change(purchase_id, from_status, to_status, delivery_id, now, reason):
-    return {"purchase_id": purchase_id, "changed_at": now, "from_status": from_status,
-            "to_status": to_status, "delivery_id": delivery_id, "reason": reason[:200]}
-
-
-def _describe(events):
-    kinds = sorted({LIFECYCLE_WORDS[event.kind] for event in events})
-    return " and ".join(kinds)
-
-
-def _lock_order(session, order, event_ids, now, *, lifecycle):
-    """Lock the order in each event (see statements.order_lock); return {event: flag}."""
-    if not order.order_id or not event_ids:
-        return {}
-    rows = session.connection().execute(
-        sql.order_lock(sql.dialect_of(session), len(event_ids)),
-        {"order_id": order.order_id[:40], "now": now, "lifecycle": lifecycle,
-         **{f"event_id{index}": event_id for index, event_id in enumerate(event_ids)}})
-    return {event_id: bool(flag) for event_id, flag in rows}
-
-
-def _lifecycle_of(session, event_id, order_id):
-    """Return {item key: [Lifecycle]} of the lifecycle events kept for an order in an event:
-    the same shape as the one a delivery brings."""
-    events = {}
-    for row in session.connection().execute(sql.LIFECYCLE_OF_ORDER,
-                                            {"event_id": event_id, "order_id": order_id[:40]}):
-        events.setdefault(row.item_key, []).append(Lifecycle(
-            kind=LifecycleKind(row.kind), item_key=row.item_key, identity=row.identity,
-            amount=row.amount, currency=row.currency, occurred_at=row.occurred_at,
-            billing_period_end=row.billing_period_end, invoice_id=row.invoice_id))
-    return events
-
-
-def _linked_tickets(session, event_ids, keys):
-    """Return {(event id, External ID): ticket} for the keys, prices included, in one query."""
-    rows = session.connection().execute(sql.LINKED_TICKETS,
-                                        {"event_ids": event_ids, "keys": keys})
-    tickets = {}
-    for (ticket_id, event_id, key, active, on_payment_failed, on_cancel, event_currency,
-         amount, currency) in rows:
-        ticket = tickets.setdefault((event_id, key), _LinkedTicket(
-            ticket_id, active, on_payment_failed, on_cancel, event_currency, []))
-        if amount is not None:
-            ticket.prices.append((amount, currency))
-    return tickets
 
 
 def _record_attempt(session, delivery_id, status, http_status, error, outcomes, now,

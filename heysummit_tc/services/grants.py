@@ -1,0 +1,136 @@
+"""``order.success``: the buyer becomes an attendee holding a purchase of each linked ticket,
+created directly in the state the order's kept events give it (a refunded order never grants
+access, not even for an instant)."""
+
+from ..models import OutcomeKind, PurchaseStatus
+from . import statements as sql
+from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome
+from .lifecycle import REBUYABLE, has_access, settle
+from .order_rows import lifecycle_of, linked_tickets, lock_order, purchase_change
+from .outcomes import LIFECYCLE_WORDS
+
+
+def choose_price(prices, order_currency, event_currency):
+    """Return the (amount, currency) a purchase records: the ticket's highest price.
+
+    Among the prices in the order's currency when the ticket has any, else among all of them;
+    a ticket without prices records 0 in the event's currency.
+    """
+    pool = [price for price in prices if price[1] == order_currency] or list(prices)
+    if not pool:
+        return 0, event_currency
+    return max(pool)  # (amount, currency) pairs: equal amounts go by currency code
+
+
+def apply_success(session, delivery_id, order, event_ids, source, now):
+    if not order.item_keys:
+        return [Outcome(event_id, None, OutcomeKind.NO_ITEMS, detail="the order lists no items")
+                for event_id in event_ids]
+    flagged = lock_order(session, order, event_ids, now, lifecycle=False)
+    tickets = linked_tickets(session, event_ids, order.item_keys)
+    outcomes = []
+    for event_id in event_ids:
+        linked = []
+        for key in order.item_keys:
+            ticket = tickets.get((event_id, key))
+            if ticket is None:
+                outcomes.append(Outcome(event_id, key, OutcomeKind.UNLINKED,
+                                        detail="no ticket has this External ID"))
+            elif not ticket.active:
+                outcomes.append(Outcome(event_id, key, OutcomeKind.TICKET_INACTIVE, ticket.id,
+                                        detail="the ticket is inactive; reactivate and replay"))
+            else:
+                linked.append((key, ticket))
+        if linked:
+            waiting = lifecycle_of(session, event_id, order.order_id) if flagged.get(
+                event_id) else {}
+            outcomes += _grant(session, delivery_id, event_id, linked, order, waiting, source,
+                               now)
+    # Report in the order's own order of items, event by event.
+    position = {key: index for index, key in enumerate(order.item_keys)}
+    return sorted(outcomes, key=lambda outcome: (event_ids.index(outcome.event_id),
+                                                 position[outcome.item]))
+
+
+def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
+    """Give the buyer the linked tickets of one event; return an outcome per item."""
+    connection = session.connection()
+    attendee_id, created_at = connection.execute(sql.attendee_upsert(sql.dialect_of(session)), {
+        "event_id": event_id, "email": order.buyer.email, "first_name": order.buyer.first_name,
+        "last_name": order.buyer.last_name, "created_at": now, "updated_at": now,
+    }).one()
+    existing = {}
+    if created_at != now:  # a returning attendee: what do they hold already?
+        existing = {row.ticket_id: row for row in connection.execute(
+            sql.PURCHASES_OF_ATTENDEE,
+            {"attendee_id": attendee_id, "ticket_ids": [ticket.id for _key, ticket in linked]})}
+    outcomes, rows, states = [], [], {}
+    for key, ticket in linked:
+        held = existing.get(ticket.id)
+        if held is not None and not _rebuys(held, order):
+            outcomes.append(Outcome(event_id, key, ALREADY[held.status], ticket.id, attendee_id,
+                                    held.id, detail=_already_detail(held, order)))
+            continue
+        state = settle(waiting.get(key, ()), charged_amount=order.charged.get(key),
+                       charged_currency=order.currency, on_cancel=ticket.on_cancel)
+        states[ticket.id] = (key, ticket, state)
+        amount, currency = choose_price(ticket.prices, order.currency, ticket.event_currency)
+        rows.append({
+            "attendee_id": attendee_id, "ticket_id": ticket.id, "status": state.status.value,
+            "amount": amount, "currency": currency, "charged_amount": order.charged.get(key),
+            "charged_currency": order.currency if key in order.charged else None,
+            "source": source, "thrivecart_order_id": order.order_id and order.order_id[:40],
+            "thrivecart_item_key": key, "test": order.test, "paid_at": order.paid_at or now,
+            "refunded_at": state.refunded_at, "access_ends_at": state.access_ends_at,
+            "payments": state.payments, "last_payment_at": state.last_payment_at,
+            "last_invoice_id": state.last_invoice_id, "created_at": now, "updated_at": now,
+        })
+    if not rows:
+        return outcomes
+    written = dict(connection.execute(sql.purchase_upsert(sql.dialect_of(session), len(rows)),
+                                      sql.numbered(rows)).all())
+    changes = []
+    for ticket_id, (key, ticket, state) in states.items():
+        purchase_id = written.get(ticket_id)
+        if purchase_id is None:
+            # Another order's delivery paid it a moment ago, on another process.
+            outcomes.append(Outcome(event_id, key, OutcomeKind.ALREADY_PAID, ticket_id,
+                                    attendee_id, detail="the attendee already holds this ticket"))
+            continue
+        held = existing.get(ticket_id)
+        if held is not None:
+            changes.append(purchase_change(purchase_id, held.status, state.status, delivery_id, now,
+                                   f"order.success of order {order.order_id or '—'}"))
+        detail = None
+        if state.status != PurchaseStatus.PAID:
+            access = has_access(state.status, state.access_ends_at, ticket.on_payment_failed,
+                                now)
+            # Only events kept before the order make a new purchase anything but paid.
+            detail = (f"{_describe(waiting[key])} received before the order applies: "
+                      + (f"it starts {state.status.replace('_', ' ')}, with access" if access
+                         else "access was never granted"))
+        outcomes.append(Outcome(event_id, key, OUTCOME_OF_STATUS[state.status], ticket_id,
+                                attendee_id, purchase_id, detail=detail))
+    if changes:
+        connection.execute(sql.INSERT_CHANGE, changes)
+    return outcomes
+
+
+def _rebuys(held, order):
+    """Tell whether this order.success (re)grants a purchase the attendee holds already."""
+    if held.status == PurchaseStatus.PENDING:
+        return True
+    return held.status in REBUYABLE and held.thrivecart_order_id != (
+        order.order_id and order.order_id[:40])
+
+
+def _already_detail(held, order):
+    if held.status == PurchaseStatus.PAID:
+        return "the attendee already holds this ticket"
+    return (f"order {order.order_id or '—'} is {held.status.replace('_', ' ')}; "
+            "a success of the same order never grants it again")
+
+
+def _describe(events):
+    kinds = sorted({LIFECYCLE_WORDS[event.kind] for event in events})
+    return " and ".join(kinds)
