@@ -8,12 +8,8 @@ from .extensions import db
 from .jobs import wake_email_worker
 from .models import EmailKind
 from .security import FailureLimit
-from .services.access_emails import (
-    LinkProblem,
-    attendee_of_link,
-    open_link,
-    queue_email,
-)
+from .services.access_emails import queue_email
+from .services.access_links import LinkProblem, attendee_of_link, open_link
 
 bp = Blueprint("access", __name__)
 # Fresh links a client may ask for, and that one address may receive, whoever asks.

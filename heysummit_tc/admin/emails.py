@@ -7,11 +7,10 @@ from ..config import mail_problem
 from ..extensions import db
 from ..jobs import wake_email_worker
 from ..models import Attendee, EmailKind
-from ..services.access_emails import (
+from ..services.access_emails import email_counts, queue_email
+from ..services.access_settings import (
     PLACEHOLDERS,
     check_template,
-    email_counts,
-    queue_email,
     render,
     save_settings,
     settings_of,

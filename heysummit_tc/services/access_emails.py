@@ -1,6 +1,7 @@
 """The access email: what a buyer gets when a delivery first grants them a ticket.
 
-The outbox entry of a grant is the grant's own outcome row (``paid``, written by
+The words are :mod:`.access_settings`'s and the link :mod:`.access_links`'s. The outbox entry
+of a grant is the grant's own outcome row (``paid``, written by
 :mod:`.provisioning` in the grant's transaction, ``email_queued_at`` still empty): a
 rolled-back delivery leaves none, a crash after the commit loses none, and the webhook pays
 no extra statement for it. The worker turns those entries into emails to send (one per
@@ -9,7 +10,6 @@ callable (the Flask side renders and speaks SMTP), and marks each sent, retried 
 backoff, failed or skipped.
 """
 
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,7 +17,6 @@ from datetime import timedelta
 from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
 
 from ..models import (
-    AccessEmailSettings,
     AccessLink,
     Attendee,
     DeliveryOutcome,
@@ -30,90 +29,20 @@ from ..models import (
     TicketPurchase,
     utcnow,
 )
-from . import ServiceError
 from . import statements as sql
+from .access_links import LINK_DAYS
+from .access_settings import render, settings_of
 from .activity import record
-from .lifecycle import has_access
 
-LINK_DAYS = 7
 MAX_TRIES = 5
+
+
 # A row claimed longer ago than this was left by a worker that died: it may be taken again.
 # The worker passes what one send can take (a few SMTP timeouts); this is the fallback.
 STALE_CLAIM = timedelta(minutes=2)
+
+
 BATCH = 50
-
-PLACEHOLDERS = {
-    "first_name": "the buyer's first name (or “there” when ThriveCart sent none)",
-    "event": "the event's name",
-    "tickets": "the tickets this email is about",
-    "access_link": "the buyer's link to their tickets (single use, 7 days)",
-}
-DEFAULT_SUBJECT = "Your ticket for {event}"
-DEFAULT_BODY = """Hi {first_name},
-
-thank you for your purchase. You now hold: {tickets}.
-
-Open your tickets and how to get in here (the link works once and for 7 days):
-{access_link}
-
-See you at {event}."""
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-
-
-@dataclass(frozen=True)
-class Settings:
-    enabled: bool
-    subject: str
-    body: str
-    saved: bool
-
-
-def settings_of(session, event_id, mail_configured):
-    """Return the event's access email; unsaved, it is on exactly when mail is configured."""
-    row = session.get(AccessEmailSettings, event_id)
-    if row is None:
-        return Settings(mail_configured, DEFAULT_SUBJECT, DEFAULT_BODY, False)
-    return Settings(row.enabled, row.subject, row.body, True)
-
-
-def check_template(text, field):
-    """Refuse placeholders the email does not know (``{name}`` only, no expressions)."""
-    unknown = sorted({name for name in _PLACEHOLDER.findall(text) if name not in PLACEHOLDERS})
-    if unknown:
-        raise ServiceError(
-            f"Unknown placeholder{'' if len(unknown) == 1 else 's'} "
-            f"{', '.join('{' + name + '}' for name in unknown)}. Use "
-            f"{', '.join('{' + name + '}' for name in PLACEHOLDERS)}.", field=field)
-
-
-def save_settings(session, event, enabled, subject, body, user=None, now=None):
-    """Save the event's access email (switch, subject, body) and record who did."""
-    subject, body = (subject or "").strip(), (body or "").strip()
-    if not subject:
-        raise ServiceError("Give the email a subject.", field="subject")
-    if len(subject) > 200 or len(body) > 10000:
-        raise ServiceError("Keep the subject within 200 characters and the body within "
-                           "10,000.", field="subject" if len(subject) > 200 else "body")
-    if "{access_link}" not in body:
-        raise ServiceError("Keep {access_link} in the body: it is how buyers get in.",
-                           field="body")
-    check_template(subject, "subject")
-    check_template(body, "body")
-    row = session.get(AccessEmailSettings, event.id)
-    if row is None:
-        row = AccessEmailSettings(event_id=event.id)
-        session.add(row)
-    changed_switch = row.enabled != enabled
-    row.enabled, row.subject, row.body = enabled, subject, body
-    record(session, event.id, user, "access_email_saved",
-           ("switched " + ("on" if enabled else "off") + "; " if changed_switch else "")
-           + "subject and body saved", now=now)
-    return row
-
-
-def render(template, values):
-    """Fill ``{placeholder}``s with values; anything else stays as written."""
-    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)
 
 
 def queue_grants(session, now=None, limit=BATCH):
@@ -338,45 +267,3 @@ def email_counts(session, event_id):
 _EMAIL_COUNTS = (select(OutboxEmail.status, func.count())
                  .where(OutboxEmail.event_id == bindparam("event_id"))
                  .group_by(OutboxEmail.status))
-
-
-@dataclass(frozen=True)
-class Opened:
-    """What an access link shows: the event and each ticket with whether it gives access."""
-
-    attendee: Attendee
-    event: Event
-    tickets: list
-
-
-class LinkProblem(ServiceError):
-    """The link cannot be used (used or expired); the buyer may ask for a fresh one."""
-
-
-def open_link(session, link_id, now=None):
-    """Use an access link once; return what the page shows, or raise LinkProblem."""
-    now = now or utcnow()
-    link = session.get(AccessLink, link_id)
-    if link is None:
-        raise LinkProblem("This link is not valid.")
-    if link.expires_at <= now:
-        raise LinkProblem("This link has expired.")
-    used = session.execute(update(AccessLink).where(AccessLink.id == link_id,
-                                                    AccessLink.used_at.is_(None))
-                           .values(used_at=now).execution_options(synchronize_session=False))
-    if used.rowcount != 1:
-        raise LinkProblem("This link was used already.")
-    attendee = session.get(Attendee, link.attendee_id)
-    rows = session.execute(
-        select(TicketPurchase, Ticket).join(Ticket, Ticket.id == TicketPurchase.ticket_id)
-        .where(TicketPurchase.attendee_id == attendee.id).order_by(Ticket.name)).all()
-    tickets = [(ticket.name, purchase.status,
-                has_access(purchase.status, purchase.access_ends_at, ticket.on_payment_failed,
-                           now), purchase.access_ends_at) for purchase, ticket in rows]
-    return Opened(attendee, session.get(Event, attendee.event_id), tickets)
-
-
-def attendee_of_link(session, link_id):
-    link = session.get(AccessLink, link_id)
-    return session.get(Attendee, link.attendee_id) if link else None
-

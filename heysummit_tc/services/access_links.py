@@ -1,0 +1,52 @@
+"""The link an access email carries: signed, single use, 7 days; what it shows the buyer."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from ..models import AccessLink, Attendee, Event, Ticket, TicketPurchase, utcnow
+from . import ServiceError
+from .lifecycle import has_access
+
+LINK_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What an access link shows: the event and each ticket with whether it gives access."""
+
+    attendee: Attendee
+    event: Event
+    tickets: list
+
+
+class LinkProblem(ServiceError):
+    """The link cannot be used (used or expired); the buyer may ask for a fresh one."""
+
+
+def open_link(session, link_id, now=None):
+    """Use an access link once; return what the page shows, or raise LinkProblem."""
+    now = now or utcnow()
+    link = session.get(AccessLink, link_id)
+    if link is None:
+        raise LinkProblem("This link is not valid.")
+    if link.expires_at <= now:
+        raise LinkProblem("This link has expired.")
+    used = session.execute(update(AccessLink).where(AccessLink.id == link_id,
+                                                    AccessLink.used_at.is_(None))
+                           .values(used_at=now).execution_options(synchronize_session=False))
+    if used.rowcount != 1:
+        raise LinkProblem("This link was used already.")
+    attendee = session.get(Attendee, link.attendee_id)
+    rows = session.execute(
+        select(TicketPurchase, Ticket).join(Ticket, Ticket.id == TicketPurchase.ticket_id)
+        .where(TicketPurchase.attendee_id == attendee.id).order_by(Ticket.name)).all()
+    tickets = [(ticket.name, purchase.status,
+                has_access(purchase.status, purchase.access_ends_at, ticket.on_payment_failed,
+                           now), purchase.access_ends_at) for purchase, ticket in rows]
+    return Opened(attendee, session.get(Event, attendee.event_id), tickets)
+
+
+def attendee_of_link(session, link_id):
+    link = session.get(AccessLink, link_id)
+    return session.get(Attendee, link.attendee_id) if link else None
