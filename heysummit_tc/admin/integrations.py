@@ -7,13 +7,7 @@ from wtforms import SelectChoice
 from ..extensions import db
 from ..jobs import after_grant
 from ..services.activity import record
-from ..services.deliveries import (
-    MODES,
-    last_delivery,
-    log_of,
-    rejected_posts,
-    setup_warnings,
-)
+from ..services.deliveries import MODES, last_delivery, log_of, setup_warnings
 from ..services.held import held_for_digest
 from ..services.integrations import (
     disconnect,
@@ -22,6 +16,7 @@ from ..services.integrations import (
     set_secret_word,
 )
 from ..services.outcomes import GROUPS, REJECTED
+from ..services.rejections import rejected_posts
 from ..services.releases import release_held, send_test_purchase
 from ..services.tickets import linked_tickets
 from ..words import plural

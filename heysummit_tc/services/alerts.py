@@ -29,9 +29,10 @@ from ..models import (
 )
 from ..thrivecart.order import ORDER_SUCCESS
 from . import ServiceError
-from .deliveries import last_delivery, rejection_criteria
+from .deliveries import last_delivery
 from .held import refusals_between
 from .integrations import integration_of
+from .rejections import rejection_criteria
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,10 @@ from . import ServiceError, required_name
 from .access_emails import email_counts
 from .accounts import normalize_email
 from .activity import record
-from .deliveries import attention_counts, last_delivery, rejection_values, rejections_count
+from .deliveries import attention_counts, last_delivery
 from .held import held_cutoff
 from .money import normalize_currency
+from .rejections import rejection_values, rejections_count
 from .unlinked import UNLINKED_COUNT
 
 
