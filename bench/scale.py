@@ -12,13 +12,10 @@ attendees in event 1).
     python bench/run.py --scale --workers 2 [--sqlite] [--duration 10]
 """
 
-import time
 from pathlib import Path
 
 import run
 from sqlalchemy import create_engine, text
-
-import seed
 
 # The attendee each event's rare searches find (ids interleave: every sixth is event 2's).
 FOUND = {1: 654_321, 2: 654_324}
@@ -54,26 +51,6 @@ def scenarios(event_id, deep_before, number):
     ]
 
 
-def prepare_scale():
-    url = run.database_url("postgresql", "scale")
-    run._create_database(url)
-    app = run.create_app({"APP_ENV": "bench", "SECRET_KEY": "bench",
-                          "SECRET_WORD_KEY": seed.SECRET_WORD_KEY,
-                          "SQLALCHEMY_DATABASE_URI": url})
-    from flask_migrate import upgrade
-
-    from heysummit_tc.extensions import db
-
-    with app.app_context():
-        upgrade()
-        with db.engine.connect() as connection:
-            if not seed.is_seeded(connection):
-                print("seeding the scale dataset (postgresql): a few minutes ...", flush=True)
-                seed.seed_scale(connection)
-        db.engine.dispose()
-    return url
-
-
 def deep_before(url, event_id):
     """Where the event's oldest page starts: the id after its 60 oldest attendees."""
     engine = create_engine(url)
@@ -97,35 +74,11 @@ def measure(server, path, duration):
     return result
 
 
-def _csv_profile(server, event_id):
-    """run.csv_profile for any event."""
-    import http.client
-
-    before = server.worker_rss()
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
-    started = time.perf_counter()
-    connection.request("GET", f"/events/{event_id}/attendees.csv",
-                       headers={"Cookie": server.cookie})
-    response = connection.getresponse()
-    size, peak, lines = 0, 0, 0
-    while chunk := response.read(1 << 16):
-        size += len(chunk)
-        lines += chunk.count(b"\n")
-        if size % (1 << 22) < (1 << 16):
-            peak = max(peak, max(a - b for a, b in zip(server.worker_rss(), before,
-                                                        strict=False)))
-    seconds = time.perf_counter() - started
-    peak = max(peak, max(a - b for a, b in zip(server.worker_rss(), before, strict=False)))
-    connection.close()
-    return {"rows": lines - 1, "seconds": seconds, "rows_per_s": (lines - 1) / seconds,
-            "growth_mb": peak / 1e6}
-
-
 def main(args):
     if args.sqlite:
         return main_sqlite(args)
     run.Server.workers = args.workers
-    url = prepare_scale()
+    url = run.prepare("postgresql", "scale")  # seeding takes a few minutes the first time
     results = {1: {}, 2: {}}
     exports = {}
     paths = {event_id: dict(scenarios(event_id, deep_before(url, event_id), FOUND[event_id]))
@@ -140,7 +93,11 @@ def main(args):
                 print(f"  [event {event_id}] {name}: p95 {row['p95_ms']:.1f} ms, "
                       f"{row['rps']:.0f} req/s, errors {row['errors']}", flush=True)
         for event_id in (2, 1):
-            exports[event_id] = _csv_profile(server, event_id)
+            profile = run.csv_profile(server, event_id)
+            exports[event_id] = {"rows": profile["csv_rows"],
+                                 "seconds": profile["csv_seconds"],
+                                 "rows_per_s": profile["csv_rows"] / profile["csv_seconds"],
+                                 "growth_mb": profile["csv_rss_growth"] / 1e6}
             print(f"  [event {event_id}] CSV export: {exports[event_id]['rows']:,} rows in "
                   f"{exports[event_id]['seconds']:.1f} s, growth "
                   f"{exports[event_id]['growth_mb']:.1f} MB", flush=True)

@@ -40,6 +40,8 @@ def is_seeded(connection):
 
 def seed(connection, size):
     """Fill an empty, migrated database; print how long it took."""
+    if size == "scale":
+        return seed_scale(connection)
     plan = SIZES[size]
     started = time.perf_counter()
     dialect = connection.dialect.name

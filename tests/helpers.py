@@ -366,3 +366,21 @@ def numbers(session):
         return "SELECT generate_series(1, :count) AS n"
     return ("WITH RECURSIVE numbers (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers "
             "WHERE n < :count) SELECT n FROM numbers")
+
+
+def explain(connection, statement, *, seqscan=True, **values):
+    """The plan the database makes for ``statement`` with ``values`` bound, as one text.
+
+    ``seqscan=False`` keeps PostgreSQL off sequential scans, for a test whose tables are too
+    small for the planner to prefer an index it could use."""
+    compiled = statement.compile(dialect=connection.dialect)
+    parameters = compiled.construct_params(values)
+    if compiled.positional:
+        parameters = tuple(parameters[name] for name in compiled.positiontup)
+    if connection.dialect.name == "sqlite":
+        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + compiled.string, parameters)
+        return "\n".join(str(row[-1]) for row in rows)
+    if not seqscan:
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    rows = connection.exec_driver_sql("EXPLAIN " + compiled.string, parameters)
+    return "\n".join(row[0] for row in rows)

@@ -13,7 +13,7 @@ from heysummit_tc.services import search
 from heysummit_tc.services.attendees import attendees_of
 from heysummit_tc.services.pagination import of_event
 
-from helpers import numbers
+from helpers import explain, numbers
 
 
 @pytest.fixture
@@ -145,17 +145,6 @@ def test_an_attendee_renamed_or_removed_is_searched_as_they_are_now(app, client,
     assert found(client, buyers, "byron") == []
 
 
-def explain(session, statement):
-    connection = session.connection()
-    compiled = statement.compile(dialect=connection.dialect)
-    parameters = compiled.construct_params()
-    if compiled.positional:
-        parameters = tuple(parameters[name] for name in compiled.positiontup)
-    prefix = "EXPLAIN QUERY PLAN " if connection.dialect.name == "sqlite" else "EXPLAIN "
-    rows = connection.exec_driver_sql(prefix + compiled.string, parameters)
-    return "\n".join(str(row[-1]) for row in rows)
-
-
 @pytest.fixture
 def crowd(app, make_event, buyers):
     """Many more attendees, each with an order: the organiser's event's and another's
@@ -219,7 +208,7 @@ def test_each_kind_of_search_is_served_by_its_index(app, crowd):
                                                 search.plan_for(query), None)
                 else:
                     statement = statement.where(of_event(Attendee.event_id, event_id))
-                plan = explain(session, statement)
+                plan = explain(session.connection(), statement)
                 session.rollback()
                 assert index[dialect] in plan, (query, plan)
                 assert "SCAN attendees" not in plan and "Seq Scan" not in plan, (query, plan)
