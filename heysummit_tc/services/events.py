@@ -9,7 +9,6 @@ from ..models import (
     Event,
     EventAttendeeCount,
     EventMember,
-    HeldRefusal,
     Role,
     Ticket,
     TicketPurchase,
@@ -22,7 +21,7 @@ from .access_emails import email_counts
 from .accounts import normalize_email
 from .activity import record
 from .deliveries import attention_counts, last_delivery
-from .held import held_cutoff
+from .held import REFUSALS_SINCE, held_cutoff
 from .money import normalize_currency
 from .rejections import rejection_values, rejections_count
 from .unlinked import UNLINKED_COUNT
@@ -150,10 +149,6 @@ def _counts(configured):
         _paid_sum(TicketPurchaseCount.paid_test),
         UNLINKED_COUNT.scalar_subquery(),
         rejections_count(configured),
-        select(func.coalesce(func.sum(HeldRefusal.refused), 0))
-        .where(_RECENT_REFUSAL).scalar_subquery(),
-        select(func.max(HeldRefusal.last_at)).where(_RECENT_REFUSAL).scalar_subquery(),
+        *REFUSALS_SINCE,
     )
 
-
-_RECENT_REFUSAL = HeldRefusal.minute >= bindparam("held_since", type_=HeldRefusal.minute.type)

@@ -68,10 +68,23 @@ def refusals_between(session, since, until):
     """Return (posts refused for a full store, the last one's time) of the minutes that
     start in [since, until), both rounded down to the minute: windows that follow each
     other count each refusal once."""
-    refused, last_at = session.execute(
-        select(func.coalesce(func.sum(HeldRefusal.refused), 0), func.max(HeldRefusal.last_at))
-        .where(HeldRefusal.minute >= _minute(since), HeldRefusal.minute < _minute(until))).one()
-    return refused, last_at
+    return session.execute(
+        select(*_refusals(HeldRefusal.minute < _minute(until))),
+        {"held_since": _minute(since)}).one()
+
+
+def _refusals(*criteria):
+    """How many posts were refused, and the last one's time, in the minutes from
+    ``:held_since`` on (and ``criteria``), as two scalar subqueries."""
+    window = (HeldRefusal.minute >= bindparam("held_since", type_=HeldRefusal.minute.type),
+              *criteria)
+    return (select(func.coalesce(func.sum(HeldRefusal.refused), 0)).where(*window)
+            .scalar_subquery(),
+            select(func.max(HeldRefusal.last_at)).where(*window).scalar_subquery())
+
+
+# The dashboard's: every refusal since ``:held_since``, asked among its other counts.
+REFUSALS_SINCE = _refusals()
 
 
 def _minute(moment):
