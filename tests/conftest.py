@@ -10,6 +10,7 @@ import email.policy
 import logging
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from flask_migrate import upgrade
@@ -310,25 +311,41 @@ def organiser(login, make_user, make_event, make_ticket, connect):
     return event_id
 
 
-class _ErrorLines(logging.Handler):
-    """Collect the app's ERROR (and worse) log lines."""
+class _Collected(logging.Handler):
+    """Keep what ``keep`` takes of the app's log records at ``level`` and above."""
 
-    def __init__(self):
-        super().__init__(logging.ERROR)
-        self.lines = []
+    def __init__(self, level, keep):
+        super().__init__(level)
+        self.kept = []
+        self.keep = keep
 
     def emit(self, record):
-        self.lines.append(record.getMessage())
+        self.kept.append(self.keep(record))
+
+
+@contextmanager
+def _collected(level, keep):
+    handler = _Collected(level, keep)
+    logger = logging.getLogger("heysummit_tc")
+    logger.addHandler(handler)
+    try:
+        yield handler.kept
+    finally:
+        logger.removeHandler(handler)
 
 
 @pytest.fixture
 def error_lines():
     """The app's ERROR log lines during the test (a handled body logs none)."""
-    handler = _ErrorLines()
-    logger = logging.getLogger("heysummit_tc")
-    logger.addHandler(handler)
-    yield handler.lines
-    logger.removeHandler(handler)
+    with _collected(logging.ERROR, logging.LogRecord.getMessage) as lines:
+        yield lines
+
+
+@pytest.fixture
+def warning_records():
+    """The app's WARNING (and worse) log records during the test."""
+    with _collected(logging.WARNING, lambda record: record) as records:
+        yield records
 
 
 class _Mailbox:
