@@ -217,10 +217,17 @@ def test_a_redis_outage_loses_nothing_and_answers_every_path(
     assert counts == [ORDERS, ORDERS, ORDERS]  # each order applied once, none lost
 
 
-def test_limits_are_kept_in_memory_while_the_storage_is_unreachable(make_app, warning_records):
-    dead = f"redis://127.0.0.1:{free_port()}/0"
-    app = make_app(RATELIMIT_STORAGE_URI=dead, LOGIN_RATE_LIMIT="3 per minute",
-                   WEBHOOK_WRONG_SECRET_RATE_LIMIT="2 per minute")
+@pytest.fixture
+def unreachable_redis_app(make_app):
+    """The app with its limiter's storage on a port where nothing listens (made before the
+    test collects log records: making an app sets the app's log handlers anew)."""
+    return make_app(RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0",
+                    LOGIN_RATE_LIMIT="3 per minute", WEBHOOK_WRONG_SECRET_RATE_LIMIT="2 per minute")
+
+
+def test_limits_are_kept_in_memory_while_the_storage_is_unreachable(unreachable_redis_app,
+                                                                     warning_records):
+    app = unreachable_redis_app
     assert isinstance(app.extensions["failure_limiter"], FallbackLimiter)
     with app.app_context():
         assert [login_failures.record_failure("10.0.0.1") for _ in range(4)] == [
