@@ -17,9 +17,10 @@ from heysummit_tc.services.money import format_amount
 from helpers import fixture_bytes, json_body, load_fixture, numbers, post_webhook
 
 # SPEC 2, exactly.
-HEADER = ("email,first_name,last_name,ticket,external_id,status,access,amount,currency,"
-          "charged_amount,charged_currency,source,thrivecart_order_id,test,paid_at,refunded_at,"
-          "access_ends_at")
+HEADER = ("email,first_name,last_name,country,ticket,external_id,status,access,charged_amount,"
+          "charged_currency,refunded_amount,ticket_price,ticket_currency,source,"
+          "thrivecart_order_id,test,paid_at,refunded_at,access_ends_at,affiliate,coupon,"
+          "utm_source,utm_medium,utm_campaign")
 
 
 @pytest.fixture
@@ -36,7 +37,8 @@ def event(client, login, make_user, make_event, make_ticket, connect):
 def refund_product_2():
     payload = load_fixture("order-refund.json")
     payload["order_id"] = "40100017"
-    payload["refund"].update(type="product", id="2", amount="9700")
+    payload["currency"] = "GBP"
+    payload["refund"].update(type="product", id="2", amount="9700", currency="GBP")
     return json_body(payload)
 
 
@@ -53,14 +55,14 @@ def test_csv_header_and_rows_are_exact(client, event, session):
     lines = response.get_data(as_text=True).splitlines()
     assert lines[0] == HEADER == ",".join(CSV_HEADER)
     assert lines[1:] == [
-        "ada.lovelace@example.com,Ada,Lovelace,All-Access,product-12,paid,yes,4997.00,USD,"
-        "4997.00,USD,thrivecart,23370556,yes,2023-11-08T23:48:20Z,,",
-        "katherine.johnson@example.com,Katherine,Johnson,Main,product-2,refunded,no,197.00,GBP,"
-        "97.00,GBP,thrivecart,40100017,no,2026-03-02T14:05:11Z,"
-        f"{refunded_at(session, 'product-2')},",
-        "katherine.johnson@example.com,Katherine,Johnson,VIP,upsell-3,paid,yes,147.00,GBP,"
-        "147.00,GBP,thrivecart,40100017,no,2026-03-02T14:05:11Z,,",
-        "lonely@example.com,No,Purchase" + "," * 14,
+        "ada.lovelace@example.com,Ada,Lovelace,GB,All-Access,product-12,paid,yes,4997.00,USD,"
+        "0.00,4997.00,USD,thrivecart,23370556,yes,2023-11-08T23:48:20Z,,,,,,,",
+        "katherine.johnson@example.com,Katherine,Johnson,GB,Main,product-2,refunded,no,97.00,GBP,"
+        "97.00,197.00,GBP,thrivecart,40100017,no,2026-03-02T14:05:11Z,"
+        f"{refunded_at(session, 'product-2')},,,,,,",
+        "katherine.johnson@example.com,Katherine,Johnson,GB,VIP,upsell-3,paid,yes,147.00,GBP,"
+        "0.00,147.00,GBP,thrivecart,40100017,no,2026-03-02T14:05:11Z,,,,,,,",
+        "lonely@example.com,No,Purchase" + "," * 21,
     ]
 
 
@@ -108,11 +110,11 @@ def test_csv_amounts_are_written_as_the_pages_write_them_in_every_currency(clien
         client.get(f"/events/{event}/attendees.csv").get_data(as_text=True)))}
     for number, (currency, amount) in enumerate(cases):
         row = exported[f"c{number}@example.com"]
-        assert (row["amount"], row["currency"]) == (format_amount(amount, currency), currency)
+        assert (row["ticket_price"], row["ticket_currency"]) == (format_amount(amount, currency), currency)
         assert row["charged_amount"] == format_amount(-amount, currency)
     assert {key: exported[f"c{len(cases)}@example.com"][key]
-            for key in ("amount", "charged_amount", "charged_currency")} == {
-        "amount": "97.00", "charged_amount": "", "charged_currency": ""}
+            for key in ("ticket_price", "charged_amount", "charged_currency")} == {
+        "ticket_price": "97.00", "charged_amount": "", "charged_currency": ""}
     # Spot checks that the comparison above compares what it should.
     assert format_amount(12345, "KWD") == "12.345" and format_amount(-250, "JPY") == "-250"
     assert format_amount(5, "CLF") == "0.0005" and format_amount(5, "XTS") == "0.05"

@@ -239,9 +239,9 @@ def test_the_help_articles_journey(browser, server, people, session, backend):
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV").click()
     lines = Path(download.value.path()).read_text().splitlines()
-    assert lines[0].startswith("email,first_name,last_name,ticket,external_id,status")
+    assert lines[0].startswith("email,first_name,last_name,country,ticket,external_id,status")
     assert any(line.startswith("tester@example.com,") and ",yes," in line for line in lines)
-    assert any(line.startswith("katherine.johnson@example.com,Katherine,Johnson,All-Access")
+    assert any(line.startswith("katherine.johnson@example.com,Katherine,Johnson,GB,All-Access")
                for line in lines)
     visitor.close()
 
@@ -346,6 +346,46 @@ def test_a_buyer_follows_the_link_in_their_email_to_their_tickets(
         buyer.check("26-access-fresh-link-sent")
         wait_for(lambda: len(smtp_server.messages) == 2)
         buyer.close()
+
+
+def test_an_organiser_erases_a_buyer_after_a_confirmation_that_says_what_goes(
+    browser, server, people, connect, session
+):
+    """Attribution on the attendee page, then the erasure and its confirmation."""
+    from sqlalchemy import select
+
+    from heysummit_tc.models import Attendee
+
+    connect(people)
+    body = success(order_id="ERASE-1", key="upsell-3", currency="GBP",
+                   email="grace@example.com")
+    body += b"&affiliate=partner-42&passthrough%5Butm_campaign%5D=launch"
+    assert server.post("/api/webhooks/thrivecart/", body)[0] == 200
+    attendee_id = session.scalar(select(Attendee.id).where(
+        Attendee.email == "grace@example.com"))
+    visitor = Visitor(browser, server.url)
+    page = visitor.page
+    visitor.sign_in("ada@example.com")
+    page.goto(f"/events/{people}/attendees/{attendee_id}/")
+    expect(page.get_by_text("Affiliate: partner-42")).to_be_visible()
+    expect(page.get_by_text("UTM campaign: launch")).to_be_visible()
+    visitor.check("35-attendee-attribution")
+    page.get_by_role("link", name="Erase personal data…").click()
+    expect(page.get_by_role("heading", name="Erase Ada Lovelace?")).to_be_visible()
+    expect(page.get_by_text("1 delivery that carried them")).to_be_visible()
+    visitor.check("36-erase-confirmation")
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
+    page.get_by_role("link", name="Erase personal data…").click()
+    page.get_by_role("button", name="Erase personal data").click()
+    expect(page.get_by_text("Personal data erased: attendee")).to_be_visible()
+    expect(page.get_by_role("heading", name=f"Erased buyer #{attendee_id}")).to_be_visible()
+    expect(page.get_by_role("button", name="Resend access email")).to_be_disabled()
+    visitor.check("37-attendee-erased")
+    page.goto(f"/events/{people}/attendees/")
+    expect(page.get_by_role("link", name=f"erased buyer #{attendee_id}")).to_be_visible()
+    assert "grace@example.com" not in page.content()
+    visitor.close()
 
 
 def test_a_team_is_built_in_the_pages_and_every_change_is_in_the_activity_log(

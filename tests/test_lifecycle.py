@@ -157,7 +157,7 @@ def test_a_eur_refund_of_a_eur_charge_revokes_a_usd_priced_ticket(client, owner,
     assert (paid.amount, paid.currency) == (14700, "USD")
     assert (paid.charged_amount, paid.charged_currency) == (3000, "EUR")
     [row] = csv_rows(client, event_id)
-    assert (row["amount"], row["currency"], row["charged_amount"], row["charged_currency"]) == (
+    assert (row["ticket_price"], row["ticket_currency"], row["charged_amount"], row["charged_currency"]) == (
         "147.00", "USD", "30.00", "EUR")
 
     assert outcomes(post_webhook(client, refund("3000", currency="EUR"))) == ["refunded"]
@@ -201,9 +201,9 @@ def test_amounts_past_32_bits_are_stored_and_shown_with_the_currency_exponent(
     assert outcomes(post_webhook(client, success(
         order_id="77", key="product-13", charged="5000", currency="JPY"))) == ["paid"]
     rows = {row["ticket"]: row for row in csv_rows(client, event_id)}
-    assert (rows["Pass"]["amount"], rows["Pass"]["charged_amount"]) == (
+    assert (rows["Pass"]["ticket_price"], rows["Pass"]["charged_amount"]) == (
         "24000000.00", "24000000.00")
-    assert (rows["Tokyo"]["amount"], rows["Tokyo"]["currency"]) == ("5000", "JPY")
+    assert (rows["Tokyo"]["ticket_price"], rows["Tokyo"]["ticket_currency"]) == ("5000", "JPY")
     assert purchase(session).charged_amount == 2_400_000_000
 
 

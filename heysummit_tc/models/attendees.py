@@ -14,6 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..thrivecart.customer import ATTRIBUTION_LENGTH
 from .base import Base, UTCDateTime, str_enum, utcnow
 
 
@@ -35,6 +36,8 @@ class Attendee(Base):
         UniqueConstraint("event_id", "email"),
         # The attendee list pages newest first within an event.
         Index("ix_attendees_event_id_id", "event_id", "id"),
+        # An email change names the buyer by ThriveCart's customer id.
+        Index("ix_attendees_event_id_customer", "event_id", "thrivecart_customer_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,6 +45,10 @@ class Attendee(Base):
     email: Mapped[str] = mapped_column(String(254))
     first_name: Mapped[str] = mapped_column(String(200), default="")
     last_name: Mapped[str] = mapped_column(String(200), default="")
+    # ThriveCart's customer id (digit strings beyond 2^53), when an order sent one.
+    thrivecart_customer_id: Mapped[str | None] = mapped_column(String(40))
+    # Set when the buyer's personal data was erased: the email is then a tombstone.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -91,6 +98,13 @@ class TicketPurchase(Base):
     payments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_payment_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_invoice_id: Mapped[str | None] = mapped_column(String(40))
+    # Attribution as ThriveCart sent it with the order, verbatim and cut to ATTRIBUTION_LENGTH.
+    country: Mapped[str | None] = mapped_column(String(ATTRIBUTION_LENGTH))
+    affiliate: Mapped[str | None] = mapped_column(String(ATTRIBUTION_LENGTH))
+    coupon: Mapped[str | None] = mapped_column(String(ATTRIBUTION_LENGTH))
+    utm_source: Mapped[str | None] = mapped_column(String(ATTRIBUTION_LENGTH))
+    utm_medium: Mapped[str | None] = mapped_column(String(ATTRIBUTION_LENGTH))
+    utm_campaign: Mapped[str | None] = mapped_column(String(ATTRIBUTION_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -51,6 +51,11 @@ class OutcomeKind(enum.StrEnum):
     NO_ITEMS = "no_items"
     IGNORED = "ignored"
     FAILED = "failed"
+    # customer_updated: the buyer's email changed, collides with another attendee's, or
+    # names no attendee of the event.
+    EMAIL_CHANGED = "email_changed"
+    EMAIL_CONFLICT = "email_conflict"
+    UNKNOWN_CUSTOMER = "unknown_customer"
 
 
 class LifecycleKind(enum.StrEnum):
@@ -116,9 +121,16 @@ class WebhookDelivery(Base):
     http_status: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    # The parsed body without thrivecart_secret; None once pruned.
+    # The parsed body without thrivecart_secret; once ``payload_pruned_at`` is set, without
+    # its buyer too (retention or erasure: thrivecart.redaction); None if pruned before that.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     payload_pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def replayable(self):
+        """Whether the payload still holds the whole order (retention and erasure remove
+        the buyer from it, and an order without its buyer cannot be applied again)."""
+        return self.payload is not None and self.payload_pruned_at is None
     # The latest attempt: when, and who asked for it (None: ThriveCart itself, or the CLI).
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     processed_by_id: Mapped[int | None] = mapped_column(

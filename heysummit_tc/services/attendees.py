@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
-from sqlalchemy import String, bindparam, case, func, select, type_coerce
+from sqlalchemy import BigInteger, String, bindparam, case, cast, func, select, type_coerce
 
 from ..models import (
     Attendee,
     DeliveryOutcome,
+    LifecycleEvent,
+    LifecycleKind,
     PurchaseStatus,
     Ticket,
     TicketPurchase,
@@ -28,9 +30,10 @@ from .pagination import Page, of_event, page_of, written_limit
 from .search import narrowed, plan_for
 
 CSV_HEADER = (
-    "email", "first_name", "last_name", "ticket", "external_id", "status", "access", "amount",
-    "currency", "charged_amount", "charged_currency", "source", "thrivecart_order_id", "test",
-    "paid_at", "refunded_at", "access_ends_at",
+    "email", "first_name", "last_name", "country", "ticket", "external_id", "status", "access",
+    "charged_amount", "charged_currency", "refunded_amount", "ticket_price", "ticket_currency",
+    "source", "thrivecart_order_id", "test", "paid_at", "refunded_at", "access_ends_at",
+    "affiliate", "coupon", "utm_source", "utm_medium", "utm_campaign",
 )
 # Lines a chunk of the export holds: about 130 KB.
 CSV_CHUNK = 1000
@@ -207,20 +210,45 @@ def _csv_lines():
                   (purchase.id.is_not(None), no))
     charged = case((purchase.charged_currency != sql_constant(""),
                     amount_text(purchase.charged_amount, purchase.charged_currency)))
+    # PostgreSQL sums bigints as numeric: the sum is cast back to a whole number of units.
+    refunded = case((purchase.charged_currency != sql_constant(""), amount_text(
+        cast(func.coalesce(_refunds_of(purchase), sql_constant(0)), BigInteger),
+        purchase.charged_currency)))
     return (
-        select(_guarded(Attendee.email), _guarded(Attendee.first_name),
-               _guarded(Attendee.last_name), _guarded(Ticket.name), Ticket.external_id, status,
-               access, amount_text(purchase.amount, purchase.currency),
-               purchase.currency, charged, purchase.charged_currency, purchase.source,
-               purchase.thrivecart_order_id, case((purchase.test, yes), (~purchase.test, no)),
+        select(case((Attendee.erased_at.is_not(None), sql_constant("erased")),
+                    else_=_guarded(Attendee.email)),
+               _guarded(Attendee.first_name), _guarded(Attendee.last_name),
+               _guarded(purchase.country), _guarded(Ticket.name), Ticket.external_id, status,
+               access, charged, purchase.charged_currency, refunded,
+               amount_text(purchase.amount, purchase.currency), purchase.currency,
+               purchase.source, purchase.thrivecart_order_id,
+               case((purchase.test, yes), (~purchase.test, no)),
                utc_text(purchase.paid_at), utc_text(purchase.refunded_at),
-               utc_text(purchase.access_ends_at))
+               utc_text(purchase.access_ends_at), _guarded(purchase.affiliate),
+               _guarded(purchase.coupon), _guarded(purchase.utm_source),
+               _guarded(purchase.utm_medium), _guarded(purchase.utm_campaign))
         # Flat outer joins: a purchase always has its ticket.
         .select_from(Attendee)
         .outerjoin(purchase, purchase.attendee_id == Attendee.id)
         .outerjoin(Ticket, Ticket.id == purchase.ticket_id)
         .where(Attendee.event_id == bindparam("event_id"))
         .order_by(Attendee.id, purchase.id)
+    )
+
+
+def _refunds_of(purchase):
+    """The sum of the refunds kept for the purchase's item of its order, in the currency it
+    was charged in (a refund in another currency is not added to it)."""
+    refund = LifecycleEvent
+    return (
+        select(func.sum(refund.amount))
+        .where(refund.event_id == Attendee.event_id,
+               refund.order_id == purchase.thrivecart_order_id,
+               refund.item_key == purchase.thrivecart_item_key,
+               type_coerce(refund.kind, String) == sql_constant(LifecycleKind.REFUND.value),
+               func.coalesce(refund.currency, purchase.charged_currency)
+               == purchase.charged_currency)
+        .scalar_subquery()
     )
 
 

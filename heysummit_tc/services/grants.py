@@ -2,6 +2,8 @@
 created directly in the state the order's kept events give it (a refunded order never grants
 access, not even for an instant)."""
 
+from dataclasses import asdict
+
 from ..models import OutcomeKind, PurchaseStatus
 from . import statements as sql
 from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome
@@ -57,7 +59,8 @@ def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
     connection = session.connection()
     attendee_id, created_at = connection.execute(sql.attendee_upsert(sql.dialect_of(session)), {
         "event_id": event_id, "email": order.buyer.email, "first_name": order.buyer.first_name,
-        "last_name": order.buyer.last_name, "created_at": now, "updated_at": now,
+        "last_name": order.buyer.last_name, "thrivecart_customer_id": order.customer_id,
+        "created_at": now, "updated_at": now,
     }).one()
     existing = {}
     if created_at != now:  # a returning attendee: what do they hold already?
@@ -65,6 +68,7 @@ def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
             sql.PURCHASES_OF_ATTENDEE,
             {"attendee_id": attendee_id, "ticket_ids": [ticket.id for _key, ticket in linked]})}
     outcomes, rows, states = [], [], {}
+    attribution = asdict(order.attribution)
     for key, ticket in linked:
         held = existing.get(ticket.id)
         if held is not None and not _rebuys(held, order):
@@ -83,7 +87,8 @@ def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
             "thrivecart_item_key": key, "test": order.test, "paid_at": order.paid_at or now,
             "refunded_at": state.refunded_at, "access_ends_at": state.access_ends_at,
             "payments": state.payments, "last_payment_at": state.last_payment_at,
-            "last_invoice_id": state.last_invoice_id, "created_at": now, "updated_at": now,
+            "last_invoice_id": state.last_invoice_id, **attribution, "created_at": now,
+            "updated_at": now,
         })
     if not rows:
         return outcomes

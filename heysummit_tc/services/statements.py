@@ -183,7 +183,8 @@ PURCHASE_COLUMNS = (
     "attendee_id", "ticket_id", "status", "amount", "currency", "charged_amount",
     "charged_currency", "source", "thrivecart_order_id", "thrivecart_item_key", "test",
     "paid_at", "refunded_at", "access_ends_at", "payments", "last_payment_at",
-    "last_invoice_id", "created_at", "updated_at",
+    "last_invoice_id", "country", "affiliate", "coupon", "utm_source", "utm_medium",
+    "utm_campaign", "created_at", "updated_at",
 )
 
 
@@ -241,14 +242,16 @@ def order_lock(dialect, count):
 
 @cache
 def attendee_upsert(dialect):
-    """Create the attendee or update its names (an empty name never erases one).
+    """Create the attendee or update its names (an empty name never erases one) and
+    ThriveCart's customer id (a missing one never erases it).
 
     Returns the id and whether the row is new (its ``created_at`` is this delivery's).
     """
     attendees = Attendee.__table__
     statement = _insert_for(dialect)(attendees).values({
         name: bindparam(name) for name in ("event_id", "email", "first_name", "last_name",
-                                           "created_at", "updated_at")})
+                                           "thrivecart_customer_id", "created_at",
+                                           "updated_at")})
     incoming = statement.excluded
     return _compiled_once(dialect, statement.on_conflict_do_update(
         index_elements=[attendees.c.event_id, attendees.c.email],
@@ -257,6 +260,8 @@ def attendee_upsert(dialect):
                                         attendees.c.first_name),
             "last_name": func.coalesce(func.nullif(incoming.last_name, ""),
                                        attendees.c.last_name),
+            "thrivecart_customer_id": func.coalesce(incoming.thrivecart_customer_id,
+                                                    attendees.c.thrivecart_customer_id),
             "updated_at": incoming.updated_at,
         },
     ).returning(attendees.c.id, attendees.c.created_at))

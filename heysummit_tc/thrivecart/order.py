@@ -6,13 +6,25 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from email_validator import EmailNotValidError, validate_email
-
+from .customer import (
+    Attribution,
+    Buyer,
+    EmailChange,
+    customer_id,
+    read_attribution,
+    read_buyer,
+    read_email_change,
+)
+from .fields import mapping as _mapping
+from .fields import text as _text
+from .fields import values as _values
 from .items import payload_item_key
 from .payload import redact
 
 ORDER_SUCCESS = "order.success"
 ORDER_REFUND = "order.refund"
+# A buyer changed their email in ThriveCart (no dot in its name).
+CUSTOMER_UPDATED = "customer_updated"
 # The events that change an order after its success, and the block naming their item.
 LIFECYCLE_EVENTS = {
     ORDER_REFUND: ("refund", "refund"),
@@ -25,14 +37,6 @@ LIFECYCLE_EVENTS = {
 MAX_ITEMS = 200
 # The largest amount of minor units the 64-bit money columns hold.
 MAX_AMOUNT = 2**63 - 1
-
-
-@dataclass(frozen=True)
-class Buyer:
-    email: str | None
-    first_name: str
-    last_name: str
-    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,9 @@ class Order:
     item_names: dict[str, str] = field(default_factory=dict)
     paid_at: datetime | None = None
     lifecycle: Lifecycle | None = None
+    customer_id: str | None = None
+    attribution: Attribution = field(default_factory=Attribution)
+    email_change: EmailChange | None = None
     # The payload as it may be stored and shown: without the secret word.
     payload: dict = field(default_factory=dict)
     # Why the order cannot be applied as sent (an amount that no column holds), or None.
@@ -79,6 +86,7 @@ def read_order(payload):
     currency = _currency(payload.get("currency"))
     charged = charged_amounts(order, _text(payload.get("base_product")))
     lifecycle = read_lifecycle(payload, event_type, currency)
+    customer = _mapping(payload.get("customer"))
     return Order(
         event_type=event_type,
         mode=_text(payload.get("mode")).lower(),
@@ -87,12 +95,15 @@ def read_order(payload):
         order_id=(_text(payload.get("order_id")) or _text(order.get("id")) or None),
         invoice_id=(_text(payload.get("invoice_id")) or _text(order.get("invoice_id")) or None),
         currency=currency,
-        buyer=read_buyer(_mapping(payload.get("customer"))),
+        buyer=read_buyer(customer),
         item_keys=item_keys(payload),
         charged={key: amount for key, amount in charged.items() if amount <= MAX_AMOUNT},
         item_names=item_names(payload),
         paid_at=_timestamp(order.get("date_unix")) or _timestamp(payload.get("order_timestamp")),
         lifecycle=lifecycle,
+        customer_id=customer_id(payload),
+        attribution=read_attribution(payload, customer),
+        email_change=(read_email_change(payload) if event_type == CUSTOMER_UPDATED else None),
         payload=redact(payload),
         problem=_amount_problem(charged, lifecycle),
     )
@@ -140,28 +151,6 @@ def read_lifecycle(payload, event_type, order_currency):
         invoice_id=(_text(payload.get("invoice_id")) or None) and _text(
             payload.get("invoice_id"))[:40],
     )
-
-
-def read_buyer(customer):
-    """Return the buyer's email and names as the attendee should get them."""
-    raw_email = _text(customer.get("email")).strip()
-    email, problem = None, None
-    if not raw_email:
-        problem = "the order has no customer email"
-    else:
-        try:
-            validate_email(raw_email, check_deliverability=False)
-        except EmailNotValidError as error:
-            problem = f"customer email is not an email address: {error}"
-        else:
-            # The validator holds the address to 254 octets, so its lower case fits the column.
-            email = raw_email.lower()
-    first = _name(customer.get("first_name")) or _name(customer.get("firstname"))
-    last = _name(customer.get("last_name")) or _name(customer.get("lastname"))
-    if not first and not last:
-        first, _, last = _name(customer.get("name")).partition(" ")
-        last = last.strip()
-    return Buyer(email=email, first_name=first[:200], last_name=last[:200], problem=problem)
 
 
 def item_keys(payload):
@@ -231,27 +220,6 @@ def _charge_key(charge, base_product):
     if reference and reference == base_product:
         return payload_item_key(f"product-{reference}")
     return None
-
-
-def _mapping(value):
-    return value if isinstance(value, dict) else {}
-
-
-def _values(value):
-    # A list with indexes past the parser's list limit arrives as a dict keyed by index.
-    if isinstance(value, dict):
-        return list(value.values())
-    if isinstance(value, list):
-        return value
-    return []
-
-
-def _text(value):
-    return value if isinstance(value, str) else ""
-
-
-def _name(value):
-    return html.unescape(_text(value)).strip()
 
 
 def _currency(value):
