@@ -76,7 +76,7 @@ def load_config(app, overrides=None):
         JOBS_URL=env.get("JOBS_URL") or f"sqlite:///{instance / 'jobs.sqlite3'}",
         # Whether the worker also runs expire, alerts and prune on its schedule.
         JOBS_PERIODIC=_flag(env.get("JOBS_PERIODIC", "1")),
-        PRUNE_PAYLOADS_DAYS=int(env.get("PRUNE_PAYLOADS_DAYS", 90)),
+        PAYLOAD_RETENTION_DAYS=int(env.get("PAYLOAD_RETENTION_DAYS", 90)),
         # A refused email is tried again after this many seconds, doubling each time.
         EMAIL_RETRY_SECONDS=int(env.get("EMAIL_RETRY_SECONDS", 60)),
         FRESH_LINK_RATE_LIMIT=env.get("FRESH_LINK_RATE_LIMIT", "5 per hour"),

@@ -173,9 +173,9 @@ def send_alerts():
 def prune():
     from .extensions import db
     from .services.held import prune_held
-    from .services.releases import prune_payloads
+    from .services.retention import prune_payloads
 
-    pruned = prune_payloads(db.session, current_app.config["PRUNE_PAYLOADS_DAYS"])
+    pruned = prune_payloads(db.session, current_app.config["PAYLOAD_RETENTION_DAYS"])
     dropped = prune_held(db.session)
     db.session.commit()
     return pruned, dropped

@@ -269,7 +269,9 @@ def test_send_test_purchase_creates_a_test_marked_purchase(client, organiser, se
     assert bad.status_code == 400
 
 
-def test_prune_removes_payloads_and_keeps_outcomes(client, organiser, runner, session):
+def test_prune_removes_the_buyer_from_old_payloads_in_place_and_keeps_outcomes(
+    client, organiser, runner, session
+):
     old = post_webhook(client, order(1)).json["delivery_id"]
     new = post_webhook(client, order(2)).json["delivery_id"]
     session.execute(update(WebhookDelivery).where(WebhookDelivery.id == old)
@@ -286,16 +288,25 @@ def test_prune_removes_payloads_and_keeps_outcomes(client, organiser, runner, se
     assert "payloads of 1 deliveries" in result.output and "dropped 1 held" in result.output
     session.expire_all()
     pruned, kept = session.get(WebhookDelivery, old), session.get(WebhookDelivery, new)
-    assert pruned.payload is None and pruned.payload_pruned_at is not None
+    assert pruned.payload_pruned_at is not None and not pruned.replayable
+    # Redacted in place: the order and its money stay, the buyer goes.
+    assert pruned.payload["order_id"] == "1" and pruned.payload["purchase_map"] == [
+        "product-12"]
+    assert "customer" not in pruned.payload and "ada.lovelace" not in str(pruned.payload)
     assert [o.outcome for o in pruned.outcomes] == ["paid"]
-    assert kept.payload is not None
+    assert kept.replayable and "ada.lovelace" in str(kept.payload)
     assert session.scalar(select(func.count()).select_from(HeldDelivery)) == 1
     page = text_of(client.get(f"/events/{organiser}/setup/integrations/thrivecart/"
                               f"deliveries/{old}/"))
-    assert "Pruned" in page and "paid" in page
+    assert "Payload removed" in page and "paid" in page
+    shown = page.split('aria-label="Request payload">', 1)[1].split("</pre>", 1)[0]
+    assert '"order_id": "1"' in shown and "ada.lovelace" not in shown
     replay = client.post(f"/events/{organiser}/setup/integrations/thrivecart/deliveries/"
                          f"{old}/replay", follow_redirects=True)
     assert "cannot be replayed" in text_of(replay)
+    # Idempotent: a second run (another host's cron) finds nothing left to do.
+    again = runner.invoke(args=["deliveries", "prune", "--older-than", "30"])
+    assert "payloads of 0 deliveries" in again.output
 
 
 def test_the_log_pages_through_deliveries_and_rejected_posts_each_once_in_time_order(

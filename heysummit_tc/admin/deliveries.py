@@ -64,8 +64,9 @@ def replay_delivery(event, delivery_id):
     if request.method == "GET" or not ActionForm().validate_on_submit():
         return render_template("admin/replay.html", event=event, delivery=found,
                                preview=replay_preview(db.session, found, event.id))
-    if found.payload is None:
-        flash("This delivery's payload was pruned, so it cannot be replayed.", "error")
+    if not found.replayable:
+        flash("This delivery's payload no longer holds its buyer, so it cannot be replayed.",
+              "error")
         return redirect(url_for("admin.delivery", event_id=event.id, delivery_id=found.id))
     result = run_delivery(db.session, found.id, read_order(found.payload), [event.id],
                           user_id=current_user.id)

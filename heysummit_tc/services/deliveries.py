@@ -315,8 +315,8 @@ def setup_warnings(linked):
 
 def replay_preview(session, delivery, event_id):
     """Say, before a replay, what it will do in the event (a replay is idempotent)."""
-    if delivery.payload is None:
-        return "Its payload was pruned, so it cannot be replayed."
+    if not delivery.replayable:
+        return "Its payload no longer holds its buyer, so it cannot be replayed."
     if delivery.event_type != ORDER_SUCCESS:
         if delivery.event_type in LIFECYCLE_EVENTS:
             return ("It applies this event again. An event is counted once, so if it was "
@@ -342,5 +342,6 @@ def failed_delivery_ids(session):
     """Return the deliveries whose latest attempt failed and that can still be replayed."""
     return list(session.scalars(
         select(WebhookDelivery.id).where(WebhookDelivery.status == DeliveryStatus.FAILED,
+                                         WebhookDelivery.payload_pruned_at.is_(None),
                                          WebhookDelivery.payload.is_not(None))
         .order_by(WebhookDelivery.id)))

@@ -1,12 +1,11 @@
-"""Doors into the processing service besides the webhook: held deliveries, test purchases
-and retention.
+"""Doors into the processing service besides the webhook: held deliveries and test
+purchases.
 
 Like :func:`provisioning.run_delivery`, which they call, these own their transactions: each
 delivery is recorded, then applied, in transactions of its own.
 """
 
 import secrets
-from datetime import timedelta
 
 from sqlalchemy import update
 
@@ -121,17 +120,3 @@ def send_test_purchase(session, event, ticket, email, first_name="", last_name="
     session.commit()
     return run_delivery(session, delivery_id, order, [event.id], source="test_purchase",
                         now=now, user_id=user_id)
-
-
-def prune_payloads(session, older_than_days, now=None):
-    """Drop the payloads of deliveries older than ``older_than_days``; keep their outcomes."""
-    if older_than_days < 0:
-        raise ServiceError("Give a number of days of zero or more.")
-    now = now or utcnow()
-    return session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.received_at < now - timedelta(days=older_than_days),
-               WebhookDelivery.payload.is_not(None))
-        .values(payload=None, payload_pruned_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
