@@ -5,19 +5,21 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
 
 from .config import mail_problem
 from .extensions import db
 from .jobs import send_alerts
-from .models import Event, Role, WebhookDelivery
+from .models import Attendee, Event, Role, WebhookDelivery
 from .services import ServiceError
 from .services.accounts import create_user, generate_password, has_users, user_by_email
 from .services.deliveries import event_ids_of, failed_delivery_ids
+from .services.erasure import erase_buyer
 from .services.events import add_member, create_event
 from .services.held import HELD_DAYS, prune_held
 from .services.lifecycle import expire_cancelled
 from .services.provisioning import run_delivery
-from .services.releases import prune_payloads
+from .services.retention import prune_payloads
 from .services.tickets import create_ticket
 from .thrivecart.order import read_order
 from .words import plural
@@ -28,6 +30,7 @@ tickets = AppGroup("tickets", help="Manage tickets.")
 thrivecart = AppGroup("thrivecart", help="Work with ThriveCart deliveries.")
 deliveries = AppGroup("deliveries", help="Retention of recorded deliveries.")
 alerts = AppGroup("alerts", help="Email alerts to organisers.")
+buyers = AppGroup("buyers", help="Buyers' personal data.")
 
 
 def _fail(error):
@@ -135,8 +138,10 @@ def replay_command(delivery_id, failed):
         delivery = db.session.get(WebhookDelivery, current)
         if delivery is None:
             raise click.ClickException(f"No delivery has the id {current}.")
-        if delivery.payload is None:
-            raise click.ClickException(f"Delivery {current} was pruned; it cannot be replayed.")
+        if not delivery.replayable:
+            raise click.ClickException(
+                f"Delivery {current}'s payload no longer holds its buyer; it cannot be "
+                "replayed.")
         payload, event_ids = delivery.payload, event_ids_of(db.session, current)
         result = run_delivery(db.session, current, read_order(payload), event_ids)
         problems += result.status == "failed"
@@ -149,15 +154,19 @@ def replay_command(delivery_id, failed):
 
 
 @deliveries.command("prune")
-@click.option("--older-than", "days", type=click.IntRange(min=0), required=True,
-              help="Remove the payloads of deliveries older than this many days.")
+@click.option("--older-than", "days", type=click.IntRange(min=0), default=None,
+              help="Redact the payloads of deliveries older than this many days "
+                   "(default: PAYLOAD_RETENTION_DAYS).")
 def prune_command(days):
-    """Remove old delivery payloads (outcomes stay) and held deliveries past 14 days."""
+    """Remove the buyer from old delivery payloads (summaries, outcomes and money stay) and
+    drop held deliveries past 14 days."""
+    if days is None:
+        days = current_app.config["PAYLOAD_RETENTION_DAYS"]
     pruned = prune_payloads(db.session, days)
     dropped = prune_held(db.session)
     db.session.commit()
-    click.echo(f"Removed the payloads of {pruned} deliveries older than {days} days; "
-               f"dropped {dropped} held deliveries older than {HELD_DAYS} days.")
+    click.echo(f"Removed the buyer from the payloads of {pruned} deliveries older than {days} "
+               f"days; dropped {dropped} held deliveries older than {HELD_DAYS} days.")
 
 
 @click.command("demo")
@@ -189,4 +198,26 @@ def send_alerts_command():
         raise SystemExit(1)
 
 
-commands = [users, events, tickets, thrivecart, deliveries, alerts, demo_command]
+@buyers.command("erase")
+@click.argument("email")
+@click.option("--event", "event_id", type=int, default=None,
+              help="Erase from this event only (default: from every event the buyer is in).")
+def erase_buyer_command(email, event_id):
+    """Erase a buyer's personal data: the attendee becomes a tombstone and every stored copy
+    of them is redacted; money, counts and statuses stay."""
+    email = email.strip().lower()
+    found = db.session.scalars(select(Attendee).where(
+        Attendee.email == email, Attendee.erased_at.is_(None),
+        *([Attendee.event_id == event_id] if event_id is not None else [])
+    ).order_by(Attendee.event_id)).all()
+    if not found:
+        where = f"event {event_id}" if event_id is not None else "any event"
+        raise click.ClickException(f"No attendee of {where} has that email; nothing was "
+                                   "erased.")
+    for attendee in found:
+        erasure = erase_buyer(db.session, attendee, current_app.config["SECRET_WORD_KEY"])
+        click.echo(f"Event {attendee.event_id}: erased {erasure.describe()}.")
+    db.session.commit()
+
+
+commands = [users, events, tickets, thrivecart, deliveries, alerts, buyers, demo_command]

@@ -59,6 +59,8 @@ ALLOWED = {
     "admin.attendees_csv": ORGANISERS,
     "admin.attendee": ORGANISERS,
     "admin.resend_access_email": ORGANISERS,
+    "admin.erase_attendee": ORGANISERS,
+    "admin.merge_attendee": ORGANISERS,
     "admin.team": ORGANISERS,
     "admin.change_member_role": ORGANISERS,
     "admin.remove_member": ORGANISERS,

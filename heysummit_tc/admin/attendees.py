@@ -2,10 +2,21 @@
 
 from datetime import UTC, datetime
 
-from flask import Response, render_template, request, stream_with_context
+from flask import (
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
 
 from ..extensions import db
 from ..models import Attendee, utcnow
+from ..services import ServiceError
 from ..services.access_emails import emails_of
 from ..services.attendees import (
     attendee_csv,
@@ -14,9 +25,11 @@ from ..services.attendees import (
     purchase_access,
     purchase_history,
 )
+from ..services.email_changes import conflicts_of, merge_attendees
+from ..services.erasure import erase_buyer, erasure_preview
 from . import bp
 from .access import organisers_only, owned_or_404
-from .forms import AttendeeSearchForm
+from .forms import ActionForm, AttendeeSearchForm
 
 
 @bp.route("/events/<int:event_id>/attendees/")
@@ -41,7 +54,49 @@ def attendee(event, attendee_id):
                            deliveries=deliveries_touching(db.session, person),
                            history=purchase_history(db.session, person),
                            emails=emails_of(db.session, person.id),
+                           merge_into=conflicts_of(db.session, person),
                            access=purchase_access, now=utcnow())
+
+
+@bp.route("/events/<int:event_id>/attendees/<int:attendee_id>/erase", methods=["GET", "POST"])
+@organisers_only
+def erase_attendee(event, attendee_id):
+    """Erase the buyer's personal data from this event, after a confirmation saying what
+    goes and what stays."""
+    person = owned_or_404(Attendee, attendee_id, event.id)
+    back = url_for("admin.attendee", event_id=event.id, attendee_id=person.id)
+    if person.erased_at is not None:
+        flash("This buyer's personal data was erased already.", "error")
+        return redirect(back)
+    if request.method == "GET" or not ActionForm().validate_on_submit():
+        return render_template("admin/attendee_erase.html", event=event, attendee=person,
+                               preview=erasure_preview(db.session, person))
+    erasure = erase_buyer(db.session, person, current_app.config["SECRET_WORD_KEY"],
+                          actor=current_user)
+    db.session.commit()
+    flash(f"Personal data erased: {erasure.describe()}.", "success")
+    return redirect(back)
+
+
+@bp.route("/events/<int:event_id>/attendees/<int:attendee_id>/merge", methods=["POST"])
+@organisers_only
+def merge_attendee(event, attendee_id):
+    """Merge this attendee into the one that holds the email ThriveCart changed it to."""
+    person = owned_or_404(Attendee, attendee_id, event.id)
+    target = owned_or_404(Attendee, request.form.get("into", type=int), event.id)
+    if not ActionForm().validate_on_submit():
+        flash("The form expired; try again.", "error")
+        return redirect(url_for("admin.attendee", event_id=event.id, attendee_id=person.id))
+    source_id = person.id
+    try:
+        moved = merge_attendees(db.session, person, target, actor=current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("admin.attendee", event_id=event.id, attendee_id=source_id))
+    db.session.commit()
+    flash(f"Attendee #{source_id} merged into this one: {moved} purchases moved.", "success")
+    return redirect(url_for("admin.attendee", event_id=event.id, attendee_id=target.id))
 
 
 @bp.route("/events/<int:event_id>/attendees.csv")

@@ -62,7 +62,8 @@ def _preview(event, form):
 def resend_access_email(event, attendee_id):
     """Queue the access email again for an attendee (with a fresh link), and record it."""
     attendee = owned_or_404(Attendee, attendee_id, event.id)
-    problem = mail_problem(current_app.config)
+    problem = ("this buyer's personal data was erased" if attendee.erased_at is not None
+               else mail_problem(current_app.config))
     if problem:
         flash(f"Not sent: {problem}", "error")
         return redirect(url_for("admin.attendee", event_id=event.id, attendee_id=attendee.id))

@@ -23,6 +23,9 @@ KINDS = dict([
     ("test_purchase", "Test purchase sent"),
     ("access_email_saved", "Access email changed"),
     ("access_email_resent", "Access email resent"),
+    ("buyer_erased", "Buyer's personal data erased"),
+    ("attendee_email_changed", "Attendee's email changed by ThriveCart"),
+    ("attendees_merged", "Attendees merged"),
 ])
 
 

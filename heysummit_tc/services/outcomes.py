@@ -23,6 +23,7 @@ GROUPS = {
     "unlinked": ("Unlinked item", (K.UNLINKED, K.TICKET_INACTIVE)),
     "no_change": ("No change", (K.ALREADY_PAID, K.ALREADY_PAYMENT_FAILED, K.ALREADY_CANCELLED,
                                 K.ALREADY_ENDED, K.ALREADY_REFUNDED, K.DUPLICATE)),
+    "email": ("Email change", (K.EMAIL_CHANGED, K.EMAIL_CONFLICT, K.UNKNOWN_CUSTOMER)),
     "ignored": ("Ignored", (K.IGNORED, K.NO_ITEMS)),
     "failed": ("Failed", (K.FAILED,)),
 }
@@ -32,7 +33,7 @@ GROUP_OF = {kind: name for name, (_label, kinds) in GROUPS.items() for kind in k
 REJECTED = "rejected"
 
 ATTENTION = frozenset({K.FAILED, K.UNLINKED, K.TICKET_INACTIVE, K.PARTIAL_REFUND,
-                       K.PAYMENT_FAILED, K.WAITING_FOR_ORDER, K.NO_ITEMS})
+                       K.PAYMENT_FAILED, K.WAITING_FOR_ORDER, K.NO_ITEMS, K.EMAIL_CONFLICT})
 
 # Tones, from least to most telling: the row takes the most telling of its outcomes
 # (a grant beside a no-change is green; a warning beside a grant is a warning).
@@ -41,6 +42,7 @@ _RANK = {NEUTRAL: 0, GOOD: 1, INFO: 2, WARNING: 3, DANGER: 4}
 _TONE = {
     K.PAID: GOOD,
     K.PAYMENT_RECORDED: GOOD,
+    K.EMAIL_CHANGED: INFO,
     K.REFUNDED: INFO,
     K.CANCELLED: INFO,
     K.FAILED: DANGER,
@@ -57,6 +59,9 @@ _WORDS = {
     K.UNLINKED: "unlinked",
     K.TICKET_INACTIVE: "ticket inactive",
     K.NO_ITEMS: "no items",
+    K.EMAIL_CHANGED: "email changed",
+    K.EMAIL_CONFLICT: "email taken by another attendee: merge by hand",
+    K.UNKNOWN_CUSTOMER: "no attendee is this customer",
 }
 _NO_CHANGE = {
     K.ALREADY_PAID: "already paid",
@@ -113,7 +118,7 @@ def summarise(outcomes, event_type=""):
         elif kind in (K.UNLINKED, K.TICKET_INACTIVE):
             keys = ", ".join(sorted({item for item in items if item}))
             parts.append(f"{len(items)} {_WORDS[kind]}" + (f": {keys}" if keys else ""))
-        elif kind == K.NO_ITEMS:
+        elif kind in (K.NO_ITEMS, K.EMAIL_CONFLICT, K.UNKNOWN_CUSTOMER):
             parts.append(_WORDS[kind])
         else:
             parts.append(f"{len(items)} {_WORDS[kind]}")

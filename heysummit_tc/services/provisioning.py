@@ -9,7 +9,8 @@ same result as any sequential order of arrival.
 
 Reading down: :func:`record_delivery` (before processing), :func:`run_delivery` and
 :func:`process_delivery`, which hand an ``order.success`` to :mod:`.grants` and a refund,
-rebill or cancellation to :mod:`.settling` (both start from :mod:`.order_rows`), then
+rebill or cancellation to :mod:`.settling` (both start from :mod:`.order_rows`) and a
+buyer's new email to :mod:`.email_changes`, then
 record the attempt and its outcomes (:mod:`.attempts`).
 """
 
@@ -21,6 +22,7 @@ from ..models import DeliveryStatus, OutcomeKind, utcnow
 from ..thrivecart.order import ORDER_SUCCESS
 from . import statements as sql
 from .attempts import FAILED, IGNORED, PROCESSED, DeliveryResult, Outcome
+from .email_changes import apply_email_change
 from .grants import apply_success
 from .outcomes import needs_attention
 from .settling import apply_lifecycle
@@ -93,7 +95,7 @@ def process_delivery(session, delivery_id, order, event_ids, *, source, now, use
     event_ids = sorted(set(event_ids))
     error = None
     problem = order.problem or (order.buyer.problem if order.event_type == ORDER_SUCCESS
-                                else None)
+                                else None) or (order.email_change and order.email_change.problem)
     if problem is not None:
         status, http_status, error = FAILED, 422, problem
         outcomes = [Outcome(event_id, None, OutcomeKind.FAILED, detail=error)
@@ -101,6 +103,9 @@ def process_delivery(session, delivery_id, order, event_ids, *, source, now, use
     elif order.event_type == ORDER_SUCCESS:
         status, http_status = PROCESSED, 200
         outcomes = apply_success(session, delivery_id, order, event_ids, source, now)
+    elif order.email_change is not None:
+        status, http_status = PROCESSED, 200
+        outcomes = apply_email_change(session, delivery_id, order.email_change, event_ids, now)
     elif order.lifecycle is not None:
         status, http_status = PROCESSED, 200
         outcomes = apply_lifecycle(session, delivery_id, order, event_ids, now)
