@@ -110,7 +110,8 @@ def test_csv_amounts_are_written_as_the_pages_write_them_in_every_currency(clien
         client.get(f"/events/{event}/attendees.csv").get_data(as_text=True)))}
     for number, (currency, amount) in enumerate(cases):
         row = exported[f"c{number}@example.com"]
-        assert (row["ticket_price"], row["ticket_currency"]) == (format_amount(amount, currency), currency)
+        assert (row["ticket_price"], row["ticket_currency"]) == (
+            format_amount(amount, currency), currency)
         assert row["charged_amount"] == format_amount(-amount, currency)
     assert {key: exported[f"c{len(cases)}@example.com"][key]
             for key in ("ticket_price", "charged_amount", "charged_currency")} == {

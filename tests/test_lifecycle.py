@@ -157,8 +157,8 @@ def test_a_eur_refund_of_a_eur_charge_revokes_a_usd_priced_ticket(client, owner,
     assert (paid.amount, paid.currency) == (14700, "USD")
     assert (paid.charged_amount, paid.charged_currency) == (3000, "EUR")
     [row] = csv_rows(client, event_id)
-    assert (row["ticket_price"], row["ticket_currency"], row["charged_amount"], row["charged_currency"]) == (
-        "147.00", "USD", "30.00", "EUR")
+    assert (row["ticket_price"], row["ticket_currency"], row["charged_amount"],
+            row["charged_currency"]) == ("147.00", "USD", "30.00", "EUR")
 
     assert outcomes(post_webhook(client, refund("3000", currency="EUR"))) == ["refunded"]
 
