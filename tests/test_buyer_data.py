@@ -4,13 +4,17 @@ import csv
 import html
 import io
 import logging
+import os
+import re
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text, update
 
-from heysummit_tc.extensions import db
 from heysummit_tc.jobs import send_emails
 from heysummit_tc.models import (
     ActivityEntry,
@@ -18,6 +22,7 @@ from heysummit_tc.models import (
     DeliveryEvent,
     TicketPurchase,
     WebhookDelivery,
+    utcnow,
 )
 
 from helpers import (
@@ -31,6 +36,7 @@ from helpers import (
 )
 from orders import LATER
 
+ROOT = Path(__file__).parent.parent
 MARKER = "zqmarker7"
 BUYER = f"{MARKER}@example.com"
 
@@ -229,30 +235,30 @@ def test_retention_redacts_payloads_past_the_configured_days_with_a_frozen_clock
     assert kept.payload_pruned_at is None and kept.replayable
 
 
-@pytest.mark.postgresql_only
-def test_prune_on_several_hosts_at_once_counts_each_delivery_once(make_app, summit, session):
-    from concurrent.futures import ThreadPoolExecutor
-
-    from heysummit_tc.services.retention import prune_payloads
-
-    app = make_app()
-    client = app.test_client()
-    with time_machine.travel(LATER, tick=False):
-        for number in range(60):
-            post_webhook(client, order(f"H-{number}", email=f"b{number}@example.com"))
-
-    def host(_):
-        with app.app_context():
-            try:
-                return prune_payloads(db.session, 1, now=LATER + timedelta(days=2), batch=7)
-            finally:
-                db.session.remove()
-
-    with ThreadPoolExecutor(4) as pool:
-        counts = list(pool.map(host, range(4)))
-    assert sum(counts) == 60
-    assert session.scalar(select(text("count(*)")).select_from(WebhookDelivery).where(
+def test_prune_on_four_hosts_at_once_redacts_each_delivery_once(
+    client, database_url, summit, session
+):
+    """Cron on several hosts: four processes prune the same deliveries at the same moment."""
+    for number in range(60):
+        post_webhook(client, order(f"H-{number}", email=f"b{number}@example.com"))
+    session.execute(update(WebhookDelivery).values(received_at=utcnow() - timedelta(days=2)))
+    session.commit()
+    env = {**os.environ, "APP_ENV": "production", "DATABASE_URL": database_url,
+           "SECRET_KEY": "test-secret-key", "SECRET_WORD_KEY": "test-secret-word-key"}
+    hosts = [subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "deliveries", "prune",
+         "--older-than", "1"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True) for _ in range(4)]
+    outputs = [host.communicate(timeout=120)[0] for host in hosts]
+    assert all(host.returncode == 0 for host in hosts), outputs
+    counts = [int(re.search(r"payloads of (\d+) deliveries", output).group(1))
+              for output in outputs]
+    assert sum(counts) == 60, outputs
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(WebhookDelivery).where(
         WebhookDelivery.payload_pruned_at.is_(None))) == 0
+    payloads = session.scalars(select(WebhookDelivery.payload)).all()
+    assert len(payloads) == 60 and not any("customer" in payload for payload in payloads)
 
 
 # Email changes -------------------------------------------------------------------------
