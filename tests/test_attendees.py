@@ -250,3 +250,24 @@ def measure_export(database_url, event_id, mode):
     result = subprocess.run([sys.executable, "-c", _MEASURE, database_url, str(event_id), mode],
                             capture_output=True, text=True, check=True, timeout=300)
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_csv_refunded_amount_sums_the_items_refunds_in_the_charges_currency(
+    client, event, session
+):
+    post_webhook(client, fixture_bytes("order-success.form"))  # product-12, 4997.00 USD
+    for number, (amount, currency) in enumerate(
+            [("100000", None), ("50000", "USD"), ("999", "EUR")]):
+        payload = load_fixture("order-refund.json")
+        payload.pop("currency")
+        payload.update(order_id="23370556", event_id=f"R{number}")
+        payload["refund"].update(type="product", id="12", amount=amount)
+        payload["refund"].pop("currency")
+        if currency:
+            payload["refund"]["currency"] = currency
+        assert post_webhook(client, json_body(payload)).status_code == 200
+    [row] = [row for row in csv.DictReader(io.StringIO(client.get(
+        f"/events/{event}/attendees.csv").get_data(as_text=True))) if row["ticket"]]
+    # A refund naming no currency is taken as the charge's; one in EUR is not added to USD.
+    assert (row["charged_amount"], row["refunded_amount"], row["charged_currency"]) == (
+        "4997.00", "1500.00", "USD")

@@ -210,10 +210,10 @@ def _csv_lines():
                   (purchase.id.is_not(None), no))
     charged = case((purchase.charged_currency != sql_constant(""),
                     amount_text(purchase.charged_amount, purchase.charged_currency)))
-    # PostgreSQL sums bigints as numeric: the sum is cast back to a whole number of units.
+    same, unnamed = _refunds().alias("same"), _refunds().alias("unnamed")
     refunded = case((purchase.charged_currency != sql_constant(""), amount_text(
-        cast(func.coalesce(_refunds_of(purchase), sql_constant(0)), BigInteger),
-        purchase.charged_currency)))
+        func.coalesce(same.c.total, sql_constant(0))
+        + func.coalesce(unnamed.c.total, sql_constant(0)), purchase.charged_currency)))
     return (
         select(case((Attendee.erased_at.is_not(None), sql_constant("erased")),
                     else_=_guarded(Attendee.email)),
@@ -231,24 +231,34 @@ def _csv_lines():
         .select_from(Attendee)
         .outerjoin(purchase, purchase.attendee_id == Attendee.id)
         .outerjoin(Ticket, Ticket.id == purchase.ticket_id)
+        # The item's refunds in the charge's currency, and those that named no currency.
+        .outerjoin(same, (same.c.order_id == purchase.thrivecart_order_id)
+                   & (same.c.item_key == purchase.thrivecart_item_key)
+                   & (same.c.currency == purchase.charged_currency))
+        .outerjoin(unnamed, (unnamed.c.order_id == purchase.thrivecart_order_id)
+                   & (unnamed.c.item_key == purchase.thrivecart_item_key)
+                   & (unnamed.c.currency == sql_constant("")))
         .where(Attendee.event_id == bindparam("event_id"))
         .order_by(Attendee.id, purchase.id)
     )
 
 
-def _refunds_of(purchase):
-    """The sum of the refunds kept for the purchase's item of its order, in the currency it
-    was charged in (a refund in another currency is not added to it)."""
+def _refunds():
+    """The event's refunds summed per order, item and currency ('' where none was named).
+
+    Refunds are few beside purchases: the export joins these sums (a hash join) rather than
+    looking each purchase's up, which cost a third of its time.
+    """
     refund = LifecycleEvent
+    currency = func.coalesce(refund.currency, sql_constant(""))
     return (
-        select(func.sum(refund.amount))
-        .where(refund.event_id == Attendee.event_id,
-               refund.order_id == purchase.thrivecart_order_id,
-               refund.item_key == purchase.thrivecart_item_key,
-               type_coerce(refund.kind, String) == sql_constant(LifecycleKind.REFUND.value),
-               func.coalesce(refund.currency, purchase.charged_currency)
-               == purchase.charged_currency)
-        .scalar_subquery()
+        # PostgreSQL sums bigints as numeric: cast back to a whole number of minor units.
+        select(refund.order_id, refund.item_key, currency.label("currency"),
+               cast(func.sum(refund.amount), BigInteger).label("total"))
+        .where(refund.event_id == bindparam("event_id"),
+               type_coerce(refund.kind, String) == sql_constant(LifecycleKind.REFUND.value))
+        .group_by(refund.order_id, refund.item_key, currency)
+        .subquery()
     )
 
 
