@@ -15,15 +15,18 @@ import pytest
 import time_machine
 from sqlalchemy import func, inspect, select, text, update
 
+from heysummit_tc.extensions import db
 from heysummit_tc.jobs import send_emails
 from heysummit_tc.models import (
     ActivityEntry,
     Attendee,
     DeliveryEvent,
     TicketPurchase,
+    User,
     WebhookDelivery,
     utcnow,
 )
+from heysummit_tc.services.alerts import set_alert_events
 
 from helpers import (
     FIXTURE_SECRET,
@@ -140,6 +143,10 @@ def test_erasing_a_buyer_leaves_no_copy_anywhere_and_keeps_the_money(
 ):
     app = make_app(**mail_config(smtp_server), JOBS_URL=f"sqlite:///{tmp_path / 'jobs.db'}")
     client = app.test_client()
+    organiser = session.scalar(select(User).where(User.email == "ada@example.com"))
+    with app.app_context():
+        set_alert_events(db.session, db.session.get(User, organiser.id), [summit])
+        db.session.commit()
     assert post_webhook(client, order("E-1", keys=("product-12", "bump-12", "upsell-9"))
                         ).status_code == 200
     assert post_webhook(client, refund("E-1", key=("bump", "12"), amount="1000")
@@ -160,6 +167,11 @@ def test_erasing_a_buyer_leaves_no_copy_anywhere_and_keeps_the_money(
     with app.app_context():
         send_emails()
     assert len(smtp_server.messages) == 3
+    # The organiser's alert digest (the unlinked upsell-9) goes out.
+    with app.app_context():
+        assert app.test_cli_runner().invoke(args=["alerts", "send"]).exit_code == 0
+    [digest] = smtp_server.messages[3:]
+    assert digest["To"] == "ada@example.com" and "unlinked" in digest["Subject"]
     before = export(client, summit)
     assert rows_with(session, MARKER), "the marker must be planted before the erasure"
 
@@ -172,6 +184,8 @@ def test_erasing_a_buyer_leaves_no_copy_anywhere_and_keeps_the_money(
     session.expire_all()
     assert rows_with(session, MARKER) == []
     assert not [line for line in log_lines if MARKER in line.lower()]
+    # The digest the organiser received named no buyer; the access emails went to the buyer.
+    assert MARKER not in digest.as_string().lower()
     # Money, counts and the other buyer are unchanged; the erased rows say so.
     after = export(client, summit)
     assert len(after) == len(before) == 3
