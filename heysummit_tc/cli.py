@@ -5,16 +5,15 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import select
 
 from .config import mail_problem
 from .extensions import db
 from .jobs import send_alerts
-from .models import Attendee, Event, Role, WebhookDelivery
+from .models import Event, Role, WebhookDelivery
 from .services import ServiceError
 from .services.accounts import create_user, generate_password, has_users, user_by_email
 from .services.deliveries import event_ids_of, failed_delivery_ids
-from .services.erasure import erase_buyer
+from .services.erasure import erasable, erase_buyer
 from .services.events import add_member, create_event
 from .services.held import HELD_DAYS, prune_held
 from .services.lifecycle import expire_cancelled
@@ -205,15 +204,10 @@ def send_alerts_command():
 def erase_buyer_command(email, event_id):
     """Erase a buyer's personal data: the attendee becomes a tombstone and every stored copy
     of them is redacted; money, counts and statuses stay."""
-    email = email.strip().lower()
-    found = db.session.scalars(select(Attendee).where(
-        Attendee.email == email, Attendee.erased_at.is_(None),
-        *([Attendee.event_id == event_id] if event_id is not None else [])
-    ).order_by(Attendee.event_id)).all()
-    if not found:
-        where = f"event {event_id}" if event_id is not None else "any event"
-        raise click.ClickException(f"No attendee of {where} has that email; nothing was "
-                                   "erased.")
+    try:
+        found = erasable(db.session, email, event_id)
+    except ServiceError as error:
+        _fail(error)
     for attendee in found:
         erasure = erase_buyer(db.session, attendee, current_app.config["SECRET_WORD_KEY"])
         click.echo(f"Event {attendee.event_id}: erased {erasure.describe()}.")

@@ -1,5 +1,6 @@
 """Plain helpers tests import: fixture payloads and ThriveCart-shaped bodies."""
 
+import html
 import json
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +43,12 @@ def record_only(app, order, event_ids, now=None):
         delivery_id = record_delivery(connection, order, event_ids, now=now)
         connection.commit()
     return delivery_id
+
+
+def text_of(response):
+    """A page's text as a reader sees it (entities decoded), asserting it answered 200."""
+    assert response.status_code == 200, response.status_code
+    return html.unescape(response.get_data(as_text=True))
 
 
 def post_webhook(client, body, content_type="application/x-www-form-urlencoded", path=None):

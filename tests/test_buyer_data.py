@@ -1,7 +1,6 @@
 """Buyer data (SPEC 9): erasure, retention, email changes and attribution."""
 
 import csv
-import html
 import io
 import logging
 import os
@@ -36,6 +35,7 @@ from helpers import (
     load_fixture,
     mail_config,
     post_webhook,
+    text_of,
 )
 from orders import LATER
 
@@ -85,11 +85,6 @@ def summit(make_user, make_event, make_ticket, connect):
     make_ticket(event_id, "Workbook", "bump-12", [("19.00", "USD")])
     connect(event_id)
     return event_id
-
-
-def text_of(response):
-    assert response.status_code == 200, response.status_code
-    return html.unescape(response.get_data(as_text=True))
 
 
 def rows_with(session, needle):

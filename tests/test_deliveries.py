@@ -27,12 +27,8 @@ from helpers import (
     post_webhook,
     purchases_refused,
     record_only,
+    text_of,
 )
-
-
-def text_of(response):
-    assert response.status_code == 200, response.status_code
-    return html.unescape(response.get_data(as_text=True))
 
 
 def delivery_links(page):

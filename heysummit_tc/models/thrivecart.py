@@ -14,8 +14,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, str_enum, utcnow
@@ -126,11 +128,17 @@ class WebhookDelivery(Base):
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     payload_pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    @property
+    @hybrid_property
     def replayable(self):
         """Whether the payload still holds the whole order (retention and erasure remove
-        the buyer from it, and an order without its buyer cannot be applied again)."""
+        the buyer from it, and an order without its buyer cannot be applied again); also a
+        SQL condition."""
         return self.payload is not None and self.payload_pruned_at is None
+
+    @replayable.inplace.expression
+    @classmethod
+    def _replayable_expression(cls):
+        return and_(cls.payload.is_not(None), cls.payload_pruned_at.is_(None))
     # The latest attempt: when, and who asked for it (None: ThriveCart itself, or the CLI).
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     processed_by_id: Mapped[int | None] = mapped_column(

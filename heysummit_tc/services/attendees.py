@@ -68,6 +68,7 @@ class ListedAttendee:
     email: str
     full_name: str
     purchases: list
+    erased: bool = False
 
 
 LISTED_PURCHASES = (
@@ -90,7 +91,8 @@ def attendees_of(session, event_id, *, query=None, status=None, before=None, per
     attendees builds no ORM object.
     """
     statement = (
-        select(Attendee.id, Attendee.email, Attendee.first_name, Attendee.last_name)
+        select(Attendee.id, Attendee.email, Attendee.first_name, Attendee.last_name,
+               Attendee.erased_at)
         .order_by(Attendee.event_id.desc(), Attendee.id.desc())
         .limit(written_limit(per_page + 1))
     )
@@ -113,8 +115,9 @@ def attendees_of(session, event_id, *, query=None, status=None, before=None, per
             purchases[attendee_id].append(ListedPurchase(
                 ticket, state, test, has_access(state, ends, on_failed, now), ends, amount,
                 currency, order_id, paid_at))
-    attendees = [ListedAttendee(id_, email, full_name(first, last), purchases[id_])
-                 for id_, email, first, last in page.items]
+    attendees = [ListedAttendee(id_, email, full_name(first, last), purchases[id_],
+                                erased_at is not None)
+                 for id_, email, first, last, erased_at in page.items]
     return Page(attendees, page.next_before)
 
 

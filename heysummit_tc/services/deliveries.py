@@ -342,6 +342,5 @@ def failed_delivery_ids(session):
     """Return the deliveries whose latest attempt failed and that can still be replayed."""
     return list(session.scalars(
         select(WebhookDelivery.id).where(WebhookDelivery.status == DeliveryStatus.FAILED,
-                                         WebhookDelivery.payload_pruned_at.is_(None),
-                                         WebhookDelivery.payload.is_not(None))
+                                         WebhookDelivery.replayable)
         .order_by(WebhookDelivery.id)))

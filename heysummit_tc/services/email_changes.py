@@ -6,6 +6,8 @@ delivery waits in Needs attention (outcome ``email_conflict``) until an organise
 two attendees on the attendee page (:func:`merge_attendees`), which clears it.
 """
 
+import re
+
 from sqlalchemy import select, update
 
 from ..models import (
@@ -20,6 +22,12 @@ from ..models import (
 from . import ServiceError
 from .activity import record
 from .attempts import Outcome
+
+# An email_conflict's detail: it names the attendee holding the address, and the attendee
+# page reads that id back (HOLDER) to offer the merge.
+CONFLICT = ("attendee #{holder} has the new email already: merge attendee #{source} into "
+            "#{holder} on the attendee's page")
+HOLDER = re.compile(r"^attendee #(\d+) has the new email already")
 
 
 def apply_email_change(session, delivery_id, change, event_ids, now):
@@ -40,8 +48,7 @@ def _change_in(session, delivery_id, change, event_id, now):
                                                       Attendee.email == change.new_email))
     if holder is not None:
         return Outcome(event_id, None, OutcomeKind.EMAIL_CONFLICT, attendee_id=attendee.id,
-                       detail=f"attendee #{holder} has the new email already: merge attendee "
-                              f"#{attendee.id} into #{holder} on the attendee's page")
+                       detail=CONFLICT.format(holder=holder, source=attendee.id))
     attendee.email = change.new_email
     attendee.thrivecart_customer_id = attendee.thrivecart_customer_id or change.customer_id
     attendee.updated_at = now
@@ -75,7 +82,7 @@ def conflicts_of(session, attendee):
         .where(DeliveryOutcome.attendee_id == attendee.id,
                DeliveryOutcome.outcome == OutcomeKind.EMAIL_CONFLICT,
                DeliveryEvent.attention.is_(True)))
-    ids = {int(detail.split("#", 1)[1].split(" ", 1)[0]) for detail in details if detail}
+    ids = {int(found.group(1)) for detail in details if (found := HOLDER.match(detail or ""))}
     if not ids:
         return []
     return list(session.scalars(select(Attendee).where(

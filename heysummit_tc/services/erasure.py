@@ -58,15 +58,18 @@ def tombstone(key, event_id, email):
     return f"{digest.hexdigest()[:32]}@{TOMBSTONE_DOMAIN}"
 
 
-def erasable(session, event_id, email):
-    """Return the event's attendee with ``email`` (not erased yet), or raise ServiceError."""
-    email = (email or "").strip().lower()
-    attendee = session.scalar(select(Attendee).where(
-        Attendee.event_id == event_id, Attendee.email == email, Attendee.erased_at.is_(None)))
-    if attendee is None:
-        raise ServiceError("No attendee of this event has that email; nothing was erased.",
+def erasable(session, email, event_id=None):
+    """Return the attendees with ``email`` not erased yet, in ``event_id`` or in every event,
+    or raise ServiceError saying nobody has it."""
+    found = session.scalars(select(Attendee).where(
+        Attendee.email == (email or "").strip().lower(), Attendee.erased_at.is_(None),
+        *([Attendee.event_id == event_id] if event_id is not None else [])
+    ).order_by(Attendee.event_id)).all()
+    if not found:
+        where = f"event {event_id}" if event_id is not None else "any event"
+        raise ServiceError(f"No attendee of {where} has that email; nothing was erased.",
                            field="email")
-    return attendee
+    return found
 
 
 def erasure_preview(session, attendee):
@@ -116,8 +119,8 @@ def _redact_deliveries(session, attendee, now, names):
     rows = session.execute(_deliveries_of(attendee)).all()
     for delivery_id, payload, error in rows:
         session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(
-            payload=None if payload is None else without_buyer(payload),
-            payload_pruned_at=now, customer_email=None, error=_scrub(error, names)))
+            payload=without_buyer(payload), payload_pruned_at=now, customer_email=None,
+            error=_scrub(error, names)))
     _redact_texts(session, DeliveryOutcome,
                   DeliveryOutcome.delivery_id.in_([row.id for row in rows]),
                   (DeliveryOutcome.detail,), names)
@@ -153,7 +156,7 @@ def _redact_held(session, event_id, email):
                    HeldDelivery.secret_digest.in_(digests)))).all()
     for held_id, payload in rows:
         session.execute(update(HeldDelivery).where(HeldDelivery.id == held_id).values(
-            payload=None if payload is None else without_buyer(payload), customer_email=None))
+            payload=without_buyer(payload), customer_email=None))
     return len(rows)
 
 

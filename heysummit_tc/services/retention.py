@@ -45,7 +45,6 @@ def redact_delivery(session, delivery_id, payload, now):
     return session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.id == delivery_id, WebhookDelivery.payload_pruned_at.is_(None))
-        .values(payload=None if payload is None else without_buyer(payload),
-                payload_pruned_at=now)
+        .values(payload=without_buyer(payload), payload_pruned_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount

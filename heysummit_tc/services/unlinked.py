@@ -72,8 +72,7 @@ def _unapplied(event_id, *columns):
         .join(WebhookDelivery, WebhookDelivery.id == DeliveryOutcome.delivery_id)
         .where(DeliveryOutcome.event_id == event_id,
                UNAPPLIED,
-               WebhookDelivery.payload_pruned_at.is_(None),
-               WebhookDelivery.payload.is_not(None))
+               WebhookDelivery.replayable)
     )
 
 

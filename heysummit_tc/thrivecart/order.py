@@ -102,7 +102,8 @@ def read_order(payload):
         paid_at=_timestamp(order.get("date_unix")) or _timestamp(payload.get("order_timestamp")),
         lifecycle=lifecycle,
         customer_id=customer_id(payload),
-        attribution=read_attribution(payload, customer),
+        attribution=(read_attribution(payload, customer) if event_type == ORDER_SUCCESS
+                     else Attribution()),
         email_change=(read_email_change(payload) if event_type == CUSTOMER_UPDATED else None),
         payload=redact(payload),
         problem=_amount_problem(charged, lifecycle),

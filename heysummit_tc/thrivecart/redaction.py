@@ -28,7 +28,10 @@ _KEPT_OF_ORDER = frozenset({
 
 
 def without_buyer(payload):
-    """Return ``payload`` with only the fields that describe the order, not its buyer."""
+    """Return ``payload`` with only the fields that describe the order, not its buyer (None
+    stays None: a payload pruned whole before redaction existed)."""
+    if payload is None:
+        return None
     if not isinstance(payload, dict):
         return {REDACTED: True}
     kept = {name: value for name, value in payload.items() if name in _KEPT}
