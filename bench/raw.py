@@ -12,7 +12,7 @@ Flask apps that run the product's own SQL on the product's own database through 
   PostgreSQL: the integration looked up and the delivery recorded outside a transaction
   (the record with an asynchronous commit), then one transaction of the order lock, the
   ticket with its prices, the attendee, the purchase and the attempt with its outcome. The
-  SQL is the product's (``heysummit_tc/services/statements.py``) as it compiles for psycopg,
+  SQL is the product's (``heysummit_tc/sql/``) as it compiles for psycopg,
   copied; the payload kept is Werkzeug's flat form, not the product's nested one. Before
   measuring, a delivery through each must leave the same rows.
 - ``page_app``: each page's statements, captured from one request through the product

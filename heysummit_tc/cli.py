@@ -9,18 +9,17 @@ from flask.cli import AppGroup, with_appcontext
 from .config import mail_problem
 from .extensions import db
 from .jobs import send_alerts
-from .models import Event, Role, WebhookDelivery
+from .models import DeliveryStatus, Event, Role
 from .services import ServiceError
 from .services.accounts import create_user, generate_password, has_users, user_by_email
-from .services.deliveries import event_ids_of, failed_delivery_ids
+from .services.deliveries import failed_delivery_ids
 from .services.erasure import erasable, erase_buyer
 from .services.events import add_member, create_event
 from .services.held import HELD_DAYS, prune_held
 from .services.lifecycle import expire_cancelled
-from .services.provisioning import run_delivery
+from .services.releases import replay
 from .services.retention import prune_payloads
-from .services.tickets import create_ticket
-from .thrivecart.order import read_order
+from .services.tickets import TicketFields, create_ticket
 from .words import plural
 
 users = AppGroup("users", help="Manage user accounts.")
@@ -102,7 +101,7 @@ def create_ticket_command(event_id, name, external_id, prices, currency, inactiv
     if event is None:
         raise click.ClickException(f"No event has the id {event_id}.")
     try:
-        ticket = create_ticket(db.session, event, name, external_id, not inactive,
+        ticket = create_ticket(db.session, event, TicketFields(name, external_id, not inactive),
                                [(price, currency or event.currency) for price in prices])
     except ServiceError as error:
         _fail(error)
@@ -134,16 +133,11 @@ def replay_command(delivery_id, failed):
         click.echo("No failed deliveries to replay.")
     problems = 0
     for current in ids:
-        delivery = db.session.get(WebhookDelivery, current)
-        if delivery is None:
-            raise click.ClickException(f"No delivery has the id {current}.")
-        if not delivery.replayable:
-            raise click.ClickException(
-                f"Delivery {current}'s payload no longer holds its buyer; it cannot be "
-                "replayed.")
-        payload, event_ids = delivery.payload, event_ids_of(db.session, current)
-        result = run_delivery(db.session, current, read_order(payload), event_ids)
-        problems += result.status == "failed"
+        try:
+            result = replay(db.session, current)
+        except ServiceError as error:
+            raise click.ClickException(str(error)) from None
+        problems += result.status == DeliveryStatus.FAILED
         summary = ", ".join(f"{o.item or '-'}: {o.outcome}" for o in result.outcomes)
         click.echo(f"Delivery {current}: {result.status} ({result.http_status})"
                    + (f" {summary}" if summary else "")

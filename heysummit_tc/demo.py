@@ -7,7 +7,7 @@ from sqlalchemy import select
 from .models import User
 from .services.accounts import create_user, generate_password
 from .services.events import create_event
-from .services.tickets import create_ticket
+from .services.tickets import TicketFields, create_ticket
 
 DEMO_EMAIL = "organiser@example.com"
 DEMO_TICKETS = [
@@ -31,7 +31,8 @@ def seed_demo(session, instance_path):
         login_file.chmod(0o600)
     event = create_event(session, "Remote Work Summit 2027", "USD", user)
     for name, external_id, prices in DEMO_TICKETS:
-        create_ticket(session, event, name, external_id, prices=[(p, "USD") for p in prices])
+        create_ticket(session, event, TicketFields(name, external_id),
+                      prices=[(p, "USD") for p in prices])
     return demo_login(instance_path) + f"\nDemo event: {event.name} (id {event.id})"
 
 

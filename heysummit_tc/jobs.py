@@ -125,16 +125,16 @@ def send_emails():
     from .config import mail_problem
     from .emails import access_url, deliver_access_email
     from .extensions import db
-    from .services.access_emails import send_due, waiting_for_retry
+    from .services.access_emails import Sender, send_due, waiting_for_retry
 
     _mail_timeout()
     config = current_app.config
     # A send is a handful of SMTP exchanges, each given up after MAIL_TIMEOUT: an email
     # claimed longer ago than four of those was left by a worker that died, and is sent
     # again (with the same Message-ID).
-    counts = send_due(db.session, deliver_access_email, access_url,
-                      mail_configured=mail_problem(config) is None,
-                      retry_seconds=config["EMAIL_RETRY_SECONDS"],
+    sender = Sender(deliver_access_email, access_url, mail_problem(config) is None,
+                    config["EMAIL_RETRY_SECONDS"])
+    counts = send_due(db.session, sender,
                       stale_after=timedelta(seconds=4 * config["MAIL_TIMEOUT"]))
     if counts:
         log.info("access emails: %s", ", ".join(f"{count} {status}"

@@ -3,16 +3,16 @@
 import threading
 import time
 
-from flask import current_app, request
+from flask import current_app, g, request
 from limits import parse
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .admin.access import load_signed_in_user
-from .extensions import login_manager
+from .extensions import db, login_manager
 from .outages import Outage
+from .services.accounts import load_user
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -25,6 +25,22 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "base-uri 'none'",
     "object-src 'none'",
 ])
+
+
+def load_signed_in_user(user_id):
+    """Flask-Login's user loader: the user a session cookie names.
+
+    On an event's page (an ``event_id`` in its URL), their membership of that event is read
+    in the same statement and kept for :func:`.admin.access.event_view`, which would
+    otherwise ask for it next.
+    """
+    event_id = (request.view_args or {}).get("event_id")
+    if not isinstance(event_id, int):
+        event_id = None
+    user, membership = load_user(db.session, user_id, event_id)
+    if user is not None and event_id is not None:
+        g.membership_read = (user.id, event_id, membership)
+    return user
 
 
 def register(app):

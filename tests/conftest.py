@@ -23,7 +23,7 @@ from heysummit_tc.models import Base, Role
 from heysummit_tc.services.accounts import create_user
 from heysummit_tc.services.events import add_member, create_event
 from heysummit_tc.services.integrations import set_secret_word
-from heysummit_tc.services.tickets import create_ticket
+from heysummit_tc.services.tickets import TicketFields, create_ticket
 
 from helpers import FIGURES, FIXTURE_SECRET, PASSWORD, free_port
 
@@ -216,8 +216,8 @@ def make_ticket(app):
             from heysummit_tc.models import Event
 
             event = db.session.get(Event, event_id)
-            ticket = create_ticket(db.session, event, name, external_id, active, prices,
-                                   **policies)
+            ticket = create_ticket(db.session, event,
+                                   TicketFields(name, external_id, active, **policies), prices)
             db.session.commit()
             return ticket.id
 

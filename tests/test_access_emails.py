@@ -351,7 +351,7 @@ def test_a_worker_killed_after_the_smtp_server_accepted_sends_it_again_recognisa
     mailing, smtp_server, summit, session
 ):
     from heysummit_tc.emails import access_url, deliver_access_email
-    from heysummit_tc.services.access_emails import send_due
+    from heysummit_tc.services.access_emails import Sender, send_due
 
     post_webhook(mailing.test_client(), order("A-1"))
 
@@ -361,7 +361,7 @@ def test_a_worker_killed_after_the_smtp_server_accepted_sends_it_again_recognisa
 
     start = utcnow()
     with mailing.app_context(), pytest.raises(KeyboardInterrupt):
-        send_due(db.session, accepted_then_killed, access_url, mail_configured=True, now=start)
+        send_due(db.session, Sender(accepted_then_killed, access_url, True), now=start)
     assert [row.status for row in outbox(session)] == [EmailStatus.SENDING]
     with mailing.app_context():
         db.session.rollback()

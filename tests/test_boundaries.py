@@ -18,6 +18,7 @@ from heysummit_tc.models import (
     utcnow,
 )
 from heysummit_tc.services.held import (
+    HeldCaps,
     claim_held,
     held_for_digest,
     hold_delivery,
@@ -161,8 +162,8 @@ def _hold(session, order_id, client="203.0.113.9", now=None, caps=(10, 10, 10), 
     payload = load_fixture("order-success.json")
     payload.update(order_id=order_id, **fields)
     per_secret, per_client, total = caps
-    return hold_delivery(session, read_order(payload), "digest", client_address=client,
-                         per_secret=per_secret, per_client=per_client, total=total, now=now)
+    return hold_delivery(session, read_order(payload), "digest", client,
+                         HeldCaps(per_secret, per_client, total), now=now)
 
 
 def test_a_held_delivery_keeps_what_the_rejected_post_said_at_the_moment_given(session):

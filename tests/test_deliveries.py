@@ -17,7 +17,7 @@ from heysummit_tc.models import (
     WebhookDelivery,
     utcnow,
 )
-from heysummit_tc.services.deliveries import log_of
+from heysummit_tc.services.deliveries import LogFilter, log_of
 from heysummit_tc.services.integrations import integration_of
 
 from helpers import (
@@ -328,13 +328,14 @@ def test_the_log_pages_through_deliveries_and_rejected_posts_each_once_in_time_o
 
     def rows(**filters):
         return [(row.kind, row.order_id) for row in log_of(
-            session, organiser, integration, per_page=50, **filters).items]
+            session, organiser, integration, LogFilter(**filters), per_page=50).items]
 
     assert rows() == expected
     for per_page in (1, 2, 3):
         seen, before = [], None
         while True:
-            page = log_of(session, organiser, integration, per_page=per_page, before=before)
+            page = log_of(session, organiser, integration, LogFilter(before=before),
+                          per_page=per_page)
             seen += [(row.kind, row.order_id) for row in page.items]
             if page.next_before is None:
                 break

@@ -393,6 +393,7 @@ def test_a_delivery_failing_at_a_given_moment_records_its_failure_at_that_moment
     from datetime import UTC, datetime
 
     from heysummit_tc.extensions import db
+    from heysummit_tc.services.attempts import Attempt
     from heysummit_tc.services.provisioning import run_delivery
     from heysummit_tc.thrivecart.order import read_order
 
@@ -400,7 +401,7 @@ def test_a_delivery_failing_at_a_given_moment_records_its_failure_at_that_moment
     order = read_order(load_fixture("order-success.json"))
     delivery_id = record_only(app, order, [event], now=moment)
     with purchases_refused(session, backend), app.app_context():
-        result = run_delivery(db.session, delivery_id, order, [event], now=moment)
+        result = run_delivery(Attempt(db.session, delivery_id, order, [event], now=moment))
     assert (result.status, result.http_status) == ("failed", 503)
     session.expire_all()
     delivery = session.get(models.WebhookDelivery, delivery_id)
@@ -412,6 +413,7 @@ def test_a_delivery_processed_at_a_given_moment_records_that_moment(app, event, 
     from datetime import UTC, datetime
 
     from heysummit_tc.extensions import db
+    from heysummit_tc.services.attempts import Attempt
     from heysummit_tc.services.provisioning import run_delivery
     from heysummit_tc.thrivecart.order import read_order
 
@@ -419,7 +421,7 @@ def test_a_delivery_processed_at_a_given_moment_records_that_moment(app, event, 
     order = read_order(load_fixture("order-success.json"))
     delivery_id = record_only(app, order, [event], now=moment)
     with app.app_context():
-        result = run_delivery(db.session, delivery_id, order, [event], now=moment)
+        result = run_delivery(Attempt(db.session, delivery_id, order, [event], now=moment))
     assert result.status == "processed"
     delivery = session.get(models.WebhookDelivery, delivery_id)
     assert (delivery.received_at, delivery.processed_at) == (moment, moment)

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, text
 from heysummit_tc.extensions import db
 from heysummit_tc.models import Attendee, TicketPurchase, utcnow
 from heysummit_tc.services import search
-from heysummit_tc.services.attendees import attendees_of
+from heysummit_tc.services.attendees import AttendeeFilter, attendees_of
 from heysummit_tc.services.pagination import of_event
 
 from helpers import explain, numbers
@@ -119,11 +119,11 @@ def test_search_results_page_with_the_lists_keyset(app, client, organiser, sessi
             {"event_id": organiser, "email": f"speaker{n:03d}@example.org", "first_name": "",
              "last_name": "", "created_at": now, "updated_at": now} for n in range(120)])
         db.session.commit()
-        first = attendees_of(db.session, organiser, query="speaker")
-        second = attendees_of(db.session, organiser, query="speaker",
-                              before=first.next_before)
-        third = attendees_of(db.session, organiser, query="speaker",
-                             before=second.next_before)
+        first = attendees_of(db.session, organiser, AttendeeFilter("speaker"))
+        second = attendees_of(db.session, organiser,
+                              AttendeeFilter("speaker", before=first.next_before))
+        third = attendees_of(db.session, organiser,
+                             AttendeeFilter("speaker", before=second.next_before))
     emails = [a.email for a in first.items + second.items + third.items]
     assert emails == [f"speaker{n:03d}@example.org" for n in reversed(range(120))]
     assert third.next_before is None

@@ -2,29 +2,12 @@
 
 from functools import wraps
 
-from flask import abort, g, request
+from flask import abort, g
 from flask_login import current_user, login_required
 
 from ..extensions import db
 from ..models import Role
-from ..services.accounts import load_user
 from ..services.events import membership_of
-
-
-def load_signed_in_user(user_id):
-    """Flask-Login's user loader: the user a session cookie names.
-
-    On an event's page (an ``event_id`` in its URL), their membership of that event is read
-    in the same statement and kept for :func:`event_view`, which would otherwise ask for it
-    next.
-    """
-    event_id = (request.view_args or {}).get("event_id")
-    if not isinstance(event_id, int):
-        event_id = None
-    user, membership = load_user(db.session, user_id, event_id)
-    if user is not None and event_id is not None:
-        g.membership_read = (user.id, event_id, membership)
-    return user
 
 
 def _membership(event_id):

@@ -19,6 +19,7 @@ from ..models import Attendee, utcnow
 from ..services import ServiceError
 from ..services.access_emails import emails_of
 from ..services.attendees import (
+    AttendeeFilter,
     attendee_csv,
     attendees_of,
     deliveries_touching,
@@ -40,7 +41,7 @@ def attendees(event):
     query = (form.q.data or "").strip()
     status = form.status.data or ""
     before = request.args.get("before", type=int)
-    page = attendees_of(db.session, event.id, query=query, status=status, before=before)
+    page = attendees_of(db.session, event.id, AttendeeFilter(query, status, before))
     return render_template("admin/attendees.html", event=event, form=form, page=page,
                            query=query, status=status, before=before)
 

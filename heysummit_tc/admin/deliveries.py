@@ -6,16 +6,17 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..extensions import db
+from ..models import DeliveryStatus, OutcomeKind
+from ..services import ServiceError
 from ..services.attempts import DeliveryResult, Outcome
 from ..services.deliveries import delivery_for_event, outcomes_for_event, replay_preview
 from ..services.outcomes import summarise
-from ..services.provisioning import run_delivery
-from ..thrivecart.order import read_order
+from ..services.releases import replay
 from ..words import plural
 from . import bp
 from .access import organisers_only
 from .forms import ActionForm
-from .integrations import THRIVECART, processed
+from .processing import THRIVECART, processed
 
 DELIVERY = THRIVECART + "/deliveries/<int:delivery_id>/"
 
@@ -64,17 +65,17 @@ def replay_delivery(event, delivery_id):
     if request.method == "GET" or not ActionForm().validate_on_submit():
         return render_template("admin/replay.html", event=event, delivery=found,
                                preview=replay_preview(db.session, found, event.id))
-    if not found.replayable:
-        flash("This delivery's payload no longer holds its buyer, so it cannot be replayed.",
-              "error")
+    try:
+        result = replay(db.session, found.id, [event.id], user_id=current_user.id)
+    except ServiceError as error:
+        flash(str(error), "error")
         return redirect(url_for("admin.delivery", event_id=event.id, delivery_id=found.id))
-    result = run_delivery(db.session, found.id, read_order(found.payload), [event.id],
-                          user_id=current_user.id)
     processed(event, [result], "delivery_replayed",
               f"delivery {found.id} ({found.event_type or '—'}, order {found.order_id or '—'}): "
               f"{result.status}")
-    changed = sum(outcome.outcome in ("paid", "refunded") for outcome in result.outcomes)
-    if result.status == "failed":
+    changed = sum(outcome.outcome in (OutcomeKind.PAID, OutcomeKind.REFUNDED)
+                  for outcome in result.outcomes)
+    if result.status == DeliveryStatus.FAILED:
         flash(f"Replay failed: {result.error}", "error")
     else:
         flash(f"Replayed: {result.status}, {plural(changed, 'purchase')} changed.", "success")

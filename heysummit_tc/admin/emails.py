@@ -10,6 +10,7 @@ from ..models import Attendee, EmailKind
 from ..services.access_emails import email_counts, queue_email
 from ..services.access_settings import (
     PLACEHOLDERS,
+    Settings,
     check_template,
     render,
     save_settings,
@@ -35,7 +36,7 @@ def access_email(event):
         done, preview = submit(form, lambda: _preview(event, form))
     else:
         done, _ = submit(form, lambda: save_settings(
-            db.session, event, form.enabled.data, form.subject.data, form.body.data,
+            db.session, event, Settings(form.enabled.data, form.subject.data, form.body.data),
             user=current_user))
         if done:
             flash("Access email saved: buyers get it "

@@ -5,9 +5,8 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from ..extensions import db
-from ..jobs import after_grant
-from ..services.activity import record
-from ..services.deliveries import MODES, last_delivery, log_of, setup_warnings
+from ..models import DeliveryStatus, OutcomeKind
+from ..services.deliveries import MODES, LogFilter, last_delivery, log_of, setup_warnings
 from ..services.held import held_for_digest
 from ..services.integrations import (
     disconnect,
@@ -19,22 +18,12 @@ from ..services.outcomes import GROUPS, REJECTED
 from ..services.rejections import rejected_posts
 from ..services.releases import release_held, send_test_purchase
 from ..services.tickets import linked_tickets
+from ..thrivecart.customer import Buyer
 from ..words import plural
 from . import bp
 from .access import organisers_only
 from .forms import ActionForm, SecretWordForm, TestPurchaseForm, status_of, submit
-
-THRIVECART = "/events/<int:event_id>/setup/integrations/thrivecart"
-
-
-def processed(event, results, kind, detail):
-    """After deliveries were (re)processed from a page: wake the email worker for what they
-    granted, and record in the activity log, once, who asked for it."""
-    for result in results:
-        after_grant(result)
-    if results:
-        record(db.session, event.id, current_user, kind, detail)
-        db.session.commit()
+from .processing import THRIVECART, processed
 
 
 def webhook_url():
@@ -78,9 +67,8 @@ def thrivecart(event):
         last=last_delivery(db.session, event.id),
         warnings=setup_warnings(linked),
         rejections=rejected_posts(db.session, event.id, integration),
-        page=log_of(db.session, event.id, integration, outcome=filters["outcome"],
-                    mode=filters["mode"], attention=filters["attention"], query=filters["q"],
-                    before=before),
+        page=log_of(db.session, event.id, integration, LogFilter(
+            filters["outcome"], filters["mode"], filters["attention"], filters["q"], before)),
         groups=GROUPS, rejected=REJECTED, filters=filters, before=before,
         active_filters={name: value for name, value in filters.items() if value},
     )
@@ -145,7 +133,7 @@ def process_held(event):
         return redirect(url_for("admin.configure_thrivecart", event_id=event.id))
     results = release_held(db.session, integration.secret_digest, user_id=current_user.id)
     processed(event, results, "held_released", plural(len(results), "order"))
-    failed = sum(result.status == "failed" for result in results)
+    failed = sum(result.status == DeliveryStatus.FAILED for result in results)
     flash(f"Processed {plural(len(results), 'held order')}"
           + (f"; {failed} failed, see the log" if failed else "") + ".",
           "error" if failed else "success")
@@ -165,14 +153,13 @@ def test_purchase(event):
     ]
     if form.validate_on_submit():
         ticket = next(ticket for ticket in linked if ticket.id == form.ticket_id.data)
-        result = send_test_purchase(db.session, event, ticket, form.email.data,
-                                    form.first_name.data or "", form.last_name.data or "",
-                                    user_id=current_user.id)
+        buyer = Buyer(form.email.data, form.first_name.data or "", form.last_name.data or "")
+        result = send_test_purchase(db.session, ticket, buyer, user_id=current_user.id)
         processed(event, [result], "test_purchase",
                   f"{ticket.name} ({ticket.external_id}) for {form.email.data}")
         outcome = result.outcomes[0].outcome if result.outcomes else result.status
-        flash(f"Test purchase sent: {outcome.replace('_', ' ')}.",
-              "success" if outcome in ("paid", "already_paid") else "error")
+        good = outcome in (OutcomeKind.PAID, OutcomeKind.ALREADY_PAID)
+        flash(f"Test purchase sent: {outcome.replace('_', ' ')}.", "success" if good else "error")
         return redirect(url_for("admin.delivery", event_id=event.id,
                                 delivery_id=result.delivery_id))
     return render_template("admin/test_purchase.html", event=event, form=form,

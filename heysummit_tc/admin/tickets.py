@@ -6,6 +6,7 @@ from flask_login import current_user
 from ..extensions import db
 from ..models import Ticket
 from ..services.tickets import (
+    TicketFields,
     add_price,
     create_ticket,
     delete_ticket,
@@ -31,15 +32,18 @@ def tickets(event):
                            unlinked=count_unlinked(db.session, event.id))
 
 
+def _fields(form):
+    return TicketFields(form.name.data, form.external_id.data, form.active.data,
+                        form.on_payment_failed.data, form.on_cancel.data, form.item_type.data)
+
+
 @bp.route("/events/<int:event_id>/revenue/tickets/new", methods=["GET", "POST"])
 @members
 def new_ticket(event):
     """Create a ticket."""
     form = TicketForm()
     done, ticket = submit(form, lambda: create_ticket(
-        db.session, event, form.name.data, form.external_id.data, form.active.data,
-        on_payment_failed=form.on_payment_failed.data, on_cancel=form.on_cancel.data,
-        actor=current_user, item_type=form.item_type.data))
+        db.session, event, _fields(form), actor=current_user))
     if done:
         flash(f"Ticket “{ticket.name}” created"
               + (f" with External ID {ticket.external_id}" if ticket.external_id else "")
@@ -90,9 +94,7 @@ def ticket(event, ticket_id):
     ticket = owned_or_404(Ticket, ticket_id, event.id)
     form = TicketForm(obj=ticket)
     done, _ = submit(form, lambda: update_ticket(
-        db.session, ticket, form.name.data, form.external_id.data, form.active.data,
-        form.on_payment_failed.data, form.on_cancel.data, actor=current_user,
-        item_type=form.item_type.data))
+        db.session, ticket, _fields(form), actor=current_user))
     if done:
         flash(f"Ticket “{ticket.name}” saved.", "success")
         return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))

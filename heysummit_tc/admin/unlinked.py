@@ -5,7 +5,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from ..extensions import db
-from ..models import Role, Ticket
+from ..models import DeliveryStatus, Role, Ticket
 from ..services import unlinked as inbox
 from ..services.releases import rerun_unlinked
 from ..services.tickets import link_ticket, tickets_of
@@ -13,7 +13,7 @@ from ..words import plural
 from . import bp
 from .access import members, organisers_only, owned_or_404
 from .forms import LinkItemForm, RerunForm, status_of, submit
-from .integrations import processed
+from .processing import processed
 
 UNLINKED = "/events/<int:event_id>/revenue/tickets/unlinked"
 
@@ -95,7 +95,7 @@ def rerun_unlinked_deliveries(event):
         for outcome in result.outcomes:
             if outcome.item == key:
                 counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
-        if result.status == "failed":
+        if result.status == DeliveryStatus.FAILED:
             counts["failed"] = counts.get("failed", 0) + 1
     described = ", ".join(f"{count} {kind.replace('_', ' ')}"
                           for kind, count in sorted(counts.items()))

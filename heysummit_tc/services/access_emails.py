@@ -11,6 +11,7 @@ backoff, failed or skipped.
 """
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -29,7 +30,7 @@ from ..models import (
     TicketPurchase,
     utcnow,
 )
-from . import statements as sql
+from ..sql import insert_once
 from .access_links import LINK_DAYS
 from .access_settings import render, settings_of
 from .activity import record
@@ -43,6 +44,9 @@ STALE_CLAIM = timedelta(minutes=2)
 
 
 BATCH = 50
+# An access email is unique per grant (the outbox's unique constraint): a grant seen twice
+# (two workers, a retry) queues one.
+_ONE_EMAIL_PER_GRANT = ("attendee_id", "ticket_id", "order_id", "kind")
 
 
 def queue_grants(session, now=None, limit=BATCH):
@@ -52,7 +56,6 @@ def queue_grants(session, now=None, limit=BATCH):
     workers, a retry) queues one. Commits per batch.
     """
     now = now or utcnow()
-    dialect = sql.dialect_of(session)
     total = 0
     while True:
         grants = session.execute(_grants_of_deliveries(limit)).all()
@@ -69,7 +72,8 @@ def queue_grants(session, now=None, limit=BATCH):
             for grant in grants if grant.attendee_id and grant.ticket_id
             and grant.test is not None]
         if emails:
-            session.execute(sql.outbox_insert(dialect), emails)
+            # A grant queued before inserts nothing.
+            insert_once(session, OutboxEmail.__table__, emails, _ONE_EMAIL_PER_GRANT)
         session.execute(update(DeliveryOutcome)
                         .where(DeliveryOutcome.id.in_([grant.id for grant in grants]))
                         .values(email_queued_at=now)
@@ -155,14 +159,24 @@ class AccessEmail:
     key: str = ""
 
 
-def send_due(session, deliver, sign, *, mail_configured, retry_seconds=60, now=None,
-             stale_after=STALE_CLAIM):
-    """Send every due outbox email through ``deliver(email)``; return a count per status.
+@dataclass(frozen=True)
+class Sender:
+    """How the outbox sends: ``deliver(email)`` hands an :class:`AccessEmail` to the mail
+    server, ``sign(link_id)`` makes its access link; a failed send is tried again after
+    ``retry_seconds``, doubling each time."""
 
-    ``sign(link_id)`` makes the access link. Rows of one attendee and order are sent as one
-    email. A failed send is tried again after ``retry_seconds``, doubling each time, and
-    marked failed after MAX_TRIES (``pending`` in the counts: waiting for a retry). Commits
-    as it goes.
+    deliver: Callable
+    sign: Callable
+    mail_configured: bool
+    retry_seconds: int = 60
+
+
+def send_due(session, sender, *, now=None, stale_after=STALE_CLAIM):
+    """Send every due outbox email through ``sender`` (a :class:`Sender`); return a count per
+    status.
+
+    Rows of one attendee and order are sent as one email. A failed send is marked failed
+    after MAX_TRIES (``pending`` in the counts: waiting for a retry). Commits as it goes.
     """
     now = now or utcnow()
     counts = {}
@@ -174,8 +188,7 @@ def send_due(session, deliver, sign, *, mail_configured, retry_seconds=60, now=N
         for row in rows:
             groups.setdefault((row.attendee_id, row.order_id, row.kind), []).append(row)
         for group in groups.values():
-            status = _send_group(session, group, deliver, sign, mail_configured, now,
-                                 retry_seconds)
+            status = _send_group(session, group, sender, now)
             counts[status] = counts.get(status, 0) + 1
             session.commit()
     return counts
@@ -187,8 +200,8 @@ def waiting_for_retry(session):
         OutboxEmail.status == EmailStatus.PENDING, OutboxEmail.tries > 0))
 
 
-def _send_group(session, rows, deliver, sign, mail_configured, now, retry_seconds):
-    first = rows[0]
+def _send_group(session, rows, sender, now):
+    first, mail_configured = rows[0], sender.mail_configured
     attendee = session.get(Attendee, first.attendee_id)
     event = session.get(Event, first.event_id)
     settings = settings_of(session, event.id, mail_configured)
@@ -207,7 +220,7 @@ def _send_group(session, rows, deliver, sign, mail_configured, now, retry_second
             .where(TicketPurchase.attendee_id == attendee.id).order_by(Ticket.name)))
     values = {"first_name": attendee.first_name or "there", "event": event.name,
               "tickets": ", ".join(names) or "your tickets",
-              "access_link": sign(link.id)}
+              "access_link": sender.sign(link.id)}
     subject = render(settings.subject, values)
     if any(row.test for row in rows):
         subject = "[TEST] " + subject
@@ -216,12 +229,12 @@ def _send_group(session, rows, deliver, sign, mail_configured, now, retry_second
     # The link must exist before the buyer can click it.
     session.commit()
     try:
-        deliver(email)
+        sender.deliver(email)
     except Exception as error:  # noqa: BLE001 - any failure is retried, then reported
         message = f"{type(error).__name__}: {error}"[:300]
         if first.tries >= MAX_TRIES:
             return _mark(rows, EmailStatus.FAILED, error=message, subject=email.subject)
-        backoff = timedelta(seconds=retry_seconds * 2 ** (first.tries - 1))
+        backoff = timedelta(seconds=sender.retry_seconds * 2 ** (first.tries - 1))
         return _mark(rows, EmailStatus.PENDING, error=message, next_attempt_at=now + backoff)
     return _mark(rows, EmailStatus.SENT, subject=email.subject, sent_at=now)
 

@@ -33,10 +33,13 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 @dataclass(frozen=True)
 class Settings:
+    """An event's access email: switched on or off, its subject and body, and whether the
+    organiser saved it (unsaved, the defaults apply)."""
+
     enabled: bool
     subject: str
     body: str
-    saved: bool
+    saved: bool = False
 
 
 def settings_of(session, event_id, mail_configured):
@@ -57,9 +60,11 @@ def check_template(text, field):
             f"{', '.join('{' + name + '}' for name in PLACEHOLDERS)}.", field=field)
 
 
-def save_settings(session, event, enabled, subject, body, user=None, now=None):
-    """Save the event's access email (switch, subject, body) and record who did."""
-    subject, body = (subject or "").strip(), (body or "").strip()
+def save_settings(session, event, settings, user=None, now=None):
+    """Save the event's access email (a :class:`Settings`' switch, subject and body) and
+    record who did."""
+    enabled = settings.enabled
+    subject, body = (settings.subject or "").strip(), (settings.body or "").strip()
     if not subject:
         raise ServiceError("Give the email a subject.", field="subject")
     if len(subject) > 200 or len(body) > 10000:

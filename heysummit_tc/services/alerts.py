@@ -101,24 +101,40 @@ def set_alert_events(session, user, event_ids, now=None):
 
 def findings_for(session, event_id, since, until, silence_days, silence_reported_for=None):
     """Return what happened in the event in [since, until) that an organiser should know."""
-    latest = and_(DeliveryEvent.delivery_id == DeliveryOutcome.delivery_id,
-                  DeliveryEvent.event_id == DeliveryOutcome.event_id,
-                  DeliveryEvent.attempt == DeliveryOutcome.attempt)
     window = [DeliveryOutcome.event_id == event_id, DeliveryOutcome.created_at >= since,
               DeliveryOutcome.created_at < until]
 
     def count(*criteria):
         return session.scalar(
             select(func.count(distinct(DeliveryOutcome.delivery_id)))
-            .join(DeliveryEvent, latest).where(*window, *criteria))
+            .join(DeliveryEvent, _LATEST_ATTEMPT).where(*window, *criteria))
 
     findings = Findings(
         failed=count(DeliveryOutcome.outcome == OutcomeKind.FAILED),
         payment_failed=count(DeliveryOutcome.outcome == OutcomeKind.PAYMENT_FAILED),
     )
+    keys = _unlinked_keys(session, event_id, window)
+    findings.unlinked, findings.unlinked_keys = len(keys), sorted(set(keys))
+    integration = integration_of(session, event_id)
+    findings.rejected, findings.rejected_accounts = _rejected(
+        session, event_id, integration, since, until)
+    findings.held_refused = refusals_between(session, since, until)[0]
+    findings.silent_since = _silent_since(session, event_id, integration, until, silence_days,
+                                          silence_reported_for)
+    return findings
+
+
+# An outcome of the attempt that counts in its event (the latest).
+_LATEST_ATTEMPT = and_(DeliveryEvent.delivery_id == DeliveryOutcome.delivery_id,
+                       DeliveryEvent.event_id == DeliveryOutcome.event_id,
+                       DeliveryEvent.attempt == DeliveryOutcome.attempt)
+
+
+def _unlinked_keys(session, event_id, window):
+    """The item keys of the orders in ``window`` that no ticket links, one per outcome."""
     unlinked = (
         select(DeliveryOutcome.item_key)
-        .join(DeliveryEvent, latest)
+        .join(DeliveryEvent, _LATEST_ATTEMPT)
         .join(WebhookDelivery, WebhookDelivery.id == DeliveryOutcome.delivery_id)
         .where(*window, DeliveryOutcome.outcome == OutcomeKind.UNLINKED,
                WebhookDelivery.event_type == ORDER_SUCCESS,
@@ -126,22 +142,19 @@ def findings_for(session, event_id, since, until, silence_days, silence_reported
                    select(Ticket.external_id).where(Ticket.event_id == event_id,
                                                     Ticket.external_id.is_not(None))))
     )
-    keys = [key for key in session.scalars(unlinked) if key]
-    findings.unlinked, findings.unlinked_keys = len(keys), sorted(set(keys))
+    return [key for key in session.scalars(unlinked) if key]
 
-    integration = integration_of(session, event_id)
+
+def _rejected(session, event_id, integration, since, until):
+    """How many posts concerning the event were rejected in [since, until), and from which
+    ThriveCart accounts."""
     rejected = [*rejection_criteria(event_id, integration, until),
                 HeldDelivery.received_at >= since, HeldDelivery.received_at < until]
-    findings.rejected = session.scalar(
-        select(func.count()).select_from(HeldDelivery).where(*rejected))
-    if findings.rejected:
-        findings.rejected_accounts = sorted(set(session.scalars(
-            select(HeldDelivery.thrivecart_account).where(*rejected))))
-
-    findings.held_refused = refusals_between(session, since, until)[0]
-    findings.silent_since = _silent_since(session, event_id, integration, until, silence_days,
-                                          silence_reported_for)
-    return findings
+    count = session.scalar(select(func.count()).select_from(HeldDelivery).where(*rejected))
+    if not count:
+        return 0, []
+    return count, sorted(set(session.scalars(
+        select(HeldDelivery.thrivecart_account).where(*rejected))))
 
 
 def _silent_since(session, event_id, integration, until, silence_days, reported_for):
@@ -178,7 +191,6 @@ def send_digests(session, deliver, *, silence_days, now=None):
     claimed, then sent and recorded, in transactions of its own.
     """
     now = now or utcnow()
-    sent = failed = 0
     due = session.execute(
         select(AlertSubscription.id)
         .join(EventMember, and_(EventMember.event_id == AlertSubscription.event_id,
@@ -189,36 +201,44 @@ def send_digests(session, deliver, *, silence_days, now=None):
         .order_by(AlertSubscription.id)
     ).scalars().all()
     session.rollback()
-    for subscription_id in due:
-        if not _claim(session, subscription_id, now):
-            continue  # another host has it, or sent it a moment ago
-        subscription = session.get(AlertSubscription, subscription_id)
-        findings = findings_for(session, subscription.event_id, subscription.covered_until, now,
-                                silence_days, subscription.silence_reported_for)
-        if not findings:
-            _finish(session, subscription_id, covered_until=now, claimed_at=None)
-            continue
-        digest = Digest(subscription_id, subscription.event_id, subscription.event.name,
-                        subscription.user.email, subscription.covered_until, now, findings)
-        session.commit()
-        try:
-            subject = deliver(digest)
-        except Exception as error:  # noqa: BLE001 - any failure: retried on the next run
-            failed += 1
-            log.warning("alert digest %s to user %s not sent, retried next run: %s",
-                        subscription_id, subscription.user_id, type(error).__name__,
-                        exc_info=True)
-            _finish(session, subscription_id, claimed_at=None)
-            continue
-        sent += 1
-        session.add(AlertDigest(subscription_id=subscription_id, sent_at=now,
-                                recipient=digest.recipient, subject=subject[:300],
-                                findings=findings.describe(), covered_from=digest.since,
-                                covered_until=now))
-        _finish(session, subscription_id, last_sent_at=now, covered_until=now, claimed_at=None,
-                **({"silence_reported_for": findings.silent_since}
-                   if findings.silent_since else {}))
-    return sent, failed
+    results = [_send_digest(session, subscription_id, deliver, silence_days, now)
+               for subscription_id in due]
+    return results.count(SENT), results.count(FAILED)
+
+
+SENT, FAILED = "sent", "failed"
+
+
+def _send_digest(session, subscription_id, deliver, silence_days, now):
+    """Claim, send and record one subscription's digest; return SENT, FAILED or None
+    (another host has it, or nothing happened)."""
+    if not _claim(session, subscription_id, now):
+        return None  # another host has it, or sent it a moment ago
+    subscription = session.get(AlertSubscription, subscription_id)
+    findings = findings_for(session, subscription.event_id, subscription.covered_until, now,
+                            silence_days, subscription.silence_reported_for)
+    if not findings:
+        _finish(session, subscription_id, covered_until=now, claimed_at=None)
+        return None
+    digest = Digest(subscription_id, subscription.event_id, subscription.event.name,
+                    subscription.user.email, subscription.covered_until, now, findings)
+    session.commit()
+    try:
+        subject = deliver(digest)
+    except Exception as error:  # noqa: BLE001 - any failure: retried on the next run
+        log.warning("alert digest %s to user %s not sent, retried next run: %s",
+                    subscription_id, subscription.user_id, type(error).__name__,
+                    exc_info=True)
+        _finish(session, subscription_id, claimed_at=None)
+        return FAILED
+    session.add(AlertDigest(subscription_id=subscription_id, sent_at=now,
+                            recipient=digest.recipient, subject=subject[:300],
+                            findings=findings.describe(), covered_from=digest.since,
+                            covered_until=now))
+    _finish(session, subscription_id, last_sent_at=now, covered_until=now, claimed_at=None,
+            **({"silence_reported_for": findings.silent_since}
+               if findings.silent_since else {}))
+    return SENT
 
 
 def _claim(session, subscription_id, now):

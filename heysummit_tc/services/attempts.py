@@ -1,9 +1,13 @@
-"""What one attempt of a delivery did: an outcome per item and event, and the result the
-webhook (or the person replaying) is answered with."""
+"""One attempt of a delivery: what it needs (:class:`Attempt`), what it did (an
+:class:`Outcome` per item and event) and the result the webhook, or the person replaying, is
+answered with (:class:`DeliveryResult`)."""
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
 
-from ..models import DeliveryStatus, OutcomeKind, PurchaseStatus
+from ..models import DeliveryStatus, OutcomeKind, PurchaseStatus, utcnow
+from ..thrivecart.order import Order
 
 PROCESSED, IGNORED, FAILED = (DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED,
                               DeliveryStatus.FAILED)
@@ -25,6 +29,43 @@ ALREADY = {
     PurchaseStatus.ENDED: OutcomeKind.ALREADY_ENDED,
     PurchaseStatus.REFUNDED: OutcomeKind.ALREADY_REFUNDED,
 }
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What applying a recorded delivery needs, from the view down to the database.
+
+    ``source`` is what purchases it grants record (``thrivecart``, ``test_purchase``);
+    ``user_id`` is whoever asked for the attempt (a replay, a release, a re-run), shown in
+    the log. ``event_ids`` are kept sorted, once each: events are locked and reported in
+    that order.
+    """
+
+    session: Any
+    delivery_id: int
+    order: Order
+    event_ids: tuple[int, ...]
+    now: datetime | None = None
+    source: str = "thrivecart"
+    user_id: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "event_ids", tuple(sorted(set(self.event_ids))))
+        if self.now is None:
+            object.__setattr__(self, "now", utcnow())
+
+    @property
+    def connection(self):
+        return self.session.connection()
+
+    @property
+    def order_id(self):
+        """The order's id as stored (at most 40 characters), or None."""
+        return self.order.order_id and self.order.order_id[:40]
+
+    def everywhere(self, kind, detail, item=None):
+        """The same outcome in each event the delivery addressed."""
+        return [Outcome(event_id, item, kind, detail=detail) for event_id in self.event_ids]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
 
 from sqlalchemy import BigInteger, String, bindparam, case, cast, func, select, type_coerce
 
@@ -24,6 +23,7 @@ from ..models import (
     utcnow,
 )
 from ..models.base import UTCDateTime
+from ..sql.driver import DriverQuery
 from .lifecycle import has_access, has_access_clause
 from .money import amount_text
 from .pagination import Page, of_event, page_of, written_limit
@@ -81,15 +81,25 @@ LISTED_PURCHASES = (
 )
 
 
-def attendees_of(session, event_id, *, query=None, status=None, before=None, per_page=50,
-                 now=None):
-    """Return a page of the event's attendees, newest first, with their purchases.
+@dataclass(frozen=True)
+class AttendeeFilter:
+    """Which attendees a list shows. ``query`` finds them by email, name or ThriveCart order
+    id (:mod:`.search`); ``status`` keeps those holding a purchase in that status; ``before``
+    is the keyset of the page (an attendee's id)."""
 
-    ``query`` finds them by email, name or ThriveCart order id (:mod:`.search`). ``status``
-    keeps the attendees holding a purchase in that status. Rows are read as plain columns, two
-    statements a page, and each purchase's access is worked out at ``now``: a page of 50
-    attendees builds no ORM object.
+    query: str | None = None
+    status: str | None = None
+    before: int | None = None
+
+
+def attendees_of(session, event_id, filters=AttendeeFilter(), *, per_page=50, now=None):
+    """Return a page of the event's attendees (see :class:`AttendeeFilter`), newest first,
+    with their purchases.
+
+    Rows are read as plain columns, two statements a page, and each purchase's access is
+    worked out at ``now``: a page of 50 attendees builds no ORM object.
     """
+    query, status, before = filters.query, filters.status, filters.before
     statement = (
         select(Attendee.id, Attendee.email, Attendee.first_name, Attendee.last_name,
                Attendee.erased_at)
@@ -174,11 +184,11 @@ def attendee_csv(session, event_id, chunk=CSV_CHUNK, now=None):
 
     One statement reads the whole export, and the database writes each line's cells
     (:data:`_CSV_LINES`): the driver's tuples go to the CSV writer as they are, with no Python
-    between them. Its rows are streamed (see :class:`_DriverQuery`), so memory stays flat
+    between them. Its rows are streamed (see :class:`DriverQuery`), so memory stays flat
     however large the event, and on PostgreSQL the server reads the next lines while this
     writes the last. ``access`` is worked out at ``now`` (the moment of export).
     """
-    lines = _DriverQuery(session.connection(), _CSV_LINES)
+    lines = DriverQuery(session.connection(), _CSV_LINES)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
@@ -207,22 +217,16 @@ def _csv_lines():
     purchase = TicketPurchase
     status = type_coerce(purchase.status, String)
     yes, no = sql_constant("yes"), sql_constant("no")
-    access = case((has_access_clause(status, purchase.access_ends_at,
-                                     type_coerce(Ticket.on_payment_failed, String),
-                                     bindparam("now", type_=UTCDateTime)), yes),
-                  (purchase.id.is_not(None), no))
     charged = case((purchase.charged_currency != sql_constant(""),
                     amount_text(purchase.charged_amount, purchase.charged_currency)))
     same, unnamed = _refunds().alias("same"), _refunds().alias("unnamed")
-    refunded = case((purchase.charged_currency != sql_constant(""), amount_text(
-        func.coalesce(same.c.total, sql_constant(0))
-        + func.coalesce(unnamed.c.total, sql_constant(0)), purchase.charged_currency)))
     return (
         select(case((Attendee.erased_at.is_not(None), sql_constant("erased")),
                     else_=_guarded(Attendee.email)),
                _guarded(Attendee.first_name), _guarded(Attendee.last_name),
                _guarded(purchase.country), _guarded(Ticket.name), Ticket.external_id, status,
-               access, charged, purchase.charged_currency, refunded,
+               _access_cell(status), charged, purchase.charged_currency,
+               _refunded_cell(same, unnamed),
                amount_text(purchase.amount, purchase.currency), purchase.currency,
                purchase.source, purchase.thrivecart_order_id,
                case((purchase.test, yes), (~purchase.test, no)),
@@ -246,6 +250,25 @@ def _csv_lines():
     )
 
 
+def _access_cell(status):
+    """``yes`` or ``no`` for a purchase, by :func:`.lifecycle.has_access` at the bound
+    ``now``; empty without a purchase."""
+    purchase = TicketPurchase
+    return case((has_access_clause(status, purchase.access_ends_at,
+                                   type_coerce(Ticket.on_payment_failed, String),
+                                   bindparam("now", type_=UTCDateTime)), sql_constant("yes")),
+                (purchase.id.is_not(None), sql_constant("no")))
+
+
+def _refunded_cell(same, unnamed):
+    """What was refunded of the charge, from the refunds in its currency (``same``) and
+    those that named none (``unnamed``); empty when the charge is unknown."""
+    purchase = TicketPurchase
+    return case((purchase.charged_currency != sql_constant(""), amount_text(
+        func.coalesce(same.c.total, sql_constant(0))
+        + func.coalesce(unnamed.c.total, sql_constant(0)), purchase.charged_currency)))
+
+
 def _refunds():
     """The event's refunds summed per order, item and currency ('' where none was named).
 
@@ -266,48 +289,3 @@ def _refunds():
 
 
 _CSV_LINES = _csv_lines()
-
-
-class _DriverQuery:
-    """A Core SELECT compiled once for ``connection``'s database and run on its driver
-    cursor, in the connection's transaction.
-
-    Parameters go through their types' bind processors, as SQLAlchemy would send them; the
-    columns must need no conversion (integers and text): SQLAlchemy's result processing is
-    what this leaves out, and the engine's events with it (``SQL_STATEMENT_COUNTS`` does not
-    see these statements, which run after the response's headers anyway). Building a Row for
-    each of 200,000 purchases was a quarter of an export's time.
-    """
-
-    def __init__(self, connection, statement):
-        self.connection = connection
-        self.compiled = statement.compile(dialect=connection.dialect)
-        self.processors = {
-            name: processor for name, bind in self.compiled.binds.items()
-            if (processor := bind.type.bind_processor(connection.dialect)) is not None
-        }
-
-    def stream(self, size, **values):
-        """Yield the driver's row tuples in lists of at most ``size``, fetched as they go.
-
-        psycopg streams the rows in chunks (libpq's chunked rows mode): the server goes on
-        sending while the caller works on a chunk, and stops, cancelled, if the caller
-        closes the generator early. SQLite steps through them as they are fetched.
-        """
-        parameters = self.compiled.construct_params(values)
-        for name, processor in self.processors.items():
-            parameters[name] = processor(parameters[name])
-        if self.compiled.positional:
-            parameters = [parameters[name] for name in self.compiled.positiontup]
-        cursor = self.connection.connection.cursor()
-        try:
-            if self.connection.dialect.name == "postgresql":
-                rows = cursor.stream(self.compiled.string, parameters, size=size)
-                while chunk := list(islice(rows, size)):
-                    yield chunk
-            else:
-                cursor.execute(self.compiled.string, parameters)
-                while chunk := cursor.fetchmany(size):
-                    yield chunk
-        finally:
-            cursor.close()

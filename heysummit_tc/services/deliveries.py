@@ -55,24 +55,43 @@ class LogRow:
         return f"{'d' if self.kind == 'delivery' else 'h'}{self.id}"
 
 
-def log_of(session, event_id, integration=None, *, outcome=None, mode=None, attention=False,
-           query=None, before=None, per_page=25, now=None):
-    """Return a page of the event's delivery log, newest received first.
+@dataclass(frozen=True)
+class LogFilter:
+    """What the log shows. ``outcome`` is a name of :data:`.outcomes.GROUPS` or
+    ``rejected``; ``mode`` is ``live`` or ``test``; ``attention`` keeps what needs the
+    organiser; ``query`` matches an order id exactly or an email; ``before`` is a row's
+    cursor (keyset pagination: deep pages cost what the first does)."""
+
+    outcome: str | None = None
+    mode: str | None = None
+    attention: bool = False
+    query: str | None = None
+    before: str | None = None
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Where a page of the log starts (a row's (received_at, is_delivery, id), or None)
+    and how many rows it reads."""
+
+    cursor: tuple | None
+    limit: int
+
+
+def log_of(session, event_id, integration=None, filters=LogFilter(), *, per_page=25,
+           now=None):
+    """Return a page of the event's delivery log (see :class:`LogFilter`), newest received
+    first.
 
     Deliveries and the posts rejected for a wrong secret that concern the event are merged
-    by time received. ``outcome`` is a name of :data:`.outcomes.GROUPS` or ``rejected``;
-    ``mode`` is ``live`` or ``test``; ``attention`` keeps what needs the organiser;
-    ``query`` matches an order id exactly or an email; ``before`` is a row's cursor (keyset
-    pagination: deep pages cost what the first does).
+    by time received.
     """
-    cursor = _cursor(session, before)
+    window = _Window(_cursor(session, filters.before), per_page + 1)
     rows = []
-    if outcome != REJECTED:
-        rows += _delivery_rows(session, event_id, outcome, mode, attention, query, cursor,
-                               per_page + 1)
-    if outcome in (None, REJECTED):
-        rows += _rejected_rows(session, event_id, integration, mode, query, cursor,
-                               per_page + 1, now)
+    if filters.outcome != REJECTED:
+        rows += _delivery_rows(session, event_id, filters, window)
+    if filters.outcome in (None, REJECTED):
+        rows += _rejected_rows(session, event_id, integration, filters, window, now)
     rows.sort(key=_order, reverse=True)
     return page_of(rows, per_page, lambda row: row.cursor)
 
@@ -112,15 +131,15 @@ def _searched(model, kind):
     return model.order_id == bindparam("search")
 
 
-def _delivery_rows(session, event_id, outcome, mode, attention, query, cursor, limit):
-    kind, search = _search(query)
-    values = {"event_id": event_id, "limit": limit, "search": search}
-    if cursor is not None:
-        received_at, is_delivery, number = cursor
+def _delivery_rows(session, event_id, filters, window):
+    kind, search = _search(filters.query)
+    values = {"event_id": event_id, "limit": window.limit, "search": search}
+    if window.cursor is not None:
+        received_at, is_delivery, number = window.cursor
         values |= {"cursor_at": received_at, "cursor_id": number if is_delivery else 0}
-    statement = _delivery_statement(outcome if outcome in GROUPS else None,
-                                    mode if mode in MODES else None, bool(attention), kind,
-                                    cursor is not None)
+    statement = _delivery_statement(filters.outcome if filters.outcome in GROUPS else None,
+                                    filters.mode if filters.mode in MODES else None,
+                                    bool(filters.attention), kind, window.cursor is not None)
     found = session.execute(statement, values).all()
     outcomes = _latest_outcomes(session, event_id, {row.id: row.attempt for row in found})
     return [
@@ -191,16 +210,17 @@ def _latest_outcomes(session, event_id, attempts):
     return outcomes
 
 
-def _rejected_rows(session, event_id, integration, mode, query, cursor, limit, now):
-    kind, search = _search(query)
-    values = {**rejection_values(event_id, integration, now), "limit": limit, "search": search}
+def _rejected_rows(session, event_id, integration, filters, window, now):
+    kind, search = _search(filters.query)
+    values = {**rejection_values(event_id, integration, now), "limit": window.limit,
+              "search": search}
     after = None
-    if cursor is not None:
-        received_at, is_delivery, number = cursor
+    if window.cursor is not None:
+        received_at, is_delivery, number = window.cursor
         after = "delivery" if is_delivery else "held"
         values |= {"cursor_at": received_at, "cursor_id": number}
-    statement = _rejected_statement(integration is not None, mode if mode in MODES else None,
-                                    kind, after)
+    statement = _rejected_statement(integration is not None,
+                                    filters.mode if filters.mode in MODES else None, kind, after)
     rows = []
     for held in session.scalars(statement, values):
         waiting = integration is not None and held.secret_digest == integration.secret_digest

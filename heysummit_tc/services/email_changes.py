@@ -30,13 +30,14 @@ CONFLICT = ("attendee #{holder} has the new email already: merge attendee #{sour
 HOLDER = re.compile(r"^attendee #(\d+) has the new email already")
 
 
-def apply_email_change(session, delivery_id, change, event_ids, now):
-    """Apply a readable :class:`..thrivecart.customer.EmailChange` to each event; return an
-    outcome per event."""
-    return [_change_in(session, delivery_id, change, event_id, now) for event_id in event_ids]
+def apply_email_change(attempt):
+    """Apply the attempt's readable :class:`..thrivecart.customer.EmailChange` to each of its
+    events; return an outcome per event."""
+    return [_change_in(attempt, event_id) for event_id in attempt.event_ids]
 
 
-def _change_in(session, delivery_id, change, event_id, now):
+def _change_in(attempt, event_id):
+    session, change, now = attempt.session, attempt.order.email_change, attempt.now
     attendee = _named(session, event_id, change)
     if attendee is None:
         return Outcome(event_id, None, OutcomeKind.UNKNOWN_CUSTOMER,
@@ -54,7 +55,7 @@ def _change_in(session, delivery_id, change, event_id, now):
     attendee.updated_at = now
     session.flush()
     record(session, event_id, None, "attendee_email_changed",
-           f"attendee #{attendee.id}, by delivery {delivery_id}", now=now)
+           f"attendee #{attendee.id}, by delivery {attempt.delivery_id}", now=now)
     return Outcome(event_id, None, OutcomeKind.EMAIL_CHANGED, attendee_id=attendee.id)
 
 

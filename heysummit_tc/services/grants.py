@@ -5,7 +5,7 @@ access, not even for an instant)."""
 from dataclasses import asdict
 
 from ..models import OutcomeKind, PurchaseStatus
-from . import statements as sql
+from ..sql import orders
 from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome
 from .lifecycle import REBUYABLE, has_access, settle
 from .order_rows import lifecycle_of, linked_tickets, lock_order, purchase_change
@@ -24,14 +24,16 @@ def choose_price(prices, order_currency, event_currency):
     return max(pool)  # (amount, currency) pairs: equal amounts go by currency code
 
 
-def apply_success(session, delivery_id, order, event_ids, source, now):
+def apply_success(attempt):
+    """Give the buyer each linked ticket in each event; return an outcome per item and event,
+    in the order's own order of items, event by event."""
+    order = attempt.order
     if not order.item_keys:
-        return [Outcome(event_id, None, OutcomeKind.NO_ITEMS, detail="the order lists no items")
-                for event_id in event_ids]
-    flagged = lock_order(session, order, event_ids, now, lifecycle=False)
-    tickets = linked_tickets(session, event_ids, order.item_keys)
+        return attempt.everywhere(OutcomeKind.NO_ITEMS, "the order lists no items")
+    flagged = lock_order(attempt, lifecycle=False)
+    tickets = linked_tickets(attempt.session, attempt.event_ids, order.item_keys)
     outcomes = []
-    for event_id in event_ids:
+    for event_id in attempt.event_ids:
         linked = []
         for key in order.item_keys:
             ticket = tickets.get((event_id, key))
@@ -44,31 +46,19 @@ def apply_success(session, delivery_id, order, event_ids, source, now):
             else:
                 linked.append((key, ticket))
         if linked:
-            waiting = lifecycle_of(session, event_id, order.order_id) if flagged.get(
-                event_id) else {}
-            outcomes += _grant(session, delivery_id, event_id, linked, order, waiting, source,
-                               now)
-    # Report in the order's own order of items, event by event.
+            waiting = (lifecycle_of(attempt.session, event_id, order.order_id)
+                       if flagged.get(event_id) else {})
+            outcomes += _grant(attempt, event_id, linked, waiting)
     position = {key: index for index, key in enumerate(order.item_keys)}
-    return sorted(outcomes, key=lambda outcome: (event_ids.index(outcome.event_id),
+    return sorted(outcomes, key=lambda outcome: (attempt.event_ids.index(outcome.event_id),
                                                  position[outcome.item]))
 
 
-def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
+def _grant(attempt, event_id, linked, waiting):
     """Give the buyer the linked tickets of one event; return an outcome per item."""
-    connection = session.connection()
-    attendee_id, created_at = connection.execute(sql.attendee_upsert(sql.dialect_of(session)), {
-        "event_id": event_id, "email": order.buyer.email, "first_name": order.buyer.first_name,
-        "last_name": order.buyer.last_name, "thrivecart_customer_id": order.customer_id,
-        "created_at": now, "updated_at": now,
-    }).one()
-    existing = {}
-    if created_at != now:  # a returning attendee: what do they hold already?
-        existing = {row.ticket_id: row for row in connection.execute(
-            sql.PURCHASES_OF_ATTENDEE,
-            {"attendee_id": attendee_id, "ticket_ids": [ticket.id for _key, ticket in linked]})}
+    order, now = attempt.order, attempt.now
+    attendee_id, existing = _attendee(attempt, event_id, linked)
     outcomes, rows, states = [], [], {}
-    attribution = asdict(order.attribution)
     for key, ticket in linked:
         held = existing.get(ticket.id)
         if held is not None and not _rebuys(held, order):
@@ -78,22 +68,10 @@ def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
         state = settle(waiting.get(key, ()), charged_amount=order.charged.get(key),
                        charged_currency=order.currency, on_cancel=ticket.on_cancel)
         states[ticket.id] = (key, ticket, state)
-        amount, currency = choose_price(ticket.prices, order.currency, ticket.event_currency)
-        rows.append({
-            "attendee_id": attendee_id, "ticket_id": ticket.id, "status": state.status.value,
-            "amount": amount, "currency": currency, "charged_amount": order.charged.get(key),
-            "charged_currency": order.currency if key in order.charged else None,
-            "source": source, "thrivecart_order_id": order.order_id and order.order_id[:40],
-            "thrivecart_item_key": key, "test": order.test, "paid_at": order.paid_at or now,
-            "refunded_at": state.refunded_at, "access_ends_at": state.access_ends_at,
-            "payments": state.payments, "last_payment_at": state.last_payment_at,
-            "last_invoice_id": state.last_invoice_id, **attribution, "created_at": now,
-            "updated_at": now,
-        })
+        rows.append(_purchase_row(attempt, attendee_id, key, ticket, state))
     if not rows:
         return outcomes
-    written = dict(connection.execute(sql.purchase_upsert(sql.dialect_of(session), len(rows)),
-                                      sql.numbered(rows)).all())
+    written = orders.upsert_purchases(attempt.connection, rows)
     changes = []
     for ticket_id, (key, ticket, state) in states.items():
         purchase_id = written.get(ticket_id)
@@ -104,21 +82,58 @@ def _grant(session, delivery_id, event_id, linked, order, waiting, source, now):
             continue
         held = existing.get(ticket_id)
         if held is not None:
-            changes.append(purchase_change(purchase_id, held.status, state.status, delivery_id, now,
-                                   f"order.success of order {order.order_id or '—'}"))
-        detail = None
-        if state.status != PurchaseStatus.PAID:
-            access = has_access(state.status, state.access_ends_at, ticket.on_payment_failed,
-                                now)
-            # Only events kept before the order make a new purchase anything but paid.
-            detail = (f"{_describe(waiting[key])} received before the order applies: "
-                      + (f"it starts {state.status.replace('_', ' ')}, with access" if access
-                         else "access was never granted"))
+            changes.append(purchase_change(purchase_id, held.status, state.status,
+                                           attempt.delivery_id, now,
+                                           f"order.success of order {order.order_id or '—'}"))
         outcomes.append(Outcome(event_id, key, OUTCOME_OF_STATUS[state.status], ticket_id,
-                                attendee_id, purchase_id, detail=detail))
+                                attendee_id, purchase_id,
+                                detail=_start_detail(state, ticket, waiting.get(key), now)))
     if changes:
-        connection.execute(sql.INSERT_CHANGE, changes)
+        attempt.connection.execute(orders.INSERT_CHANGE, changes)
     return outcomes
+
+
+def _attendee(attempt, event_id, linked):
+    """Create the buyer's attendee in the event, or update it; return its id and what it
+    holds of the linked tickets already ({ticket id: purchase row})."""
+    order, now = attempt.order, attempt.now
+    attendee_id, created_at = orders.upsert_attendee(attempt.connection, {
+        "event_id": event_id, "email": order.buyer.email, "first_name": order.buyer.first_name,
+        "last_name": order.buyer.last_name, "thrivecart_customer_id": order.customer_id,
+        "created_at": now, "updated_at": now,
+    })
+    if created_at == now:  # a new attendee holds nothing
+        return attendee_id, {}
+    return attendee_id, {row.ticket_id: row for row in attempt.connection.execute(
+        orders.PURCHASES_OF_ATTENDEE,
+        {"attendee_id": attendee_id, "ticket_ids": [ticket.id for _key, ticket in linked]})}
+
+
+def _purchase_row(attempt, attendee_id, key, ticket, state):
+    """The purchase of ``ticket`` an order.success writes, in the state ``state`` gives it."""
+    order, now = attempt.order, attempt.now
+    amount, currency = choose_price(ticket.prices, order.currency, ticket.event_currency)
+    return {
+        "attendee_id": attendee_id, "ticket_id": ticket.id, "status": state.status.value,
+        "amount": amount, "currency": currency, "charged_amount": order.charged.get(key),
+        "charged_currency": order.currency if key in order.charged else None,
+        "source": attempt.source, "thrivecart_order_id": attempt.order_id,
+        "thrivecart_item_key": key, "test": order.test, "paid_at": order.paid_at or now,
+        "refunded_at": state.refunded_at, "access_ends_at": state.access_ends_at,
+        "payments": state.payments, "last_payment_at": state.last_payment_at,
+        "last_invoice_id": state.last_invoice_id, **asdict(order.attribution),
+        "created_at": now, "updated_at": now,
+    }
+
+
+def _start_detail(state, ticket, waiting, now):
+    """Why a new purchase starts other than paid: only events kept before the order do that."""
+    if state.status == PurchaseStatus.PAID:
+        return None
+    access = has_access(state.status, state.access_ends_at, ticket.on_payment_failed, now)
+    return (f"{_describe(waiting)} received before the order applies: "
+            + (f"it starts {state.status.replace('_', ' ')}, with access" if access
+               else "access was never granted"))
 
 
 def _rebuys(held, order):

@@ -1,11 +1,12 @@
 """Deliveries whose secret matched no integration, kept so that no order is lost."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 
 from ..models import HeldDelivery, HeldRefusal, utcnow
-from .statements import dialect_of
+from ..sql import one_at_a_time
 
 HELD_DAYS = 14
 
@@ -13,10 +14,25 @@ HELD_DAYS = 14
 HELD_LOCK = 0x48454C44  # "HELD"
 
 
-def hold_delivery(session, order, digest, *, client_address, per_secret, per_client, total,
-                  now=None):
+@dataclass(frozen=True)
+class HeldCaps:
+    """How many held posts the store keeps: per presented secret, per client address, in
+    all (the ``HELD_DELIVERIES_*`` settings)."""
+
+    per_secret: int
+    per_client: int
+    total: int
+
+    @classmethod
+    def of(cls, config):
+        return cls(config["HELD_DELIVERIES_PER_SECRET"], config["HELD_DELIVERIES_PER_CLIENT"],
+                   config["HELD_DELIVERIES_TOTAL"])
+
+
+def hold_delivery(session, order, digest, client_address, caps, now=None):
     """Keep a rejected delivery, redacted, under the digest of the secret it presented;
-    return its id, or None when the store is full and the post was refused.
+    return its id, or None when the store is full and the post was refused (``caps``, a
+    :class:`HeldCaps`).
 
     The caps are keyed on what a sender cannot choose freely: the secret it presented (only
     someone who knows a Secret Word can crowd out deliveries made with it) and its client
@@ -31,9 +47,8 @@ def hold_delivery(session, order, digest, *, client_address, per_secret, per_cli
     many posts arrive together.
     """
     now = now or utcnow()
-    if dialect_of(session) == "postgresql":
-        session.execute(_HOLD_ONE_AT_A_TIME)
-    if session.scalar(_UNRELEASED_COUNT) >= total:
+    one_at_a_time(session, HELD_LOCK)
+    if session.scalar(_UNRELEASED_COUNT) >= caps.total:
         _count_refusal(session, now)
         return None
     client_address = client_address[:64]
@@ -48,9 +63,9 @@ def hold_delivery(session, order, digest, *, client_address, per_secret, per_cli
         "test": order.test,
         "payload": order.payload,
     }).scalar_one()
-    session.execute(_TRIM_TO_CAPS, {"digest": digest, "per_secret": per_secret,
+    session.execute(_TRIM_TO_CAPS, {"digest": digest, "per_secret": caps.per_secret,
                                     "client_address": client_address,
-                                    "per_client": per_client})
+                                    "per_client": caps.per_client})
     return held_id
 
 
@@ -95,7 +110,6 @@ def _minute(moment):
 # state ``released_at IS NULL`` as the partial indexes that hold them do.
 held = HeldDelivery.__table__
 unreleased = held.c.released_at.is_(None)
-_HOLD_ONE_AT_A_TIME = select(func.pg_advisory_xact_lock(HELD_LOCK))
 _HOLD = insert(held).values(
     {name: bindparam(name, type_=held.c[name].type) for name in (
         "received_at", "thrivecart_account", "secret_digest", "event_type", "order_id",

@@ -8,8 +8,8 @@ cancellations) start here; :mod:`.provisioning` is the way in to both.
 from dataclasses import dataclass
 
 from ..models import LifecycleKind
+from ..sql import orders
 from ..thrivecart.order import Lifecycle
-from . import statements as sql
 
 
 @dataclass
@@ -22,22 +22,20 @@ class LinkedTicket:
     prices: list[tuple[int, str]]
 
 
-def lock_order(session, order, event_ids, now, *, lifecycle):
-    """Lock the order in each event (see statements.order_lock); return {event: flag}."""
-    if not order.order_id or not event_ids:
+def lock_order(attempt, *, lifecycle):
+    """Lock the attempt's order in each of its events (see :func:`..sql.orders.lock`); return
+    {event id: whether lifecycle events were ever kept for the order}."""
+    if not attempt.order_id or not attempt.event_ids:
         return {}
-    rows = session.connection().execute(
-        sql.order_lock(sql.dialect_of(session), len(event_ids)),
-        {"order_id": order.order_id[:40], "now": now, "lifecycle": lifecycle,
-         **{f"event_id{index}": event_id for index, event_id in enumerate(event_ids)}})
-    return {event_id: bool(flag) for event_id, flag in rows}
+    return orders.lock(attempt.connection, attempt.order_id, attempt.event_ids, attempt.now,
+                       lifecycle=lifecycle)
 
 
 def lifecycle_of(session, event_id, order_id):
     """Return {item key: [Lifecycle]} of the lifecycle events kept for an order in an event:
     the same shape as the one a delivery brings."""
     events = {}
-    for row in session.connection().execute(sql.LIFECYCLE_OF_ORDER,
+    for row in session.connection().execute(orders.LIFECYCLE_OF_ORDER,
                                             {"event_id": event_id, "order_id": order_id[:40]}):
         events.setdefault(row.item_key, []).append(Lifecycle(
             kind=LifecycleKind(row.kind), item_key=row.item_key, identity=row.identity,
@@ -48,7 +46,7 @@ def lifecycle_of(session, event_id, order_id):
 
 def linked_tickets(session, event_ids, keys):
     """Return {(event id, External ID): ticket} for the keys, prices included, in one query."""
-    rows = session.connection().execute(sql.LINKED_TICKETS,
+    rows = session.connection().execute(orders.LINKED_TICKETS,
                                         {"event_ids": event_ids, "keys": keys})
     tickets = {}
     for (ticket_id, event_id, key, active, on_payment_failed, on_cancel, event_currency,

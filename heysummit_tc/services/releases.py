@@ -1,4 +1,4 @@
-"""Doors into the processing service besides the webhook: held deliveries and test
+"""Doors into the processing service besides the webhook: replays, held deliveries and test
 purchases.
 
 Like :func:`provisioning.run_delivery`, which they call, these own their transactions: each
@@ -12,6 +12,8 @@ from sqlalchemy import update
 from ..models import HeldDelivery, WebhookDelivery, utcnow
 from ..thrivecart.order import read_order
 from . import ServiceError
+from .attempts import Attempt
+from .deliveries import event_ids_of
 from .held import claim_held, held_for_digest
 from .integrations import find_event_ids_by_digest
 from .provisioning import record_delivery, run_delivery
@@ -20,18 +22,30 @@ from .unlinked import deliveries_to_rerun
 TEST_ACCOUNT = "test-purchase"
 
 
-def rerun_unlinked(session, event_id, item_key, user_id=None, now=None):
-    """Apply again, to this event only, every delivery that left ``item_key`` unapplied.
+def replay(session, delivery_id, event_ids=None, *, user_id=None, now=None):
+    """Apply a recorded delivery again, to ``event_ids`` or to every event it addressed.
 
-    Through the one processing function, so a re-run is idempotent like any replay: a
-    purchase already granted stays one purchase. Returns the results, oldest delivery first.
+    The one way to replay: the log's button, ``flask thrivecart replay`` and the inbox's
+    re-run all come here. Idempotent like any delivery: a purchase granted already stays
+    one purchase, an event counted already is not counted again.
     """
-    results = []
-    for delivery_id in deliveries_to_rerun(session, event_id, item_key):
-        payload = session.get(WebhookDelivery, delivery_id).payload
-        results.append(run_delivery(session, delivery_id, read_order(payload), [event_id],
-                                    now=now, user_id=user_id))
-    return results
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None:
+        raise ServiceError(f"No delivery has the id {delivery_id}.")
+    if not delivery.replayable:
+        raise ServiceError(f"Delivery {delivery_id}'s payload no longer holds its buyer, so "
+                           "it cannot be replayed.")
+    if event_ids is None:
+        event_ids = event_ids_of(session, delivery_id)
+    return run_delivery(Attempt(session, delivery_id, read_order(delivery.payload), event_ids,
+                                now=now, user_id=user_id))
+
+
+def rerun_unlinked(session, event_id, item_key, user_id=None, now=None):
+    """Replay, to this event only, every delivery that left ``item_key`` unapplied; return
+    the results, oldest delivery first."""
+    return [replay(session, delivery_id, [event_id], user_id=user_id, now=now)
+            for delivery_id in deliveries_to_rerun(session, event_id, item_key)]
 
 
 def release_held(session, digest, now=None, user_id=None):
@@ -55,13 +69,15 @@ def release_held(session, digest, now=None, user_id=None):
                         .values(delivery_id=delivery_id)
                         .execution_options(synchronize_session=False))
         session.commit()
-        results.append(run_delivery(session, delivery_id, order, event_ids, now=now,
-                                    user_id=user_id))
+        results.append(run_delivery(Attempt(session, delivery_id, order, event_ids, now=now,
+                                            user_id=user_id)))
     return results
 
 
-def test_purchase_payload(ticket, email, first_name="", last_name="", now=None):
-    """Build a realistic test-mode ``order.success`` for one ticket, as ThriveCart would send."""
+def test_purchase_payload(ticket, buyer, now=None):
+    """Build a realistic test-mode ``order.success`` of one ticket for ``buyer`` (a
+    :class:`..thrivecart.customer.Buyer`), as ThriveCart would send it."""
+    email, first_name, last_name = buyer.email, buyer.first_name, buyer.last_name
     if not ticket.external_id:
         raise ServiceError("Pick a ticket that has an External ID.", field="ticket_id")
     now = now or utcnow()
@@ -89,34 +105,40 @@ def test_purchase_payload(ticket, email, first_name="", last_name="", now=None):
             "last_name": last_name,
             "name": f"{first_name} {last_name}".strip() or " ",
         },
-        "order": {
-            "id": order_id,
-            "invoice_id": order_id,
-            "processor": "test",
-            "total": str(amount),
-            "date_unix": stamp,
-            "charges": [{
-                "name": ticket.name,
-                "reference": reference,
-                "item_type": item_type,
-                "item_identifier": f"{item_type}_{reference}",
-                "amount": str(amount),
-                "type": "single",
-                "quantity": "1",
-            }],
-        },
+        "order": _test_order(order_id, ticket, amount, stamp),
         "purchases": [ticket.name],
         "purchase_map": [ticket.external_id],
         "purchase_map_flat": ticket.external_id,
     }
 
 
-def send_test_purchase(session, event, ticket, email, first_name="", last_name="", now=None,
-                       user_id=None):
-    """Run a made-up test-mode order for ``ticket`` through the real processing."""
-    order = read_order(test_purchase_payload(ticket, email, first_name, last_name, now))
-    delivery_id = record_delivery(session.connection(), order, [event.id], source="test_purchase",
-                                  now=now)
+def _test_order(order_id, ticket, amount, stamp):
+    """The ``order`` part of a test purchase: one charge of the ticket's External ID."""
+    item_type, reference = ticket.external_id.split("-")
+    return {
+        "id": order_id,
+        "invoice_id": order_id,
+        "processor": "test",
+        "total": str(amount),
+        "date_unix": stamp,
+        "charges": [{
+            "name": ticket.name,
+            "reference": reference,
+            "item_type": item_type,
+            "item_identifier": f"{item_type}_{reference}",
+            "amount": str(amount),
+            "type": "single",
+            "quantity": "1",
+        }],
+    }
+
+
+def send_test_purchase(session, ticket, buyer, *, now=None, user_id=None):
+    """Run a made-up test-mode order of ``ticket`` for ``buyer`` through the real
+    processing, in the ticket's event."""
+    order = read_order(test_purchase_payload(ticket, buyer, now))
+    delivery_id = record_delivery(session.connection(), order, [ticket.event_id],
+                                  source="test_purchase", now=now)
     session.commit()
-    return run_delivery(session, delivery_id, order, [event.id], source="test_purchase",
-                        now=now, user_id=user_id)
+    return run_delivery(Attempt(session, delivery_id, order, [ticket.event_id], now=now,
+                                source="test_purchase", user_id=user_id))

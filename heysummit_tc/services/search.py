@@ -21,9 +21,10 @@ import re
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import column, func, literal_column, select, table, text
+from sqlalchemy import func, select
 
 from ..models import Attendee, TicketPurchase
+from ..sql.search import containing, position_in_text
 from .pagination import of_event
 
 # Attendees a short query looks through, newest first.
@@ -34,11 +35,6 @@ SHORT_HELP = (f"Email, name or ThriveCart order id. One or two characters search
 _TRIGRAM_RUN = re.compile(r"[^\W_]{3}")
 _ORDER_ID = re.compile(r"\d{1,40}")
 
-# What the search reads, one line per attendee; the PostgreSQL index is on exactly this
-# expression, and SQLite's trigram table holds the same text (its tokenizer folds case).
-SEARCH_TEXT = literal_column(
-    "lower(attendees.email || ' ' || attendees.first_name || ' ' || attendees.last_name)")
-attendee_search = table("attendee_search", column("rowid"), column("search"))
 
 
 @dataclass(frozen=True)
@@ -81,7 +77,6 @@ def narrowed(statement, session, event_id, plan, before):
     ``statement`` selects attendees newest first; the event and the keyset (``before``) are
     applied here, each as the index serving this kind of query needs them.
     """
-    dialect = session.get_bind().dialect.name
     of_this_event = Attendee.event_id == event_id
     if plan.kind == "order" and order_buyers(session, event_id, plan.value):
         in_order = select(TicketPurchase.attendee_id).where(
@@ -91,24 +86,9 @@ def narrowed(statement, session, event_id, plan, before):
     if plan.kind == "email":
         return _before(statement.where(of_this_event, Attendee.email == plan.value),
                        Attendee.id, before)
-    if plan.kind in ("text", "order") and dialect == "sqlite":
-        # FTS5 hands its matches over newest first and the join stops at the page's end.
-        phrase = '"' + plan.value.replace('"', '""') + '"'
-        return _before(
-            statement.join(attendee_search, attendee_search.c.rowid == Attendee.id)
-            .where(of_this_event,
-                   text("attendee_search MATCH :phrase").bindparams(phrase=phrase))
-            .order_by(None).order_by(attendee_search.c.rowid.desc()),
-            attendee_search.c.rowid, before)
     if plan.kind in ("text", "order"):
-        contains = SEARCH_TEXT.like(func.lower("%" + _escaped(plan.value) + "%"),
-                                    escape="\\")
-        # The planner chooses between the trigram index (a rare fragment) and walking the
-        # event's newest attendees (a common one) from the fragment itself: a prepared
-        # statement's generic plan, which cannot see it, would choose once for all.
-        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        return _before(statement.where(of_event(Attendee.event_id, event_id), contains),
-                       Attendee.id, before)
+        narrowed_statement, key = containing(statement, session, event_id, plan.value)
+        return _before(narrowed_statement, key, before)
     # A position, not a LIKE: no trigram can serve one or two characters, and PostgreSQL
     # would otherwise read the whole trigram index for them (every attendee of every event).
     # The window is a lower bound on the id (the window's oldest), so that the event's
@@ -116,8 +96,7 @@ def narrowed(statement, session, event_id, plan, before):
     oldest = (select(Attendee.id).where(of_event(Attendee.event_id, event_id))
               .order_by(Attendee.event_id.desc(), Attendee.id.desc())
               .offset(SHORT_WINDOW - 1).limit(1).scalar_subquery())
-    position = func.instr if dialect == "sqlite" else func.strpos
-    within = position(SEARCH_TEXT, func.lower(plan.value)) > 0
+    within = position_in_text(session, plan.value) > 0
     return _before(statement.where(of_event(Attendee.event_id, event_id),
                                    Attendee.id >= func.coalesce(oldest, 0), within),
                    Attendee.id, before)
@@ -126,6 +105,3 @@ def narrowed(statement, session, event_id, plan, before):
 def _before(statement, key, before):
     return statement.where(key < before) if before else statement
 
-
-def _escaped(value):
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,5 +1,7 @@
 """Tickets, their External IDs and prices."""
 
+from dataclasses import dataclass
+
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -65,15 +67,27 @@ def _policies(on_payment_failed, on_cancel):
         raise ServiceError("Choose one of the access policies offered.") from None
 
 
-def create_ticket(session, event, name, external_id=None, active=True, prices=(),
-                  on_payment_failed=OnPaymentFailed.KEEP, on_cancel=OnCancel.KEEP, actor=None,
-                  item_type="product"):
+@dataclass(frozen=True)
+class TicketFields:
+    """What the ticket form edits. ``external_id`` is read with ``item_type`` (a bare number
+    takes it as its prefix); a policy of None keeps the ticket's own."""
+
+    name: str
+    external_id: str | None = None
+    active: bool = True
+    on_payment_failed: str | None = None
+    on_cancel: str | None = None
+    item_type: str = "product"
+
+
+def create_ticket(session, event, fields, prices=(), actor=None):
     """Create a ticket; ``prices`` are (amount text, currency) pairs."""
-    name = required_name(name, "ticket")
-    external_id = normalize_external_id(external_id, item_type)
+    name = required_name(fields.name, "ticket")
+    external_id = normalize_external_id(fields.external_id, fields.item_type)
     _check_external_id_free(session, event.id, external_id)
-    on_payment_failed, on_cancel = _policies(on_payment_failed, on_cancel)
-    ticket = Ticket(event_id=event.id, name=name, external_id=external_id, active=active,
+    on_payment_failed, on_cancel = _policies(fields.on_payment_failed or OnPaymentFailed.KEEP,
+                                             fields.on_cancel or OnCancel.KEEP)
+    ticket = Ticket(event_id=event.id, name=name, external_id=external_id, active=fields.active,
                     on_payment_failed=on_payment_failed, on_cancel=on_cancel)
     session.add(ticket)
     _flush_ticket(session, ticket)
@@ -84,17 +98,16 @@ def create_ticket(session, event, name, external_id=None, active=True, prices=()
     return ticket
 
 
-def update_ticket(session, ticket, name, external_id, active, on_payment_failed=None,
-                  on_cancel=None, actor=None, item_type="product"):
+def update_ticket(session, ticket, fields, actor=None):
     """Change a ticket's name, External ID, availability and access policies."""
-    name = required_name(name, "ticket")
-    external_id = normalize_external_id(external_id, item_type)
+    name = required_name(fields.name, "ticket")
+    external_id = normalize_external_id(fields.external_id, fields.item_type)
     _check_external_id_free(session, ticket.event_id, external_id, ticket.id)
-    policies = _policies(on_payment_failed or ticket.on_payment_failed,
-                         on_cancel or ticket.on_cancel)
+    policies = _policies(fields.on_payment_failed or ticket.on_payment_failed,
+                         fields.on_cancel or ticket.on_cancel)
     before = _described(ticket)
     ticket.on_payment_failed, ticket.on_cancel = policies
-    ticket.name, ticket.external_id, ticket.active = name, external_id, active
+    ticket.name, ticket.external_id, ticket.active = name, external_id, fields.active
     _flush_ticket(session, ticket)
     _record_change(session, ticket, before, actor)
     return ticket

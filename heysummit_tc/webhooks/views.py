@@ -9,9 +9,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..extensions import db
 from ..jobs import after_grant
 from ..security import wrong_secrets
-from ..services.held import hold_delivery
+from ..services.attempts import Attempt
+from ..services.held import HeldCaps, hold_delivery
 from ..services.integrations import find_event_ids, secret_digest
 from ..services.provisioning import record_delivery, run_delivery
+from ..sql import autocommit
 from ..thrivecart.order import MAX_ITEMS, read_order
 from ..thrivecart.payload import SECRET_FIELD, PayloadError, parse_payload
 
@@ -89,11 +91,8 @@ def _receive(order, secret_word):
             return jsonify(status="rate_limited",
                            error="too many posts with a wrong secret word"), 429
         held_id = hold_delivery(
-            db.session, order, secret_digest(config["SECRET_WORD_KEY"], secret_word),
-            client_address=client, per_secret=config["HELD_DELIVERIES_PER_SECRET"],
-            per_client=config["HELD_DELIVERIES_PER_CLIENT"],
-            total=config["HELD_DELIVERIES_TOTAL"],
-        )
+            db.session, order, secret_digest(config["SECRET_WORD_KEY"], secret_word), client,
+            HeldCaps.of(config))
         db.session.commit()
         if held_id is None:
             log.warning("webhook refused: secret word matches no integration and the store "
@@ -109,7 +108,7 @@ def _receive(order, secret_word):
         return jsonify(status="rejected",
                        error="thrivecart_secret matches no configured ThriveCart integration"), 403
 
-    result = run_delivery(db.session, delivery_id, order, event_ids)
+    result = run_delivery(Attempt(db.session, delivery_id, order, event_ids))
     after_grant(result)
     log.info(
         "delivery %s %s: %s (%s) for events %s", delivery_id, order.event_type or "-",
@@ -128,10 +127,7 @@ def _recording_connection():
     records in a transaction of its own. Either way the record is committed before the
     delivery is processed, so a worker killed mid-way leaves it to replay.
     """
-    connection = db.engine.connect()
-    if connection.dialect.name == "postgresql":
-        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-    return connection
+    return autocommit(db.engine.connect())
 
 
 @bp.errorhandler(RequestEntityTooLarge)

@@ -1,0 +1,166 @@
+"""What applying a delivery writes for an order: the order's lock, the attendee, the
+purchases, the lifecycle events kept for it, and what they read back."""
+
+from functools import cache
+
+from sqlalchemy import bindparam, func, insert, select
+
+from ..models import (
+    Attendee,
+    Event,
+    LifecycleEvent,
+    PurchaseChange,
+    PurchaseStatus,
+    ThriveCartOrder,
+    Ticket,
+    TicketPrice,
+    TicketPurchase,
+)
+from . import compiled_once, insert_for, numbered
+
+purchases = TicketPurchase.__table__
+lifecycle_events = LifecycleEvent.__table__
+
+PURCHASE_COLUMNS = (
+    "attendee_id", "ticket_id", "status", "amount", "currency", "charged_amount",
+    "charged_currency", "source", "thrivecart_order_id", "thrivecart_item_key", "test",
+    "paid_at", "refunded_at", "access_ends_at", "payments", "last_payment_at",
+    "last_invoice_id", "country", "affiliate", "coupon", "utm_source", "utm_medium",
+    "utm_campaign", "created_at", "updated_at",
+)
+
+
+def lock(connection, order_id, event_ids, now, *, lifecycle):
+    """Upsert the order in each event, locking those rows until the transaction ends; return
+    {event id: whether lifecycle events were ever kept for the order}.
+
+    Deliveries of one order therefore apply one after another; rows are given in event
+    order, so two deliveries never wait for each other crosswise.
+    """
+    rows = connection.execute(
+        _lock_statement(connection.dialect.name, len(event_ids)),
+        {"order_id": order_id, "now": now, "lifecycle": lifecycle,
+         **{f"event_id{index}": event_id for index, event_id in enumerate(event_ids)}})
+    return {event_id: bool(flag) for event_id, flag in rows}
+
+
+def upsert_attendee(connection, values):
+    """Create the attendee or update its names (an empty name never erases one) and
+    ThriveCart's customer id (a missing one never erases it); return (id, created_at)."""
+    return connection.execute(_attendee_upsert(connection.dialect.name), values).one()
+
+
+def upsert_purchases(connection, rows):
+    """Write the purchases of one attendee (``rows`` of :data:`PURCHASE_COLUMNS`); return
+    {ticket id: purchase id} of those written.
+
+    An existing purchase changes only when it is pending or when a *different* order buys a
+    ticket whose purchase is no longer paid; the caller decided that already, and this
+    condition keeps a concurrent delivery of another order from undoing its decision: a
+    ticket it leaves out of the answer was paid by that delivery a moment ago.
+    """
+    return dict(connection.execute(_purchase_upsert(connection.dialect.name, len(rows)),
+                                   numbered(rows)).all())
+
+
+def keep_lifecycle(connection, values):
+    """Keep a lifecycle event once; tell whether it is new (a redelivery inserts nothing)."""
+    return connection.execute(_lifecycle_insert(connection.dialect.name),
+                              values).first() is not None
+
+
+INSERT_CHANGE = insert(PurchaseChange.__table__)
+LINKED_TICKETS = (
+    select(Ticket.id, Ticket.event_id, Ticket.external_id, Ticket.active,
+           Ticket.on_payment_failed, Ticket.on_cancel, Event.currency,
+           TicketPrice.amount, TicketPrice.currency)
+    .join(Event, Event.id == Ticket.event_id)
+    .outerjoin(TicketPrice, TicketPrice.ticket_id == Ticket.id)
+    .where(Ticket.event_id.in_(bindparam("event_ids", expanding=True)),
+           Ticket.external_id.in_(bindparam("keys", expanding=True)))
+)
+# The attendee's purchases of some tickets, before an order.success touches them.
+PURCHASES_OF_ATTENDEE = (
+    select(purchases.c.ticket_id, purchases.c.id, purchases.c.status,
+           purchases.c.thrivecart_order_id)
+    .where(purchases.c.attendee_id == bindparam("attendee_id"),
+           purchases.c.ticket_id.in_(bindparam("ticket_ids", expanding=True)))
+)
+# The purchases an order paid for a ticket: what its refunds and rebills act on.
+PURCHASES_OF_ORDER = (
+    select(purchases)
+    .where(purchases.c.ticket_id == bindparam("ticket_id"),
+           purchases.c.thrivecart_order_id == bindparam("order_id"))
+    .order_by(purchases.c.id)
+)
+LIFECYCLE_OF_ORDER = (
+    select(lifecycle_events)
+    .where(lifecycle_events.c.event_id == bindparam("event_id"),
+           lifecycle_events.c.order_id == bindparam("order_id"))
+)
+
+
+@cache
+def _lock_statement(dialect, count):
+    orders = ThriveCartOrder.__table__
+    statement = insert_for(dialect)(orders).values([
+        {"event_id": bindparam(f"event_id{row}"), "order_id": bindparam("order_id"),
+         "first_seen_at": bindparam("now"), "last_seen_at": bindparam("now"),
+         "has_lifecycle_events": bindparam("lifecycle")}
+        for row in range(count)
+    ])
+    return compiled_once(dialect, statement.on_conflict_do_update(
+        index_elements=[orders.c.event_id, orders.c.order_id],
+        set_={"last_seen_at": statement.excluded.last_seen_at,
+              "has_lifecycle_events": orders.c.has_lifecycle_events
+              | statement.excluded.has_lifecycle_events},
+    ).returning(orders.c.event_id, orders.c.has_lifecycle_events))
+
+
+@cache
+def _attendee_upsert(dialect):
+    attendees = Attendee.__table__
+    statement = insert_for(dialect)(attendees).values({
+        name: bindparam(name) for name in ("event_id", "email", "first_name", "last_name",
+                                           "thrivecart_customer_id", "created_at",
+                                           "updated_at")})
+    incoming = statement.excluded
+    return compiled_once(dialect, statement.on_conflict_do_update(
+        index_elements=[attendees.c.event_id, attendees.c.email],
+        set_={
+            "first_name": func.coalesce(func.nullif(incoming.first_name, ""),
+                                        attendees.c.first_name),
+            "last_name": func.coalesce(func.nullif(incoming.last_name, ""),
+                                       attendees.c.last_name),
+            "thrivecart_customer_id": func.coalesce(incoming.thrivecart_customer_id,
+                                                    attendees.c.thrivecart_customer_id),
+            "updated_at": incoming.updated_at,
+        },
+    ).returning(attendees.c.id, attendees.c.created_at))
+
+
+@cache
+def _purchase_upsert(dialect, count):
+    """The upsert of ``count`` purchases, parameters numbered per row."""
+    statement = insert_for(dialect)(purchases).values([
+        {name: bindparam(f"row{row}_{name}") for name in PURCHASE_COLUMNS}
+        for row in range(count)
+    ])
+    incoming = statement.excluded
+    return compiled_once(dialect, statement.on_conflict_do_update(
+        index_elements=[purchases.c.attendee_id, purchases.c.ticket_id],
+        set_={name: incoming[name] for name in PURCHASE_COLUMNS[2:] if name != "created_at"},
+        where=(purchases.c.status == PurchaseStatus.PENDING.value)
+        | ((purchases.c.status != PurchaseStatus.PAID.value)
+           & purchases.c.thrivecart_order_id.is_distinct_from(incoming.thrivecart_order_id)),
+    ).returning(purchases.c.ticket_id, purchases.c.id))
+
+
+@cache
+def _lifecycle_insert(dialect):
+    statement = insert_for(dialect)(lifecycle_events)
+    return statement.on_conflict_do_nothing(
+        index_elements=[lifecycle_events.c.event_id, lifecycle_events.c.order_id,
+                        lifecycle_events.c.item_key, lifecycle_events.c.kind,
+                        lifecycle_events.c.identity],
+    ).returning(lifecycle_events.c.id)
