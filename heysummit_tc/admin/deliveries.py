@@ -9,9 +9,9 @@ from ..extensions import db
 from ..models import DeliveryStatus, OutcomeKind
 from ..services import ServiceError
 from ..services.attempts import DeliveryResult, Outcome
-from ..services.deliveries import delivery_for_event, outcomes_for_event, replay_preview
+from ..services.deliveries import delivery_for_event, outcomes_for_event
 from ..services.outcomes import summarise
-from ..services.releases import replay
+from ..services.releases import replay, replay_preview
 from ..words import plural
 from . import bp
 from .access import organisers_only

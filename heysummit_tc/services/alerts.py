@@ -27,7 +27,7 @@ from ..models import (
     WebhookDelivery,
     utcnow,
 )
-from ..thrivecart.order import ORDER_SUCCESS
+from ..thrivecart.events import ORDER_SUCCESS
 from . import ServiceError
 from .deliveries import last_delivery
 from .held import refusals_between

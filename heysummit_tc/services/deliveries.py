@@ -12,15 +12,11 @@ from ..models import (
     DeliveryOutcome,
     DeliveryStatus,
     HeldDelivery,
-    PurchaseStatus,
-    Ticket,
-    TicketPurchase,
     User,
     WebhookDelivery,
     any_of,
     utcnow,
 )
-from ..thrivecart.order import LIFECYCLE_EVENTS, ORDER_SUCCESS
 from .outcomes import ATTENTION, GROUP_OF, GROUPS, REJECTED, WARNING, Summary, summarise
 from .pagination import page_of, written_limit
 from .rejections import bound_rejection_criteria, rejection_values
@@ -331,31 +327,6 @@ def setup_warnings(linked):
         return []
     return ["Linked but inactive, so ThriveCart orders for them are ignored: "
             + ", ".join(f"“{name}”" for name in inactive) + "."]
-
-
-def replay_preview(session, delivery, event_id):
-    """Say, before a replay, what it will do in the event (a replay is idempotent)."""
-    if not delivery.replayable:
-        return "Its payload no longer holds its buyer, so it cannot be replayed."
-    if delivery.event_type != ORDER_SUCCESS:
-        if delivery.event_type in LIFECYCLE_EVENTS:
-            return ("It applies this event again. An event is counted once, so if it was "
-                    "applied already nothing changes.")
-        return (f"{delivery.event_type or 'This event'} is not acted on: a replay records it "
-                "again and changes nothing.")
-    statuses = set(session.scalars(
-        select(TicketPurchase.status).join(Ticket, Ticket.id == TicketPurchase.ticket_id)
-        .where(Ticket.event_id == event_id,
-               TicketPurchase.thrivecart_order_id == delivery.order_id)))
-    if statuses and not statuses & {PurchaseStatus.PAID, PurchaseStatus.PENDING}:
-        named = " and ".join(sorted(status.replace("_", " ") for status in statuses))
-        return (f"This order's purchases are {named}: a replay of its order.success changes "
-                "nothing, since a success never grants an order again after that.")
-    if statuses == {PurchaseStatus.PAID}:
-        return ("This order's purchases are paid already: a replay changes nothing, except "
-                "for items linked to a ticket since, which it grants.")
-    return ("It applies the order again: each linked item the buyer does not hold yet is "
-            "granted; nothing is granted twice.")
 
 
 def failed_delivery_ids(session):

@@ -6,10 +6,10 @@ from dataclasses import asdict
 
 from ..models import OutcomeKind, PurchaseStatus
 from ..sql import orders
+from ..thrivecart.events import LIFECYCLE_WORDS
 from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome
 from .lifecycle import REBUYABLE, has_access, settle
 from .order_rows import lifecycle_of, linked_tickets, lock_order, purchase_change
-from .outcomes import LIFECYCLE_WORDS
 
 
 def choose_price(prices, order_currency, event_currency):

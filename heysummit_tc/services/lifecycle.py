@@ -24,6 +24,7 @@ from ..models import (
     sql_constant,
     utcnow,
 )
+from ..thrivecart.events import SAME_INSTANT_ORDER
 
 # Statuses a success of the *same* order never moves a purchase out of: a replay, a held
 # release or a late redelivery must not grant again what was refunded or has ended.
@@ -32,13 +33,6 @@ SETTLED_BY_ORDER = frozenset(PurchaseStatus) - {PurchaseStatus.PENDING}
 REBUYABLE = frozenset({PurchaseStatus.PAYMENT_FAILED, PurchaseStatus.CANCELLED,
                        PurchaseStatus.ENDED, PurchaseStatus.REFUNDED, PurchaseStatus.PENDING})
 
-# Events at the same instant apply in this order, so that ties cannot depend on arrival.
-_SAME_INSTANT_ORDER = {
-    LifecycleKind.SUBSCRIPTION_PAYMENT: 0,
-    LifecycleKind.REBILL_FAILED: 1,
-    LifecycleKind.SUBSCRIPTION_CANCELLED: 2,
-    LifecycleKind.REFUND: 3,
-}
 
 
 @dataclass(frozen=True)
@@ -66,7 +60,7 @@ def settle(events, *, charged_amount, charged_currency, on_cancel, current=None)
     expire job stays ended.
     """
     ordered = sorted(events, key=lambda event: (
-        event.occurred_at, _SAME_INSTANT_ORDER[event.kind], event.identity))
+        event.occurred_at, SAME_INSTANT_ORDER[event.kind], event.identity))
     refunded_at, refunded = _refunds(ordered, charged_amount, charged_currency)
     status, access_ends_at = PurchaseStatus.PAID, None
     payments, last_payment_at, last_invoice_id = 0, None, None

@@ -7,9 +7,8 @@ filters on groups of them. The same groups decide what needs the organiser's att
 
 from dataclasses import dataclass
 
-from ..models import LifecycleKind
 from ..models import OutcomeKind as K
-from ..thrivecart.order import LIFECYCLE_EVENTS
+from ..thrivecart.events import LIFECYCLE_EVENTS, LIFECYCLE_WORDS
 
 # The log's outcome filter: a name, its label and the outcomes it matches.
 GROUPS = {
@@ -70,13 +69,6 @@ _NO_CHANGE = {
     K.ALREADY_ENDED: "already ended",
     K.ALREADY_REFUNDED: "already refunded",
     K.DUPLICATE: "received before",
-}
-# What each lifecycle event is called in what the organiser reads.
-LIFECYCLE_WORDS = {
-    LifecycleKind.REFUND: "refund",
-    LifecycleKind.REBILL_FAILED: "failed rebill",
-    LifecycleKind.SUBSCRIPTION_PAYMENT: "subscription payment",
-    LifecycleKind.SUBSCRIPTION_CANCELLED: "cancellation",
 }
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..models import DeliveryStatus, OutcomeKind, utcnow
 from ..sql import deliveries
-from ..thrivecart.order import ORDER_SUCCESS
+from ..thrivecart.events import CHANGE_EMAIL, GRANT, SETTLE, action_of
 from .attempts import FAILED, IGNORED, PROCESSED, DeliveryResult
 from .email_changes import apply_email_change
 from .grants import apply_success
@@ -77,26 +77,25 @@ def process_delivery(attempt):
 
     :func:`run_delivery` is the way in: it commits, or records the failure."""
     order, error = attempt.order, None
-    problem = order.problem or (order.buyer.problem if order.event_type == ORDER_SUCCESS
-                                else None) or (order.email_change and order.email_change.problem)
+    action = action_of(order.event_type)
+    problem = order.problem or (order.buyer.problem if action == GRANT else None) or (
+        order.email_change and order.email_change.problem)
     if problem is not None:
         status, http_status, error = FAILED, 422, problem
         outcomes = attempt.everywhere(OutcomeKind.FAILED, problem)
-    elif order.event_type == ORDER_SUCCESS:
+    elif action is not None:
         status, http_status = PROCESSED, 200
-        outcomes = apply_success(attempt)
-    elif order.email_change is not None:
-        status, http_status = PROCESSED, 200
-        outcomes = apply_email_change(attempt)
-    elif order.lifecycle is not None:
-        status, http_status = PROCESSED, 200
-        outcomes = apply_lifecycle(attempt)
+        outcomes = _APPLY[action](attempt)
     else:
         status, http_status = IGNORED, 200
         outcomes = attempt.everywhere(
             OutcomeKind.IGNORED, f"{order.event_type or 'an event without a name'} is not acted on")
     _finish(attempt, status, http_status, error, outcomes)
     return DeliveryResult(attempt.delivery_id, status, http_status, tuple(outcomes), error)
+
+
+# What applies each kind of event (``thrivecart.events``' table says which is which).
+_APPLY = {GRANT: apply_success, SETTLE: apply_lifecycle, CHANGE_EMAIL: apply_email_change}
 
 
 def record_failure(attempt, message, *, http_status):

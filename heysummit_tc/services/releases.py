@@ -7,9 +7,10 @@ delivery is recorded, then applied, in transactions of its own.
 
 import secrets
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from ..models import HeldDelivery, WebhookDelivery, utcnow
+from ..models import HeldDelivery, PurchaseStatus, Ticket, TicketPurchase, WebhookDelivery, utcnow
+from ..thrivecart.events import LIFECYCLE_EVENTS, ORDER_SUCCESS
 from ..thrivecart.order import read_order
 from . import ServiceError
 from .attempts import Attempt
@@ -39,6 +40,31 @@ def replay(session, delivery_id, event_ids=None, *, user_id=None, now=None):
         event_ids = event_ids_of(session, delivery_id)
     return run_delivery(Attempt(session, delivery_id, read_order(delivery.payload), event_ids,
                                 now=now, user_id=user_id))
+
+
+def replay_preview(session, delivery, event_id):
+    """Say, before a replay, what it will do in the event (a replay is idempotent)."""
+    if not delivery.replayable:
+        return "Its payload no longer holds its buyer, so it cannot be replayed."
+    if delivery.event_type != ORDER_SUCCESS:
+        if delivery.event_type in LIFECYCLE_EVENTS:
+            return ("It applies this event again. An event is counted once, so if it was "
+                    "applied already nothing changes.")
+        return (f"{delivery.event_type or 'This event'} is not acted on: a replay records it "
+                "again and changes nothing.")
+    statuses = set(session.scalars(
+        select(TicketPurchase.status).join(Ticket, Ticket.id == TicketPurchase.ticket_id)
+        .where(Ticket.event_id == event_id,
+               TicketPurchase.thrivecart_order_id == delivery.order_id)))
+    if statuses and not statuses & {PurchaseStatus.PAID, PurchaseStatus.PENDING}:
+        named = " and ".join(sorted(status.replace("_", " ") for status in statuses))
+        return (f"This order's purchases are {named}: a replay of its order.success changes "
+                "nothing, since a success never grants an order again after that.")
+    if statuses == {PurchaseStatus.PAID}:
+        return ("This order's purchases are paid already: a replay changes nothing, except "
+                "for items linked to a ticket since, which it grants.")
+    return ("It applies the order again: each linked item the buyer does not hold yet is "
+            "granted; nothing is granted twice.")
 
 
 def rerun_unlinked(session, event_id, item_key, user_id=None, now=None):

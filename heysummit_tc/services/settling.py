@@ -6,10 +6,10 @@ from dataclasses import replace
 
 from ..models import LifecycleKind, OutcomeKind, PurchaseStatus
 from ..sql import orders
+from ..thrivecart.events import LIFECYCLE_WORDS
 from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome
 from .lifecycle import settle
 from .order_rows import lifecycle_of, linked_tickets, lock_order, purchase_change
-from .outcomes import LIFECYCLE_WORDS
 
 
 def apply_lifecycle(attempt):

@@ -15,23 +15,13 @@ from .customer import (
     read_buyer,
     read_email_change,
 )
+from .events import CUSTOMER_UPDATED, LIFECYCLE_EVENTS, ORDER_SUCCESS
 from .fields import mapping as _mapping
 from .fields import text as _text
 from .fields import values as _values
 from .items import payload_item_key
 from .payload import redact
 
-ORDER_SUCCESS = "order.success"
-ORDER_REFUND = "order.refund"
-# A buyer changed their email in ThriveCart (no dot in its name).
-CUSTOMER_UPDATED = "customer_updated"
-# The events that change an order after its success, and the block naming their item.
-LIFECYCLE_EVENTS = {
-    ORDER_REFUND: ("refund", "refund"),
-    "order.rebill_failed": ("rebill_failed", "subscription"),
-    "order.subscription_payment": ("subscription_payment", "subscription"),
-    "order.subscription_cancelled": ("subscription_cancelled", "subscription"),
-}
 # Items one order may list. A real checkout has a product and a few bumps, upsells and
 # downsells; a body naming thousands would make thousands of rows for nothing.
 MAX_ITEMS = 200
