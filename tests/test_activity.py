@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from heysummit_tc.models import ActivityEntry, Event, Ticket, TicketPurchase
+from heysummit_tc.models import ActivityEntry, ActivityKind, Event, Ticket, TicketPurchase
 
 from helpers import FIXTURE_SECRET, fixture_bytes, post_webhook
 from orders import success
@@ -113,6 +113,17 @@ def test_member_changes_held_releases_and_re_runs_are_recorded(
     assert "bob@example.com: ticket editor → organiser" in page
     only = page_text(client.get(f"/events/{event_id}/activity/?kind=member_removed"))
     assert "Member removed" in only and "Member added" not in only.split("</select>")[1]
+
+
+def test_only_the_kinds_the_log_knows_are_recorded(summit, session):
+    from heysummit_tc.services.activity import KINDS, record
+
+    event_id, _ticket = summit
+    assert set(KINDS) == set(ActivityKind)  # every kind has its label in the filter
+    with pytest.raises(ValueError, match="ticket_renamed"):
+        record(session, event_id, None, "ticket_renamed")
+    entry = record(session, event_id, None, "ticket_created", "by its value")
+    assert entry.kind is ActivityKind.TICKET_CREATED
 
 
 def test_the_activity_log_pages_newest_first(client, summit, session):

@@ -170,3 +170,35 @@ def test_the_accounts_migration_notes_the_accounts_each_event_has_seen(make_app,
             "ORDER BY event_id, thrivecart_account")).all()
         assert [tuple(row) for row in seen] == [(1, "shop-a"), (2, "shop-a"), (2, "shop-b")]
         db.session.remove()
+
+
+def test_the_activity_kinds_migration_keeps_every_entry_and_refuses_an_unknown_kind(
+        make_app, blank_database_url):
+    """Entries of every kind the app wrote stay as they were; a kind the app does not know
+    is refused by the database from then on, and allowed again after a downgrade."""
+    import pytest
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from heysummit_tc.models import ActivityKind
+
+    app = make_app(SQLALCHEMY_DATABASE_URI=blank_database_url)
+    insert = text("INSERT INTO activity (event_id, kind, detail, created_at) "
+                  "VALUES (1, :kind, '', '2026-01-01 00:00:00')")
+    with app.app_context():
+        upgrade(revision="d8e3a6b1c2f4")
+        db.session.execute(text("INSERT INTO events (id, name, currency, created_at) "
+                                "VALUES (1, 'S', 'USD', '2026-01-01 00:00:00')"))
+        db.session.execute(insert, [{"kind": kind.value} for kind in ActivityKind])
+        db.session.commit()
+        upgrade()
+        kept = db.session.scalars(text("SELECT kind FROM activity ORDER BY id")).all()
+        assert kept == [kind.value for kind in ActivityKind]
+        with pytest.raises(IntegrityError):
+            db.session.execute(insert, {"kind": "ticket_renamed"})
+        db.session.rollback()
+        downgrade(revision="d8e3a6b1c2f4")
+        db.session.execute(insert, {"kind": "ticket_renamed"})
+        db.session.commit()
+        db.session.remove()

@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..extensions import db
-from ..models import DeliveryStatus, OutcomeKind
+from ..models import ActivityKind, DeliveryStatus, OutcomeKind
 from ..services import ServiceError
 from ..services.attempts import DeliveryResult, Outcome
 from ..services.deliveries import delivery_for_event, outcomes_for_event
@@ -70,7 +70,7 @@ def replay_delivery(event, delivery_id):
     except ServiceError as error:
         flash(str(error), "error")
         return redirect(url_for("admin.delivery", event_id=event.id, delivery_id=found.id))
-    processed(event, [result], "delivery_replayed",
+    processed(event, [result], ActivityKind.DELIVERY_REPLAYED,
               f"delivery {found.id} ({found.event_type or '—'}, order {found.order_id or '—'}): "
               f"{result.status}")
     changed = sum(outcome.outcome in (OutcomeKind.PAID, OutcomeKind.REFUNDED)

@@ -5,7 +5,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from ..extensions import db
-from ..models import DeliveryStatus, OutcomeKind
+from ..models import ActivityKind, DeliveryStatus, OutcomeKind
 from ..services.deliveries import MODES, LogFilter, last_delivery, log_of, setup_warnings
 from ..services.held import held_for_digest
 from ..services.integrations import (
@@ -132,7 +132,7 @@ def process_held(event):
         flash("Save the Secret Word first.", "error")
         return redirect(url_for("admin.configure_thrivecart", event_id=event.id))
     results = release_held(db.session, integration.secret_digest, user_id=current_user.id)
-    processed(event, results, "held_released", plural(len(results), "order"))
+    processed(event, results, ActivityKind.HELD_RELEASED, plural(len(results), "order"))
     failed = sum(result.status == DeliveryStatus.FAILED for result in results)
     flash(f"Processed {plural(len(results), 'held order')}"
           + (f"; {failed} failed, see the log" if failed else "") + ".",
@@ -155,7 +155,7 @@ def test_purchase(event):
         ticket = next(ticket for ticket in linked if ticket.id == form.ticket_id.data)
         buyer = Buyer(form.email.data, form.first_name.data or "", form.last_name.data or "")
         result = send_test_purchase(db.session, ticket, buyer, user_id=current_user.id)
-        processed(event, [result], "test_purchase",
+        processed(event, [result], ActivityKind.TEST_PURCHASE,
                   f"{ticket.name} ({ticket.external_id}) for {form.email.data}")
         outcome = result.outcomes[0].outcome if result.outcomes else result.status
         good = outcome in (OutcomeKind.PAID, OutcomeKind.ALREADY_PAID)

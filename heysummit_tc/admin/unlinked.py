@@ -5,7 +5,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from ..extensions import db
-from ..models import DeliveryStatus, Role, Ticket
+from ..models import ActivityKind, DeliveryStatus, Role, Ticket
 from ..services import unlinked as inbox
 from ..services.releases import rerun_unlinked
 from ..services.tickets import link_ticket, tickets_of
@@ -85,7 +85,7 @@ def rerun_unlinked_deliveries(event):
         return redirect(url_for("admin.unlinked_items", event_id=event.id))
     key = form.external_id.data.strip()[:40]
     results = rerun_unlinked(db.session, event.id, key, user_id=current_user.id)
-    processed(event, results, "unlinked_rerun",
+    processed(event, results, ActivityKind.UNLINKED_RERUN,
               f"{key}: {plural(len(results), 'delivery', 'deliveries')}")
     if not results:
         flash(f"No delivery of {key} is waiting to be re-run.", "info")

@@ -92,6 +92,29 @@ class AccessLink(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class ActivityKind(enum.StrEnum):
+    """What an entry of the activity log records."""
+
+    SECRET_SAVED = "secret_saved"  # noqa: S105  # nosec B105
+    SECRET_DISCONNECTED = "secret_disconnected"  # noqa: S105  # nosec B105
+    TICKET_CREATED = "ticket_created"
+    TICKET_CHANGED = "ticket_changed"
+    TICKET_DELETED = "ticket_deleted"
+    EVENT_CHANGED = "event_changed"
+    MEMBER_ADDED = "member_added"
+    MEMBER_ROLE_CHANGED = "member_role_changed"
+    MEMBER_REMOVED = "member_removed"
+    DELIVERY_REPLAYED = "delivery_replayed"
+    HELD_RELEASED = "held_released"
+    UNLINKED_RERUN = "unlinked_rerun"
+    TEST_PURCHASE = "test_purchase"
+    ACCESS_EMAIL_SAVED = "access_email_saved"
+    ACCESS_EMAIL_RESENT = "access_email_resent"
+    BUYER_ERASED = "buyer_erased"
+    ATTENDEE_EMAIL_CHANGED = "attendee_email_changed"
+    ATTENDEES_MERGED = "attendees_merged"
+
+
 class ActivityEntry(Base):
     """An append-only record of who did what in an event."""
 
@@ -101,7 +124,7 @@ class ActivityEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    kind: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[ActivityKind] = mapped_column(str_enum(ActivityKind, "activity_kind", 40))
     detail: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

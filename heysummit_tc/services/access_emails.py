@@ -19,6 +19,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
 
 from ..models import (
     AccessLink,
+    ActivityKind,
     Attendee,
     DeliveryOutcome,
     EmailKind,
@@ -257,7 +258,7 @@ def queue_email(session, attendee, kind, user=None, now=None):
     session.add(row)
     session.flush()
     if kind == EmailKind.RESEND:
-        record(session, attendee.event_id, user, "access_email_resent", attendee.email,
+        record(session, attendee.event_id, user, ActivityKind.ACCESS_EMAIL_RESENT, attendee.email,
                now=now)
     return row
 

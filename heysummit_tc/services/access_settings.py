@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass
 
-from ..models import AccessEmailSettings
+from ..models import AccessEmailSettings, ActivityKind
 from . import ServiceError
 from .activity import record
 
@@ -81,7 +81,7 @@ def save_settings(session, event, settings, user=None, now=None):
         session.add(row)
     changed_switch = row.enabled != enabled
     row.enabled, row.subject, row.body = enabled, subject, body
-    record(session, event.id, user, "access_email_saved",
+    record(session, event.id, user, ActivityKind.ACCESS_EMAIL_SAVED,
            ("switched " + ("on" if enabled else "off") + "; " if changed_switch else "")
            + "subject and body saved", now=now)
     return row

@@ -2,37 +2,37 @@
 
 from sqlalchemy import select
 
-from ..models import ActivityEntry, User, utcnow
+from ..models import ActivityEntry, ActivityKind, User, utcnow
 from .pagination import of_event, page_of, written_limit
 
-# Every kind the log records, with its label for the filter (pairs: a dict literal with
-# "secret" keys reads as a hard-coded password to bandit).
-KINDS = dict([
-    ("secret_saved", "Secret Word saved"),
-    ("secret_disconnected", "ThriveCart disconnected"),
-    ("ticket_created", "Ticket created"),
-    ("ticket_changed", "Ticket changed (External ID, policies, name, availability)"),
-    ("ticket_deleted", "Ticket deleted"),
-    ("event_changed", "Event renamed or currency changed"),
-    ("member_added", "Member added"),
-    ("member_role_changed", "Member's role changed"),
-    ("member_removed", "Member removed"),
-    ("delivery_replayed", "Delivery replayed"),
-    ("held_released", "Held orders processed"),
-    ("unlinked_rerun", "Unlinked item's deliveries re-run"),
-    ("test_purchase", "Test purchase sent"),
-    ("access_email_saved", "Access email changed"),
-    ("access_email_resent", "Access email resent"),
-    ("buyer_erased", "Buyer's personal data erased"),
-    ("attendee_email_changed", "Attendee's email changed by ThriveCart"),
-    ("attendees_merged", "Attendees merged"),
-])
+A = ActivityKind
+# Every kind the log records, with its label for the filter.
+KINDS = {
+    A.SECRET_SAVED: "Secret Word saved",
+    A.SECRET_DISCONNECTED: "ThriveCart disconnected",
+    A.TICKET_CREATED: "Ticket created",
+    A.TICKET_CHANGED: "Ticket changed (External ID, policies, name, availability)",
+    A.TICKET_DELETED: "Ticket deleted",
+    A.EVENT_CHANGED: "Event renamed or currency changed",
+    A.MEMBER_ADDED: "Member added",
+    A.MEMBER_ROLE_CHANGED: "Member's role changed",
+    A.MEMBER_REMOVED: "Member removed",
+    A.DELIVERY_REPLAYED: "Delivery replayed",
+    A.HELD_RELEASED: "Held orders processed",
+    A.UNLINKED_RERUN: "Unlinked item's deliveries re-run",
+    A.TEST_PURCHASE: "Test purchase sent",
+    A.ACCESS_EMAIL_SAVED: "Access email changed",
+    A.ACCESS_EMAIL_RESENT: "Access email resent",
+    A.BUYER_ERASED: "Buyer's personal data erased",
+    A.ATTENDEE_EMAIL_CHANGED: "Attendee's email changed by ThriveCart",
+    A.ATTENDEES_MERGED: "Attendees merged",
+}
 
 
 def record(session, event_id, user, kind, detail="", now=None):
-    """Append one entry; ``user`` is whoever did it (None: the system)."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown activity kind {kind!r}")
+    """Append one entry of an :class:`..models.ActivityKind`; ``user`` is whoever did it
+    (None: the system)."""
+    kind = ActivityKind(kind)
     entry = ActivityEntry(event_id=event_id, user_id=user.id if user is not None else None,
                           kind=kind, detail=detail[:500], created_at=now or utcnow())
     session.add(entry)

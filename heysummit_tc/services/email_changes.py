@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from ..models import (
     AccessLink,
+    ActivityKind,
     Attendee,
     DeliveryEvent,
     DeliveryOutcome,
@@ -54,7 +55,7 @@ def _change_in(attempt, event_id):
     attendee.thrivecart_customer_id = attendee.thrivecart_customer_id or change.customer_id
     attendee.updated_at = now
     session.flush()
-    record(session, event_id, None, "attendee_email_changed",
+    record(session, event_id, None, ActivityKind.ATTENDEE_EMAIL_CHANGED,
            f"attendee #{attendee.id}, by delivery {attempt.delivery_id}", now=now)
     return Outcome(event_id, None, OutcomeKind.EMAIL_CHANGED, attendee_id=attendee.id)
 
@@ -121,7 +122,7 @@ def merge_attendees(session, source, target, actor=None, now=None):
                                      or source.thrivecart_customer_id)
     session.delete(source)
     session.flush()
-    record(session, target.event_id, actor, "attendees_merged",
+    record(session, target.event_id, actor, ActivityKind.ATTENDEES_MERGED,
            f"attendee #{source.id} merged into #{target.id} ({moved} purchases moved)", now=now)
     return moved
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select, update
 from ..models import (
     AccessLink,
     ActivityEntry,
+    ActivityKind,
     Attendee,
     DeliveryEvent,
     DeliveryOutcome,
@@ -110,7 +111,7 @@ def erase_buyer(session, attendee, key, actor=None, now=None):
     attendee.thrivecart_customer_id = None
     attendee.erased_at = now
     erasure = Erasure(attendee.id, deliveries, held, emails, activity)
-    record(session, event_id, actor, "buyer_erased", erasure.describe(), now=now)
+    record(session, event_id, actor, ActivityKind.BUYER_ERASED, erasure.describe(), now=now)
     return erasure
 
 

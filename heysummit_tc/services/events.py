@@ -6,6 +6,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import contains_eager
 
 from ..models import (
+    ActivityKind,
     Event,
     EventAttendeeCount,
     EventMember,
@@ -56,7 +57,7 @@ def update_event(session, event, name, currency, actor=None):
     event.name, event.currency = name, currency
     session.flush()
     if changes:
-        record(session, event.id, actor, "event_changed", "; ".join(changes))
+        record(session, event.id, actor, ActivityKind.EVENT_CHANGED, "; ".join(changes))
     return event
 
 

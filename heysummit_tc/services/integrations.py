@@ -5,7 +5,7 @@ import hmac
 
 from sqlalchemy import bindparam, select
 
-from ..models import ThriveCartIntegration, utcnow
+from ..models import ActivityKind, ThriveCartIntegration, utcnow
 from . import ServiceError
 from .activity import record
 
@@ -46,7 +46,7 @@ def set_secret_word(session, event, secret_word, key, user=None, now=None):
     integration.set_by_id = user.id if user is not None else None
     integration.set_at = now
     session.flush()
-    record(session, event.id, user, "secret_saved",
+    record(session, event.id, user, ActivityKind.SECRET_SAVED,
            "first Secret Word" if first else "replaced the previous Secret Word", now=now)
     return integration
 
@@ -57,7 +57,7 @@ def disconnect(session, event, user=None):
     if integration is not None:
         session.delete(integration)
         session.flush()
-        record(session, event.id, user, "secret_disconnected")
+        record(session, event.id, user, ActivityKind.SECRET_DISCONNECTED)
 
 
 def dismiss_rejections(session, event, now=None):

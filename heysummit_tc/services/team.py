@@ -2,7 +2,7 @@
 
 from sqlalchemy import func, select
 
-from ..models import EventMember, Role, User
+from ..models import ActivityKind, EventMember, Role, User
 from . import ServiceError
 from .accounts import create_user, end_sessions, generate_password, normalize_email
 from .activity import record
@@ -43,7 +43,7 @@ def add_to_team(session, event, email, role, actor=None):
     membership = EventMember(event_id=event.id, user_id=user.id, role=role)
     session.add(membership)
     session.flush()
-    record(session, event.id, actor, "member_added", f"{email} as {role.label.lower()}"
+    record(session, event.id, actor, ActivityKind.MEMBER_ADDED, f"{email} as {role.label.lower()}"
            + (" (new account)" if created else ""))
     return membership, created
 
@@ -71,7 +71,7 @@ def change_role(session, event, user_id, role, actor=None):
     old = membership.role
     membership.role = role
     session.flush()
-    record(session, event.id, actor, "member_role_changed",
+    record(session, event.id, actor, ActivityKind.MEMBER_ROLE_CHANGED,
            f"{membership.user.email}: {old.label.lower()} → {role.label.lower()}")
     return membership
 
@@ -86,7 +86,7 @@ def remove_from_team(session, event, user_id, actor=None):
     user = membership.user
     session.delete(membership)
     session.flush()
-    record(session, event.id, actor, "member_removed", user.email)
+    record(session, event.id, actor, ActivityKind.MEMBER_REMOVED, user.email)
     if session.scalar(select(func.count()).select_from(EventMember)
                       .where(EventMember.user_id == user.id)) == 0:
         end_sessions(session, user)

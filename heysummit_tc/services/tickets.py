@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from ..models import (
+    ActivityKind,
     OnCancel,
     OnPaymentFailed,
     Ticket,
@@ -93,7 +94,7 @@ def create_ticket(session, event, fields, prices=(), actor=None):
     _flush_ticket(session, ticket)
     for amount, currency in prices:
         add_price(session, ticket, amount, currency or event.currency)
-    record(session, event.id, actor, "ticket_created",
+    record(session, event.id, actor, ActivityKind.TICKET_CREATED,
            f"“{name}”" + (f", External ID {external_id}" if external_id else ""))
     return ticket
 
@@ -125,7 +126,7 @@ def _record_change(session, ticket, before, actor):
     changes = [f"{what}: {before[what]} → {after[what]}" for what in after
                if before[what] != after[what]]
     if changes:
-        record(session, ticket.event_id, actor, "ticket_changed",
+        record(session, ticket.event_id, actor, ActivityKind.TICKET_CHANGED,
                f"“{ticket.name}”: " + "; ".join(changes))
 
 
@@ -141,7 +142,7 @@ def delete_ticket(session, ticket, actor=None):
         raise ServiceError(
             f"“{ticket.name}” has {plural(bought, 'purchase')}, so it stays: "
             "deactivate it instead (untick Active) to stop ThriveCart orders granting it.")
-    record(session, ticket.event_id, actor, "ticket_deleted",
+    record(session, ticket.event_id, actor, ActivityKind.TICKET_DELETED,
            f"“{ticket.name}”" + (f", External ID {ticket.external_id}"
                                  if ticket.external_id else ""))
     session.delete(ticket)
