@@ -23,6 +23,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..extensions import db
+from ..models import PurchaseStatus
 from ..services import ServiceError
 from ..services.search import SHORT_HELP
 from ..thrivecart.items import ACCEPTED_FORMATS, ITEM_TYPES
@@ -198,12 +199,9 @@ class AttendeeSearchForm(FlaskForm):
     q = StringField("Search", validators=[Optional(), Length(max=254)], description=SHORT_HELP)
     status = SelectField(
         "Status", validators=[Optional()],
-        choices=[
-            SelectChoice("", "Any status"), SelectChoice("paid", "Paid"),
-            SelectChoice("payment_failed", "Payment failed"),
-            SelectChoice("cancelled", "Cancelled"), SelectChoice("ended", "Ended"),
-            SelectChoice("refunded", "Refunded"), SelectChoice("pending", "Pending"),
-        ],
+        choices=[SelectChoice("", "Any status")] + [
+            SelectChoice(status.value, status.replace("_", " ").capitalize())
+            for status in PurchaseStatus],
     )
 
 

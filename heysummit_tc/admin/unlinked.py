@@ -96,9 +96,9 @@ def rerun_unlinked_deliveries(event):
             if outcome.item == key:
                 counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
         if result.status == DeliveryStatus.FAILED:
-            counts["failed"] = counts.get("failed", 0) + 1
+            counts[DeliveryStatus.FAILED] = counts.get(DeliveryStatus.FAILED, 0) + 1
     described = ", ".join(f"{count} {kind.replace('_', ' ')}"
                           for kind, count in sorted(counts.items()))
     flash(f"Re-ran {plural(len(results), 'delivery', 'deliveries')} of {key}: "
-          f"{described}.", "error" if "failed" in counts else "success")
+          f"{described}.", "error" if DeliveryStatus.FAILED in counts else "success")
     return redirect(url_for("admin.thrivecart", event_id=event.id))
