@@ -70,19 +70,6 @@ def _register(huey, app):
         huey.periodic_task(crontab(minute="15", hour="3"), name="prune")(in_app(prune))
     huey.send_emails = send
 
-    @huey.task(name="send_invite", retries=3, retry_delay=app.config["EMAIL_RETRY_SECONDS"])
-    def send_invite(user_id, event_id, inviter_email):
-        with app.app_context():
-            from .emails import deliver_invite
-            from .extensions import db
-            from .models import Event, User
-
-            user, event = db.session.get(User, user_id), db.session.get(Event, event_id)
-            if user is not None and event is not None:
-                deliver_invite(user, event, inviter_email)
-
-    huey.send_invite = send_invite
-
 
 def queue_for(app):
     """Return the app's queue, built once per app."""
@@ -123,7 +110,7 @@ class RetryLater(Exception):
 
 def send_emails():
     from .config import mail_problem
-    from .emails import access_url, deliver_access_email
+    from .emails import access_url, deliver_access_email, deliver_invite
     from .extensions import db
     from .services.access_emails import Sender, send_due, waiting_for_retry
 
@@ -133,7 +120,7 @@ def send_emails():
     # claimed longer ago than four of those was left by a worker that died, and is sent
     # again (with the same Message-ID).
     sender = Sender(deliver_access_email, access_url, mail_problem(config) is None,
-                    config["EMAIL_RETRY_SECONDS"])
+                    config["EMAIL_RETRY_SECONDS"], invite=deliver_invite)
     counts = send_due(db.session, sender,
                       stale_after=timedelta(seconds=4 * config["MAIL_TIMEOUT"]))
     if counts:

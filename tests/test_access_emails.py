@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from heysummit_tc.extensions import db
 from heysummit_tc.jobs import send_emails
-from heysummit_tc.models import ActivityEntry, EmailStatus, OutboxEmail, utcnow
+from heysummit_tc.models import ActivityEntry, EmailKind, EmailStatus, OutboxEmail, utcnow
 
 from helpers import PASSWORD, Worker, mail_config, mail_env, post_webhook, wait_for
 from orders import success
@@ -308,14 +308,22 @@ def test_32_concurrent_duplicate_deliveries_send_one_email(
 
 
 def test_a_new_member_gets_their_set_password_link_by_email(
-    mailing, worker, smtp_server, summit
+    mailing, worker, smtp_server, summit, session
 ):
+    smtp_server.refuse = 1  # the outbox's retry, as for any email
     client = mailing.test_client()
     client.post("/login", data={"email": "ada@example.com", "password": PASSWORD})
     added = client.post(f"/events/{summit}/team/", data={"email": "grace@example.com",
                                                          "role": "ticket_editor"})
     assert "It is also on its way to them by email." in added.get_data(as_text=True)
-    [message] = wait_for(lambda: smtp_server.messages)
+    [message] = wait_for(lambda: smtp_server.messages, timeout=30)
+    [row] = wait_for(lambda: [row for row in outbox(session) if row.status != EmailStatus.SENDING])
+    assert (row.kind, row.status, row.tries, row.attendee_id) == (
+        EmailKind.INVITE, EmailStatus.SENT, 2, None)
+    assert row.subject == "You have been added to Growth Summit"
+    # The dashboard's access emails are the buyers' alone.
+    dashboard = html.unescape(client.get(f"/events/{summit}/").get_data(as_text=True))
+    assert "Access emails</a>: 0 queued · 0 sent · 0 failed." in dashboard
     assert message["To"] == "grace@example.com"
     assert message["Subject"] == "You have been added to Growth Summit"
     text = message.get_body(("plain",)).get_content()

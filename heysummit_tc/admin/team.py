@@ -6,7 +6,7 @@ from flask_login import current_user
 from ..config import mail_problem
 from ..emails import password_url
 from ..extensions import db
-from ..jobs import queue_for, queue_outage
+from ..jobs import wake_email_worker
 from ..models import EventMember
 from ..services.team import add_to_team, change_role, members_of, remove_from_team
 from . import bp
@@ -22,8 +22,10 @@ def team(event):
     """List the team; add someone by email (creating their account if need be)."""
     form = MemberForm()
     invite = None
+    mail_configured = mail_problem(current_app.config) is None
     done, added = submit(form, lambda: add_to_team(db.session, event, form.email.data,
-                                                   form.role.data, actor=current_user))
+                                                   form.role.data, actor=current_user,
+                                                   invite=mail_configured))
     if done:
         membership, created = added
         user = membership.user
@@ -31,27 +33,14 @@ def team(event):
             flash(f"{user.email} added as {membership.role.label.lower()}.", "success")
             return redirect(url_for("admin.team", event_id=event.id))
         # Shown once, on this page: the link is not kept anywhere.
-        invite = {"email": user.email, "link": password_url(user),
-                  "emailed": _email_invite(user, event)}
+        if mail_configured:
+            wake_email_worker()
+        invite = {"email": user.email, "link": password_url(user), "emailed": mail_configured}
         form = MemberForm(formdata=None)
     return render_template("admin/team.html", event=event, form=form, invite=invite,
                            members=members_of(db.session, event.id),
                            role_form=RoleForm(formdata=None), action=ActionForm()), \
         status_of(form)
-
-
-def _email_invite(user, event):
-    """Queue the set-password email when mail is configured; say whether it was."""
-    if mail_problem(current_app.config):
-        return False
-    try:
-        queue_for(current_app._get_current_object()).send_invite(user.id, event.id,
-                                                                  current_user.email)
-    except Exception as error:  # noqa: BLE001 - the link is on the page anyway
-        queue_outage.failed(error)
-        return False
-    queue_outage.succeeded()
-    return True
 
 
 def _member_or_404(event, user_id):

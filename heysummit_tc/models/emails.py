@@ -1,4 +1,4 @@
-"""Emails to buyers: the per-event access email, the outbox it is sent from, access links."""
+"""Emails: the per-event access email, the outbox every email is sent from, access links."""
 
 import enum
 from datetime import datetime
@@ -13,6 +13,7 @@ class EmailKind(enum.StrEnum):
     ACCESS = "access"  # written with the grant that causes it
     RESEND = "resend"  # an organiser asked for it again
     FRESH_LINK = "fresh_link"  # the buyer asked for a new link
+    INVITE = "invite"  # a new member's set-password link (to a user, not an attendee)
 
 
 class EmailStatus(enum.StrEnum):
@@ -39,11 +40,11 @@ class AccessEmailSettings(Base):
 
 
 class OutboxEmail(Base):
-    """An email to a buyer, written in the transaction that causes it and sent by a worker.
+    """An email, written in the transaction that causes it and sent by a worker.
 
     An access email is unique per attendee, ticket and order: a grant is written once, however
     often ThriveCart repeats the order. The worker sends an attendee's pending rows of one
-    order as one email.
+    order as one email. An invite goes to a user (``user_id``), not to an attendee.
     """
 
     __tablename__ = "outbox_emails"
@@ -55,8 +56,9 @@ class OutboxEmail(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"),
                                           index=True)
-    attendee_id: Mapped[int] = mapped_column(ForeignKey("attendees.id", ondelete="CASCADE"),
-                                             index=True)
+    attendee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("attendees.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     # The order that granted it (access emails); a unique token for the other kinds.
     order_id: Mapped[str] = mapped_column(String(40))

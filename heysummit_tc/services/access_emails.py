@@ -29,6 +29,7 @@ from ..models import (
     OutcomeKind,
     Ticket,
     TicketPurchase,
+    User,
     utcnow,
 )
 from ..sql import insert_once
@@ -121,12 +122,13 @@ def claim(session, now=None, limit=BATCH, stale_after=STALE_CLAIM):
         and_(OutboxEmail.status == EmailStatus.SENDING,
              OutboxEmail.claimed_at < now - stale_after),
     )
-    email = tuple_(OutboxEmail.attendee_id, OutboxEmail.order_id, OutboxEmail.kind)
+    # An invite has no attendee (NULL would match nothing); its order_id is its own.
+    recipient = func.coalesce(OutboxEmail.attendee_id, 0)
+    email = tuple_(recipient, OutboxEmail.order_id, OutboxEmail.kind)
     first = select(OutboxEmail.id).where(due).order_by(OutboxEmail.id).limit(limit)
     candidates = list(session.scalars(
         select(OutboxEmail.id)
-        .where(due, email.in_(select(OutboxEmail.attendee_id, OutboxEmail.order_id,
-                                     OutboxEmail.kind)
+        .where(due, email.in_(select(recipient, OutboxEmail.order_id, OutboxEmail.kind)
                               .where(OutboxEmail.id.in_(first.scalar_subquery()))))
         .order_by(OutboxEmail.id)
         .with_for_update(skip_locked=True)
@@ -163,13 +165,15 @@ class AccessEmail:
 @dataclass(frozen=True)
 class Sender:
     """How the outbox sends: ``deliver(email)`` hands an :class:`AccessEmail` to the mail
-    server, ``sign(link_id)`` makes its access link; a failed send is tried again after
+    server, ``sign(link_id)`` makes its access link, ``invite(user, event, inviter_email)``
+    sends a new member's set-password email; a failed send is tried again after
     ``retry_seconds``, doubling each time."""
 
     deliver: Callable
     sign: Callable
     mail_configured: bool
     retry_seconds: int = 60
+    invite: Callable | None = None
 
 
 def send_due(session, sender, *, now=None, stale_after=STALE_CLAIM):
@@ -203,6 +207,8 @@ def waiting_for_retry(session):
 
 def _send_group(session, rows, sender, now):
     first, mail_configured = rows[0], sender.mail_configured
+    if first.kind == EmailKind.INVITE:
+        return _send_invite(session, first, sender, now)
     attendee = session.get(Attendee, first.attendee_id)
     event = session.get(Event, first.event_id)
     settings = settings_of(session, event.id, mail_configured)
@@ -229,15 +235,33 @@ def _send_group(session, rows, sender, now):
                         event.name, key=f"outbox-{first.id}")
     # The link must exist before the buyer can click it.
     session.commit()
+    return _attempt(rows, lambda: sender.deliver(email), email.subject, sender, now)
+
+
+def _send_invite(session, row, sender, now):
+    """A new member's set-password email (the link is made as it is sent)."""
+    if not sender.mail_configured:
+        return _mark([row], EmailStatus.SKIPPED, error="mail is not configured")
+    user, event = session.get(User, row.user_id), session.get(Event, row.event_id)
+    inviter = session.get(User, row.requested_by_id) if row.requested_by_id else None
+    inviter_email = inviter.email if inviter is not None else "An organiser"
+    return _attempt([row], lambda: sender.invite(user, event, inviter_email),
+                    f"You have been added to {event.name}", sender, now)
+
+
+def _attempt(rows, send, subject, sender, now):
+    """Send one email (``send()``) and mark its rows sent, or due again after a backoff,
+    or failed after MAX_TRIES."""
+    first = rows[0]
     try:
-        sender.deliver(email)
+        send()
     except Exception as error:  # noqa: BLE001 - any failure is retried, then reported
         message = f"{type(error).__name__}: {error}"[:300]
         if first.tries >= MAX_TRIES:
-            return _mark(rows, EmailStatus.FAILED, error=message, subject=email.subject)
+            return _mark(rows, EmailStatus.FAILED, error=message, subject=subject)
         backoff = timedelta(seconds=sender.retry_seconds * 2 ** (first.tries - 1))
         return _mark(rows, EmailStatus.PENDING, error=message, next_attempt_at=now + backoff)
-    return _mark(rows, EmailStatus.SENT, subject=email.subject, sent_at=now)
+    return _mark(rows, EmailStatus.SENT, subject=subject, sent_at=now)
 
 
 def _mark(rows, status, error=None, **values):
@@ -279,5 +303,6 @@ def email_counts(session, event_id):
 
 
 _EMAIL_COUNTS = (select(OutboxEmail.status, func.count())
-                 .where(OutboxEmail.event_id == bindparam("event_id"))
+                 .where(OutboxEmail.event_id == bindparam("event_id"),
+                        OutboxEmail.kind != EmailKind.INVITE)
                  .group_by(OutboxEmail.status))

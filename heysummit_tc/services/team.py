@@ -1,8 +1,19 @@
 """An event's team: its members and their roles."""
 
+import secrets
+
 from sqlalchemy import func, select
 
-from ..models import ActivityKind, EventMember, Role, User
+from ..models import (
+    ActivityKind,
+    EmailKind,
+    EmailStatus,
+    EventMember,
+    OutboxEmail,
+    Role,
+    User,
+    utcnow,
+)
 from . import ServiceError
 from .accounts import create_user, end_sessions, generate_password, normalize_email
 from .activity import record
@@ -24,11 +35,12 @@ def _role(role):
         raise ServiceError("Choose organiser or ticket editor.", field="role") from None
 
 
-def add_to_team(session, event, email, role, actor=None):
+def add_to_team(session, event, email, role, actor=None, *, invite=False):
     """Give ``email`` a role on the event, creating the account if there is none.
 
     Returns (membership, created): a created account has a random password nobody knows;
-    its owner sets theirs through a set-password link.
+    its owner sets theirs through a set-password link, which ``invite`` also emails them
+    (through the outbox, like every email).
     """
     email, role = normalize_email(email), _role(role)
     if not email or "@" not in email:
@@ -45,7 +57,18 @@ def add_to_team(session, event, email, role, actor=None):
     session.flush()
     record(session, event.id, actor, ActivityKind.MEMBER_ADDED, f"{email} as {role.label.lower()}"
            + (" (new account)" if created else ""))
+    if created and invite:
+        _queue_invite(session, event, user, actor)
     return membership, created
+
+
+def _queue_invite(session, event, user, actor):
+    now = utcnow()
+    session.add(OutboxEmail(
+        event_id=event.id, user_id=user.id, order_id=f"invite-{secrets.token_hex(8)}",
+        kind=EmailKind.INVITE, status=EmailStatus.PENDING, created_at=now,
+        next_attempt_at=now, requested_by_id=actor.id if actor is not None else None))
+    session.flush()
 
 
 def _membership(session, event, user_id):
