@@ -302,12 +302,37 @@ def linked_event(make_event, make_ticket, connect):
 
 
 @pytest.fixture
-def organiser(login, make_user, make_event, make_ticket, connect):
+def signed_in(app, login, make_user, make_event):
+    """Sign the test client in with a role on an event, through the sign-in form:
+    signed_in(role="organiser", email="ada@example.com", event_id=None, name="Growth Summit",
+    currency="USD") -> the event's id (a new event unless ``event_id`` is given)."""
+
+    def sign_in(role=Role.ORGANISER, email="ada@example.com", event_id=None,
+                name="Growth Summit", currency="USD"):
+        role = Role(role)
+        user_id = make_user(email)
+        if event_id is None:
+            owner = user_id if role == Role.ORGANISER else make_user()
+            event_id = make_event(name, currency, organiser=owner,
+                                  editors=[user_id] if role == Role.TICKET_EDITOR else ())
+        else:
+            with app.app_context():
+                from heysummit_tc.models import Event
+
+                add_member(db.session, db.session.get(Event, event_id), email, role)
+                db.session.commit()
+        login(email)
+        return event_id
+
+    return sign_in
+
+
+@pytest.fixture
+def organiser(signed_in, make_ticket, connect):
     """Ada, signed in, organises the Growth Summit: product-12 linked, Secret Word saved."""
-    event_id = make_event("Growth Summit", organiser=make_user("ada@example.com"))
+    event_id = signed_in()
     make_ticket(event_id, "All-Access", "product-12", [("4997.00", "USD")])
     connect(event_id)
-    login("ada@example.com")
     return event_id
 
 

@@ -2,6 +2,7 @@
 
 import html
 import json
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -391,3 +392,14 @@ def explain(connection, statement, *, seqscan=True, **values):
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
     rows = connection.exec_driver_sql("EXPLAIN " + compiled.string, parameters)
     return "\n".join(row[0] for row in rows)
+
+
+def log_url(event_id, **query):
+    """The event's ThriveCart page (its delivery log), with the log's query."""
+    params = "&".join(f"{key}={value}" for key, value in query.items())
+    return f"/events/{event_id}/setup/integrations/thrivecart/?{params}"
+
+
+def delivery_links(page):
+    """The delivery ids a page links to, in order."""
+    return [int(n) for n in re.findall(r"/thrivecart/deliveries/(\d+)/", page)]

@@ -18,13 +18,11 @@ def page_text(response):
 
 
 @pytest.fixture
-def summit(make_user, make_event, make_ticket, connect, login):
-    ada = make_user("ada@example.com")
+def summit(signed_in, make_user, make_ticket):
+    event_id = signed_in()
     make_user("bob@example.com")
-    event_id = make_event("Growth Summit", organiser=ada)
     ticket = make_ticket(event_id, "All-Access", "product-12", [("49.97", "USD")])
     make_ticket(event_id, "Spare", None)
-    login("ada@example.com")
     return event_id, ticket
 
 

@@ -10,11 +10,22 @@ import sys
 import pytest
 from sqlalchemy import insert, select, text
 
-from heysummit_tc.models import Attendee, Ticket, TicketPurchase, utcnow
+from heysummit_tc.models import (
+    Attendee,
+    Ticket,
+    TicketPurchase,
+    utcnow,
+)
 from heysummit_tc.services.attendees import CSV_HEADER
 from heysummit_tc.services.money import format_amount
 
-from helpers import fixture_bytes, json_body, load_fixture, numbers, post_webhook
+from helpers import (
+    fixture_bytes,
+    json_body,
+    load_fixture,
+    numbers,
+    post_webhook,
+)
 
 # SPEC 2, exactly.
 HEADER = ("email,first_name,last_name,country,ticket,external_id,status,access,charged_amount,"
@@ -24,13 +35,12 @@ HEADER = ("email,first_name,last_name,country,ticket,external_id,status,access,c
 
 
 @pytest.fixture
-def event(client, login, make_user, make_event, make_ticket, connect):
-    event_id = make_event("Summit", "GBP", organiser=make_user("ada@example.com"))
+def event(signed_in, make_ticket, connect):
+    event_id = signed_in(name="Summit", currency="GBP")
     make_ticket(event_id, "All-Access", "product-12", [("4997.00", "USD")])
     make_ticket(event_id, "Main", "product-2", [("97.00", "GBP"), ("197.00", "GBP")])
     make_ticket(event_id, "VIP", "upsell-3", [("147.00", "GBP")])
     connect(event_id)
-    login("ada@example.com")
     return event_id
 
 
@@ -271,3 +281,29 @@ def test_csv_refunded_amount_sums_the_items_refunds_in_the_charges_currency(
     # A refund naming no currency is taken as the charge's; one in EUR is not added to USD.
     assert (row["charged_amount"], row["refunded_amount"], row["charged_currency"]) == (
         "4997.00", "1500.00", "USD")
+
+
+def test_a_page_exactly_full_has_no_older_page_and_one_more_has(client, organiser, session):
+    for number in range(50):
+        session.add(Attendee(event_id=organiser, email=f"a{number:02d}@example.com"))
+    session.commit()
+    full = html.unescape(client.get(f"/events/{organiser}/attendees/").get_data(as_text=True))
+    assert "a00@example.com" in full and ">Older<" not in full
+    session.add(Attendee(event_id=organiser, email="a50@example.com"))
+    session.commit()
+    more = html.unescape(client.get(f"/events/{organiser}/attendees/").get_data(as_text=True))
+    assert "a00@example.com" not in more and ">Older<" in more
+
+
+def test_the_csv_neutralises_every_formula_prefix(client, organiser, session):
+    prefixes = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"]
+    for number, formula in enumerate(prefixes):
+        session.add(Attendee(event_id=organiser, email=f"f{number}@example.com",
+                             first_name=formula, last_name="Plain"))
+    session.commit()
+    rows = list(csv.reader(io.StringIO(
+        client.get(f"/events/{organiser}/attendees.csv").get_data(as_text=True))))
+    first_names = {row[0]: row[1] for row in rows[1:]}
+    for number, formula in enumerate(prefixes):
+        assert first_names[f"f{number}@example.com"] == "'" + formula
+    assert {row[2] for row in rows[1:]} == {"Plain"}

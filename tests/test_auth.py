@@ -1,6 +1,9 @@
 """Signing in and out."""
 
-from heysummit_tc.models import User
+
+from heysummit_tc.models import (
+    User,
+)
 from heysummit_tc.services.accounts import password_hasher
 
 
@@ -48,3 +51,17 @@ def test_passwords_are_hashed_with_argon2id_at_owasp_cost(app, make_user, sessio
     assert not password_hasher.check_needs_rehash(user.password_hash)
     assert "m=19456,t=2,p=1" in user.password_hash
     assert "correct horse battery" not in user.password_hash
+
+
+def test_a_cookie_copied_before_sign_out_opens_nothing_afterwards(app, client, login,
+                                                                  make_user, make_event):
+    event_id = make_event("Summit", organiser=make_user("ada@example.com"))
+    login("ada@example.com")
+    copied = client.get_cookie("session").value
+    assert client.get(f"/events/{event_id}/").status_code == 200
+    assert client.post("/logout").status_code == 302
+
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    response = thief.get(f"/events/{event_id}/")
+    assert response.status_code == 302 and "/login" in response.location

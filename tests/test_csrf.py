@@ -52,7 +52,7 @@ def test_every_state_changing_route_refuses_missing_and_wrong_tokens(
     assert len(posts) >= 10
 
 
-def signed_in(csrf_app, make_user):
+def signed_in_with_token(csrf_app, make_user):
     """A client signed in as a new organiser, through the real form and its token."""
     make_user("ada@example.com")
     client = csrf_app.test_client()
@@ -63,7 +63,7 @@ def signed_in(csrf_app, make_user):
 
 
 def test_a_real_token_is_accepted(csrf_app, make_user):
-    client = signed_in(csrf_app, make_user)
+    client = signed_in_with_token(csrf_app, make_user)
     token = token_from(client.get("/events/new").get_data(as_text=True))
     response = client.post("/events/new", data={"name": "Launch", "currency": "USD",
                                                 "csrf_token": token})
@@ -71,7 +71,7 @@ def test_a_real_token_is_accepted(csrf_app, make_user):
 
 
 def test_the_webhook_is_the_only_exempt_route(csrf_app, make_user):
-    client = signed_in(csrf_app, make_user)
+    client = signed_in_with_token(csrf_app, make_user)
     exempt = []
     for rule in csrf_app.url_map.iter_rules():
         if "POST" not in rule.methods:

@@ -19,20 +19,20 @@ from heysummit_tc.models import (
 )
 from heysummit_tc.services.deliveries import LogFilter, log_of
 from heysummit_tc.services.integrations import integration_of
+from heysummit_tc.thrivecart.order import read_order
 
 from helpers import (
+    delivery_links,
     fixture_bytes,
     form_body,
     load_fixture,
+    log_url,
     post_webhook,
     purchases_refused,
     record_only,
     text_of,
 )
-
-
-def delivery_links(page):
-    return [int(n) for n in re.findall(r"/thrivecart/deliveries/(\d+)/", page)]
+from orders import success
 
 
 def order(number, email=None, event="order.success"):
@@ -42,11 +42,6 @@ def order(number, email=None, event="order.success"):
     if email:
         payload["customer"]["email"] = email
     return form_body(payload)
-
-
-def log_url(event_id, **query):
-    params = "&".join(f"{key}={value}" for key, value in query.items())
-    return f"/events/{event_id}/setup/integrations/thrivecart/?{params}"
 
 
 def test_log_lists_only_the_events_deliveries_each_with_its_own_outcomes(
@@ -96,7 +91,6 @@ def test_log_filters_by_outcome_order_and_email_and_pages_newest_first(client, o
 def test_a_delivery_recorded_by_a_worker_that_died_waits_unattended_and_replays_once(
     app, client, organiser, session
 ):
-    from heysummit_tc.thrivecart.order import read_order
 
     # The record is committed before processing starts; the worker dies right after.
     delivery_id = record_only(app, read_order(load_fixture("order-success.json")), [organiser])
@@ -170,78 +164,6 @@ def test_cli_replays_one_delivery_or_only_the_failed_ones(client, organiser, run
     assert runner.invoke(args=["thrivecart", "replay", "999"]).exit_code != 0
     session.expire_all()
     assert session.get(WebhookDelivery, ok).attempts == 2
-
-
-def test_delivery_before_the_secret_is_held_offered_and_processed_once(
-    client, login, make_user, make_event, make_ticket, connect, session
-):
-    user = make_user("ada@example.com")
-    event_id = make_event("Growth Summit", organiser=user)
-    make_ticket(event_id, "All-Access", "product-12", [("4997.00", "USD")])
-    stranger = make_event("Stranger", organiser=make_user("bob@example.com"))
-    connect(stranger, "DIFFERENTSECRET")
-    assert post_webhook(client, fixture_bytes("order-success.form")).status_code == 403
-    held = session.scalars(select(HeldDelivery)).one()
-    assert "thrivecart_secret" not in held.payload
-
-    login("bob@example.com")
-    assert "arrived before" not in text_of(client.get(log_url(stranger)))
-
-    login("ada@example.com")
-    url = f"/events/{event_id}/setup/integrations/thrivecart/"
-    assert "arrived before" not in text_of(client.get(url))
-    client.post(url + "configure", data={"secret_word": "K7Q2M9X4TZ1B"})
-    page = text_of(client.get(url))
-    assert "1 order arrived before this Secret Word was saved." in page
-    assert "ada.lovelace@example.com" in page
-    assert session.scalar(select(func.count()).select_from(Attendee)) == 0  # not before asked
-
-    response = client.post(url + "held/process", follow_redirects=True)
-    assert "Processed 1 held order." in text_of(response)
-    assert "arrived before" not in text_of(client.get(url))
-    session.expire_all()
-    person = session.scalars(select(Attendee)).one()
-    assert person.event_id == event_id
-    delivery = session.scalars(select(WebhookDelivery)).one()
-    assert (delivery.source, delivery.status, delivery.received_at) == (
-        "held", "processed", held.received_at)
-    assert session.get(HeldDelivery, held.id).delivery_id == delivery.id
-    # Confirming again processes nothing more.
-    client.post(url + "held/process")
-    assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
-    assert delivery.id in delivery_links(text_of(client.get(url)))
-
-
-def test_held_deliveries_are_capped_oldest_first_and_a_full_store_refuses(
-        make_app, app, make_event, session):
-    capped = make_app(HELD_DELIVERIES_PER_SECRET=100, HELD_DELIVERIES_PER_CLIENT=3,
-                      HELD_DELIVERIES_TOTAL=5)
-
-    def post(client_address, number):
-        client = capped.test_client()
-        client.environ_base["REMOTE_ADDR"] = client_address
-        payload = load_fixture("order-success.json") | {
-            "order_id": str(number), "thrivecart_secret": f"NOBODYSSECRET{number}"}
-        return post_webhook(client, form_body(payload)).status_code
-
-    assert [post("192.0.2.1", number) for number in range(1, 6)] == [403] * 5
-    kept = session.scalars(select(HeldDelivery.order_id).order_by(HeldDelivery.id)).all()
-    assert kept == ["3", "4", "5"]  # an address past its cap gives up its own oldest
-    assert [post("192.0.2.2", number) for number in range(6, 9)] == [403, 403, 503]
-    session.expire_all()
-    kept = session.scalars(select(HeldDelivery.order_id).order_by(HeldDelivery.id)).all()
-    # Order 8 found the store full: it was refused, and nothing held was dropped for it.
-    assert kept == ["3", "4", "5", "6", "7"]
-
-
-def test_wrong_secret_from_a_known_account_warns_about_regeneration(client, organiser):
-    post_webhook(client, fixture_bytes("order-success.form"))
-    payload = load_fixture("order-success.json") | {"thrivecart_secret": "REGENERATED1"}
-    post_webhook(client, form_body(payload))
-    page = text_of(client.get(log_url(organiser)))
-    assert ("1 post claiming to come from the ThriveCart account “examplesummits” had a "
-            "Secret Word that matches nothing") in page
-    assert "If you regenerated your Secret Word in ThriveCart" in page
 
 
 def test_send_test_purchase_creates_a_test_marked_purchase(client, organiser, session):
@@ -347,3 +269,12 @@ def test_the_log_pages_through_deliveries_and_rejected_posts_each_once_in_time_o
     assert rows(outcome="rejected") == [row for row in expected if row[0] == "rejected"]
     assert rows(mode="test") == [("rejected", "P3"), ("delivery", "P2")]
     assert rows(mode="live") == [row for row in expected if row[1] not in ("P2", "P3")]
+
+
+def test_the_delivery_log_pages_at_exactly_25(client, organiser):
+    url = f"/events/{organiser}/setup/integrations/thrivecart/"
+    for number in range(25):
+        post_webhook(client, success(order_id=f"D{number}", email=f"d{number}@example.com"))
+    assert ">Older<" not in client.get(url).get_data(as_text=True)
+    post_webhook(client, success(order_id="D25", email="d25@example.com"))
+    assert ">Older<" in client.get(url).get_data(as_text=True)

@@ -24,7 +24,10 @@ from heysummit_tc.models import (
 )
 from heysummit_tc.services.lifecycle import expire_cancelled, has_access
 
-from helpers import PASSWORD, post_webhook
+from helpers import (
+    PASSWORD,
+    post_webhook,
+)
 from orders import (
     EMAIL,
     LATER,
@@ -656,3 +659,13 @@ def test_an_event_before_its_order_waits_in_every_event_under_its_ticket(
     kept = session.scalars(select(LifecycleEvent).order_by(LifecycleEvent.event_id)).all()
     assert [(row.event_id, row.delivery_id, row.received_at) for row in kept] == [
         (event_id, delivery.id, delivery.processed_at) for event_id in events]
+
+
+def test_a_refund_of_another_order_leaves_this_orders_purchase_paid(
+    client, linked_event, session
+):
+    post_webhook(client, success(order_id="PAID-1"))
+    answer = post_webhook(client, refund(order_id="OTHER-9"))
+    assert [o["outcome"] for o in answer.json["outcomes"]] == ["waiting_for_order"]
+    session.expire_all()
+    assert session.scalar(select(TicketPurchase.status)) == PurchaseStatus.PAID

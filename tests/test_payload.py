@@ -25,7 +25,12 @@ from heysummit_tc.thrivecart.payload import (
     remembered_fields,
 )
 
-from helpers import fixture_bytes, form_body, json_body, load_fixture
+from helpers import (
+    fixture_bytes,
+    form_body,
+    json_body,
+    load_fixture,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -582,3 +587,13 @@ def test_a_currency_is_three_letters_in_capitals(currency, expected):
 def test_a_json_body_may_start_with_white_space_and_stays_json():
     assert parse_payload(b'\r\n  {"event": "order.success", "order": {"charges": []}}') == {
         "event": "order.success", "order": {"charges": []}}
+
+
+def test_unicode_digits_in_brackets_are_keys_not_list_indexes():
+    assert parse_payload("a[²]=1&b[0]=x&b[１]=y".encode()) == {
+        "a": {"²": "1"}, "b": {"0": "x", "１": "y"}}
+
+
+def test_a_long_json_number_is_kept_as_its_digits():
+    digits = "12345678901234567890" * 300
+    assert parse_payload(f'{{"customer_id": {digits}}}'.encode()) == {"customer_id": digits}

@@ -7,6 +7,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from heysummit_tc import models
+from heysummit_tc.extensions import db
+from heysummit_tc.models import (
+    Attendee,
+    TicketPurchase,
+)
+from heysummit_tc.thrivecart.order import read_order
+from heysummit_tc.thrivecart.payload import parse_payload
 
 from helpers import (
     fixture_bytes,
@@ -17,12 +24,12 @@ from helpers import (
     purchases_refused,
     record_only,
 )
+from orders import success
 
 MULTI_KEYS = ["product-2", "bump-2", "upsell-3", "downsell-5"]
 
 
 def multi_payload():
-    from heysummit_tc.thrivecart.payload import parse_payload
 
     return parse_payload(fixture_bytes("order-success-multi.form"))
 
@@ -325,7 +332,6 @@ def test_a_ticket_another_order_paid_a_moment_before_is_answered_already_paid(
 ):
     from sqlalchemy import event as sa_event
 
-    from heysummit_tc.extensions import db
 
     paid_elsewhere = []
 
@@ -392,10 +398,8 @@ def test_a_delivery_failing_at_a_given_moment_records_its_failure_at_that_moment
 ):
     from datetime import UTC, datetime
 
-    from heysummit_tc.extensions import db
     from heysummit_tc.services.attempts import Attempt
     from heysummit_tc.services.provisioning import run_delivery
-    from heysummit_tc.thrivecart.order import read_order
 
     moment = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
     order = read_order(load_fixture("order-success.json"))
@@ -412,10 +416,8 @@ def test_a_delivery_failing_at_a_given_moment_records_its_failure_at_that_moment
 def test_a_delivery_processed_at_a_given_moment_records_that_moment(app, event, session):
     from datetime import UTC, datetime
 
-    from heysummit_tc.extensions import db
     from heysummit_tc.services.attempts import Attempt
     from heysummit_tc.services.provisioning import run_delivery
-    from heysummit_tc.thrivecart.order import read_order
 
     moment = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
     order = read_order(load_fixture("order-success.json"))
@@ -454,3 +456,32 @@ def test_an_error_is_described_by_its_kind_and_first_line_within_500_characters(
     assert describe_error(silent) == "database error: ConnectionResetError"
     assert describe_error(ValueError("bad item")) == "ValueError: bad item"
     assert describe_error(ValueError("x" * 600)) == "ValueError: " + "x" * 488
+
+
+def test_an_item_unlocks_only_the_ticket_with_exactly_its_external_id(
+    client, make_event, make_ticket, connect, session
+):
+    event_id = make_event("Summit")
+    make_ticket(event_id, "Product one", "product-1", [("10.00", "USD")])
+    connect(event_id)
+    answer = post_webhook(client, success(order_id="P12", key="product-12"))
+    assert [o["outcome"] for o in answer.json["outcomes"]] == ["unlinked"]
+    assert session.scalar(select(func.count()).select_from(TicketPurchase)) == 0
+    answer = post_webhook(client, success(order_id="P1", key="product-1"))
+    assert [o["outcome"] for o in answer.json["outcomes"]] == ["paid"]
+
+
+def test_either_mode_or_mode_int_alone_tells_a_test_order_from_a_live_one(
+    client, linked_event, session
+):
+    orders = {"T-1": ("", "1"), "L-1": ("", "2"), "T-2": ("Test", ""), "L-2": ("live", ""),
+              "T-3": ("TEST", "2")}
+    for order_id, (mode, mode_int) in orders.items():
+        payload = load_fixture("order-success.json")
+        payload.update(order_id=order_id, mode=mode, mode_int=mode_int)
+        payload["customer"]["email"] = f"{order_id.lower()}@example.com"
+        assert post_webhook(client, form_body(payload)).status_code == 200
+    tests = dict(session.execute(select(Attendee.email, TicketPurchase.test).join(
+        TicketPurchase, TicketPurchase.attendee_id == Attendee.id)).all())
+    assert tests == {f"{order_id.lower()}@example.com": order_id.startswith("T")
+                     for order_id in orders}

@@ -19,11 +19,8 @@ def page_text(response):
 
 
 @pytest.fixture
-def summit(make_user, make_event, login):
-    ada = make_user("ada@example.com")
-    event_id = make_event("Growth Summit", organiser=ada)
-    login("ada@example.com")
-    return event_id
+def summit(signed_in):
+    return signed_in()
 
 
 def set_password_link(page):

@@ -11,11 +11,8 @@ from helpers import fixture_bytes, post_webhook
 
 
 @pytest.fixture
-def new_event(client, login, make_user, make_event):
-    user = make_user("ada@example.com")
-    event_id = make_event("Growth Summit", organiser=user)
-    login("ada@example.com")
-    return event_id
+def new_event(signed_in):
+    return signed_in()
 
 
 def page(client, path):

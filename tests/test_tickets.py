@@ -51,10 +51,8 @@ def test_external_id_is_rejected_with_the_accepted_formats(typed):
     assert "product-2, upsell-2, downsell-2 or bump-2" in caught.value.message
 
 
-def test_ticket_form_saves_normalised_external_id(client, login, make_user, make_event, session):
-    user = make_user("ed@example.com")
-    event_id = make_event(organiser=user)
-    login("ed@example.com")
+def test_ticket_form_saves_normalised_external_id(client, session, signed_in):
+    event_id = signed_in(email="ed@example.com")
     response = client.post(f"/events/{event_id}/revenue/tickets/new",
                            data={"name": "All access", "external_id": " Product_12 ",
                                  "active": "y"})
@@ -64,12 +62,10 @@ def test_ticket_form_saves_normalised_external_id(client, login, make_user, make
 
 
 def test_ticket_form_shows_formats_next_to_a_wrong_external_id(
-    client, login, make_user, make_event, make_ticket, session
+    client, make_ticket, session, signed_in
 ):
-    user = make_user("ed@example.com")
-    event_id = make_event(organiser=user)
+    event_id = signed_in(email="ed@example.com")
     ticket_id = make_ticket(event_id, "VIP", "upsell-3")
-    login("ed@example.com")
     response = client.post(f"/events/{event_id}/revenue/tickets/{ticket_id}/",
                            data={"name": "VIP", "external_id": "upsell 3"})
     page = response.get_data(as_text=True)
@@ -79,13 +75,9 @@ def test_ticket_form_shows_formats_next_to_a_wrong_external_id(
     assert session.get(Ticket, ticket_id).external_id == "upsell-3"
 
 
-def test_external_id_clash_names_the_ticket_holding_it(
-    client, login, make_user, make_event, make_ticket, session
-):
-    user = make_user("ed@example.com")
-    event_id = make_event(organiser=user)
+def test_external_id_clash_names_the_ticket_holding_it(client, make_ticket, session, signed_in):
+    event_id = signed_in(email="ed@example.com")
     make_ticket(event_id, "All-Access Pass", "product-2")
-    login("ed@example.com")
     response = client.post(f"/events/{event_id}/revenue/tickets/new",
                            data={"name": "Copy", "external_id": "PRODUCT_2"})
     page = response.get_data(as_text=True)
@@ -130,13 +122,9 @@ def test_bad_amounts_say_what_to_type(typed):
     assert caught.value.field == "amount"
 
 
-def test_price_form_stores_minor_units_and_shows_major(
-    client, login, make_user, make_event, make_ticket, session
-):
-    user = make_user("ed@example.com")
-    event_id = make_event(organiser=user, currency="EUR")
+def test_price_form_stores_minor_units_and_shows_major(client, make_ticket, session, signed_in):
+    event_id = signed_in(email="ed@example.com", currency="EUR")
     ticket_id = make_ticket(event_id, "General")
-    login("ed@example.com")
     url = f"/events/{event_id}/revenue/tickets/{ticket_id}/"
     response = client.post(url + "prices", data={"price-amount": "97.00",
                                                  "price-currency": "eur"})
@@ -157,22 +145,16 @@ def test_price_form_stores_minor_units_and_shows_major(
     assert session.scalar(select(TicketPrice).where(TicketPrice.ticket_id == ticket_id)) is None
 
 
-def test_price_currency_defaults_to_the_events(client, login, make_user, make_event, make_ticket):
-    user = make_user("ed@example.com")
-    event_id = make_event(organiser=user, currency="GBP")
+def test_price_currency_defaults_to_the_events(client, make_ticket, signed_in):
+    event_id = signed_in(email="ed@example.com", currency="GBP")
     ticket_id = make_ticket(event_id, "General")
-    login("ed@example.com")
     page = client.get(f"/events/{event_id}/revenue/tickets/{ticket_id}/").get_data(as_text=True)
     currency_input = re.search(r'<input[^>]*name="price-currency"[^>]*>', page).group(0)
     assert 'value="GBP"' in currency_input
 
 
-def test_ticket_help_text_says_where_thrivecart_shows_the_id(
-    client, login, make_user, make_event
-):
-    user = make_user("ed@example.com")
-    event_id = make_event(organiser=user)
-    login("ed@example.com")
+def test_ticket_help_text_says_where_thrivecart_shows_the_id(client, signed_in):
+    event_id = signed_in(email="ed@example.com")
     page = html.unescape(
         client.get(f"/events/{event_id}/revenue/tickets/new").get_data(as_text=True))
     assert "External ID" in page
@@ -239,10 +221,9 @@ def test_the_tickets_page_counts_purchases_however_they_come_and_go(
     ("product_12", "upsell", "product-12"),
 ])
 def test_external_id_takes_a_thrivecart_url_or_a_number_with_its_type(
-    client, login, make_user, make_event, session, typed, item_type, stored
+    client, session, typed, item_type, stored, signed_in
 ):
-    event_id = make_event("Fresh", organiser=make_user("ed@example.com"))
-    login("ed@example.com")
+    event_id = signed_in(email="ed@example.com", name="Fresh")
     saved = client.post(f"/events/{event_id}/revenue/tickets/new", data={
         "name": "From a URL", "external_id": typed, "item_type": item_type, "active": "y",
         "on_payment_failed": "keep", "on_cancel": "keep"}, follow_redirects=True)
@@ -255,11 +236,8 @@ def test_external_id_takes_a_thrivecart_url_or_a_number_with_its_type(
     "https://examplesummits.thrivecart.com/growth-summit/",  # a checkout URL: no id in it
     "https://thrivecart.com/app/#/products",
 ])
-def test_a_url_without_an_id_says_where_to_find_it_and_nothing_is_cut(
-    client, login, make_user, make_event, typed
-):
-    event_id = make_event("Fresh", organiser=make_user("ed@example.com"))
-    login("ed@example.com")
+def test_a_url_without_an_id_says_where_to_find_it_and_nothing_is_cut(client, typed, signed_in):
+    event_id = signed_in(email="ed@example.com", name="Fresh")
     long_typed = typed + "?utm_source=" + "x" * 300
     refused = client.post(f"/events/{event_id}/revenue/tickets/new", data={
         "name": "No id", "external_id": long_typed, "item_type": "product", "active": "y",
