@@ -22,7 +22,6 @@ from heysummit_tc.thrivecart.payload import (
     PayloadError,
     parse_payload,
     redact,
-    remembered_fields,
 )
 
 from helpers import (
@@ -31,13 +30,6 @@ from helpers import (
     json_body,
     load_fixture,
 )
-
-
-@pytest.fixture(autouse=True)
-def parsed_afresh():
-    """Each test parses its field names from scratch: a path remembered from an earlier test
-    would stand in for the parsing under test."""
-    remembered_fields.cache_clear()
 
 
 @pytest.mark.parametrize(("json_name", "form_name"), [
@@ -480,28 +472,6 @@ def test_appending_brackets_fill_a_list_up_to_the_highest_index_and_no_further(f
     assert len(kept["a"]) == MAX_LIST_INDEX + 1
     assert refusal(b"&".join([field + b"=x"] * (MAX_LIST_INDEX + 2))) == (
         f"form field {field.decode()!r} has a list index over {MAX_LIST_INDEX}")
-
-
-@pytest.mark.parametrize(("length", "remembered"), [(64, True), (65, False)])
-def test_field_names_up_to_64_characters_are_parsed_once_per_process(length, remembered):
-    """ThriveCart's names are remembered between bodies; longer ones never are, so that
-    bodies of made-up names cannot grow what the process keeps."""
-    name = "order[" + "x" * (length - 9) + "][]"
-    assert len(name) == length
-    for _ in range(2):
-        assert parse_payload(f"{name}=1&{name}=2".encode()) == {"order": {"x" * (length - 9):
-                                                                          ["1", "2"]}}
-    assert remembered_fields.cache_info().currsize == (1 if remembered else 0)
-
-
-def test_a_thrivecart_body_s_names_are_all_remembered_and_reused():
-    body = fixture_bytes("order-success.form")
-    parse_payload(body)
-    names = remembered_fields.cache_info().currsize
-    parse_payload(body)
-    assert names > 50
-    assert remembered_fields.cache_info().hits >= names
-    assert remembered_fields.cache_info().currsize == names
 
 
 LONG_NAME = "customer_" + "x" * 50  # 59 characters; a refusal quotes the first 40

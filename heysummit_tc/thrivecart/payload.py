@@ -7,15 +7,12 @@ ticks "Receive results as JSON". The Content-Type header is not trusted to say w
 Form bodies are split and percent-decoded as the standard library's ``parse_qsl`` does
 (strict UTF-8, a cap on the number of fields), and the brackets are nested here, with hard
 limits on depth and list indexes, so that a hostile body cannot build a structure larger than
-its own size suggests. The field names, which ThriveCart repeats in every body, are decoded
-and their brackets read once per process. (qs-codec, a port of Node's qs, was the first
-choice; it cost 2.4 ms per ThriveCart body, a third of the webhook's time, and nests lists of
-lists wrongly.)
+its own size suggests. (qs-codec, a port of Node's qs, was the first choice; it cost 2.4 ms
+per ThriveCart body, a third of the webhook's time, and nests lists of lists wrongly.)
 """
 
 import json
 import re
-from functools import lru_cache
 from urllib.parse import unquote
 
 # ThriveCart nests three levels deep (order[charges][0][name]); five leaves room.
@@ -95,8 +92,7 @@ def _parse_form(text):
                 continue
             # As parse_qsl splits a field, a name without "=" having an empty value.
             name, _, value = field.partition("=")
-            key, path = (remembered_fields(name) if len(name) <= _REMEMBERED_NAME_LENGTH
-                         else _field(name))
+            key, path = _field(name)
             if "%" in value or "+" in value:
                 value = _decoded(value)
             _assign(root, key, path, _COERCED.get(value, value))
@@ -117,13 +113,6 @@ def _field(name):
     of its brackets (see :func:`_path`)."""
     key = _decoded(name)
     return key, _path(key)
-
-
-# ThriveCart sends the same hundred-odd field names in every body (57 characters at most,
-# percent-encoded): each is decoded and its path worked out once per process. Longer names
-# are not kept, nor more than this many.
-_REMEMBERED_NAME_LENGTH = 64
-remembered_fields = lru_cache(maxsize=1024)(_field)
 
 
 def _assign(root, key, path, value):
