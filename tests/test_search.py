@@ -11,7 +11,7 @@ from heysummit_tc.extensions import db
 from heysummit_tc.models import Attendee, TicketPurchase, utcnow
 from heysummit_tc.services import search
 from heysummit_tc.services.attendees import AttendeeFilter, attendees_of
-from heysummit_tc.services.pagination import of_event
+from heysummit_tc.sql.plans import of_event
 
 from helpers import explain, numbers
 

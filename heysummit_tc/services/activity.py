@@ -3,7 +3,8 @@
 from sqlalchemy import select
 
 from ..models import ActivityEntry, ActivityKind, User, utcnow
-from .pagination import of_event, page_of, written_limit
+from ..sql.plans import of_event, written_limit
+from .pagination import page_of
 
 A = ActivityKind
 # Every kind the log records, with its label for the filter.

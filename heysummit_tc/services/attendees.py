@@ -24,9 +24,10 @@ from ..models import (
 )
 from ..models.base import UTCDateTime
 from ..sql.driver import DriverQuery
+from ..sql.plans import of_event, written_limit
 from .lifecycle import has_access, has_access_clause
 from .money import amount_text
-from .pagination import Page, of_event, page_of, written_limit
+from .pagination import Page, page_of
 from .search import narrowed, plan_for
 
 CSV_HEADER = (

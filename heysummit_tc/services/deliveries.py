@@ -17,8 +17,9 @@ from ..models import (
     any_of,
     utcnow,
 )
+from ..sql.plans import written_limit
 from .outcomes import ATTENTION, GROUP_OF, GROUPS, REJECTED, WARNING, Summary, summarise
-from .pagination import page_of, written_limit
+from .pagination import page_of
 from .rejections import bound_rejection_criteria, rejection_values
 
 # How far back the dashboard's Needs attention card counts.

@@ -9,8 +9,8 @@ from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import defer
 
 from ..models import EventAccount, HeldDelivery
+from ..sql.plans import written_limit
 from .held import held_cutoff
-from .pagination import written_limit
 
 
 def seen_accounts(event_id):

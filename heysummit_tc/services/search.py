@@ -24,8 +24,8 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
 from ..models import Attendee, TicketPurchase
+from ..sql.plans import of_event
 from ..sql.search import containing, position_in_text
-from .pagination import of_event
 
 # Attendees a short query looks through, newest first.
 SHORT_WINDOW = 5_000

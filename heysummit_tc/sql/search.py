@@ -6,6 +6,7 @@ from sqlalchemy import column, func, literal_column, table, text
 
 from ..models import Attendee
 from . import on_postgresql
+from .plans import of_event
 
 # What the search reads, one line per attendee; the PostgreSQL index is on exactly this
 # expression, and SQLite's trigram table holds the same text (its tokenizer folds case).
@@ -31,8 +32,7 @@ def containing(statement, session, event_id, fragment):
     # event's newest attendees (a common one) from the fragment itself: a prepared
     # statement's generic plan, which cannot see it, would choose once for all.
     session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    # A range, not ``=``, as services.pagination.of_event explains.
-    return statement.where(Attendee.event_id.between(event_id, event_id), contains), Attendee.id
+    return statement.where(of_event(Attendee.event_id, event_id), contains), Attendee.id
 
 
 def position_in_text(session, fragment):
