@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 WORKERS ?= 2
-# pytest-xdist processes: one per core (each gets its own databases, servers and browser).
+# pytest-xdist processes: one per core (each gets its own databases, servers and browser);
+# worksteal hands a finished process tests queued for another, so the last minute is shared.
 TEST_WORKERS ?= auto
 DEV := APP_ENV=development PORT=$(PORT)
 
@@ -43,7 +44,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 test: $(VENV)/.installed-test node_modules/.installed ## install test dependencies and run the whole suite
-	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 	$(BIN)/bandit -q -r heysummit_tc
 
 # Known vulnerabilities in the pinned dependencies, judged from pip-audit's own report:

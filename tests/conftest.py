@@ -107,15 +107,37 @@ def blank_database_url(database_url, tmp_path):
     _drop_postgres_database(server_url, name)
 
 
+TABLES = [table.name for table in reversed(Base.metadata.sorted_tables)]
+# How many rows each table holds, up to 1,001: one statement for all of them.
+COUNT_ROWS = text("SELECT " + ", ".join(
+    f"(SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1001) AS kept)" for table in TABLES))
+
+
 def empty_tables(engine):
-    """Delete every row, so that each test starts from an empty, migrated schema."""
-    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    """Delete every row, so that each test starts from an empty, migrated schema, its ids
+    starting at 1 again.
+
+    On PostgreSQL a TRUNCATE of every table costs 50 ms, a test's worth of work: the few rows
+    a test leaves are deleted instead (children first) and the sequences restarted, in a
+    couple of milliseconds. Tables of more than a thousand rows are truncated.
+    """
     with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
+        if engine.dialect.name != "postgresql":
+            for table in TABLES:
                 connection.execute(text(f"DELETE FROM {table}"))
+            return
+        counts = connection.execute(COUNT_ROWS).one()
+        if any(count > 1000 for count in counts):
+            connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            return
+        for table, count in zip(TABLES, counts, strict=True):
+            if count:
+                connection.execute(text(f"DELETE FROM {table}"))
+        sequences = connection.execute(text(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")).scalars().all()
+        if sequences:
+            connection.execute(text("SELECT " + ", ".join(
+                f"setval('{name}', 1, false)" for name in sequences)))
 
 
 @pytest.fixture
