@@ -9,7 +9,6 @@ from ..sql import orders
 from ..thrivecart.events import LIFECYCLE_WORDS
 from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome
 from .lifecycle import REBUYABLE, has_access, settle
-from .order_rows import lifecycle_of, linked_tickets, lock_order, purchase_change
 
 
 def choose_price(prices, order_currency, event_currency):
@@ -30,8 +29,9 @@ def apply_success(attempt):
     order = attempt.order
     if not order.item_keys:
         return attempt.everywhere(OutcomeKind.NO_ITEMS, "the order lists no items")
-    flagged = lock_order(attempt, lifecycle=False)
-    tickets = linked_tickets(attempt.session, attempt.event_ids, order.item_keys)
+    flagged = orders.lock(attempt.connection, attempt.order_id, attempt.event_ids,
+                          attempt.now, lifecycle=False)
+    tickets = orders.linked_tickets(attempt.connection, attempt.event_ids, order.item_keys)
     outcomes = []
     for event_id in attempt.event_ids:
         linked = []
@@ -46,7 +46,7 @@ def apply_success(attempt):
             else:
                 linked.append((key, ticket))
         if linked:
-            waiting = (lifecycle_of(attempt.session, event_id, order.order_id)
+            waiting = (orders.kept_lifecycle(attempt.connection, event_id, order.order_id)
                        if flagged.get(event_id) else {})
             outcomes += _grant(attempt, event_id, linked, waiting)
     position = {key: index for index, key in enumerate(order.item_keys)}
@@ -82,9 +82,9 @@ def _grant(attempt, event_id, linked, waiting):
             continue
         held = existing.get(ticket_id)
         if held is not None:
-            changes.append(purchase_change(purchase_id, held.status, state.status,
-                                           attempt.delivery_id, now,
-                                           f"order.success of order {order.order_id or '—'}"))
+            changes.append(orders.purchase_change(
+                purchase_id, held.status, state.status, attempt.delivery_id, now,
+                f"order.success of order {order.order_id or '—'}"))
         outcomes.append(Outcome(event_id, key, OUTCOME_OF_STATUS[state.status], ticket_id,
                                 attendee_id, purchase_id,
                                 detail=_start_detail(state, ticket, waiting.get(key), now)))

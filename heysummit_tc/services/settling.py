@@ -9,7 +9,6 @@ from ..sql import orders
 from ..thrivecart.events import LIFECYCLE_WORDS
 from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome
 from .lifecycle import settle
-from .order_rows import lifecycle_of, linked_tickets, lock_order, purchase_change
 
 
 def apply_lifecycle(attempt):
@@ -20,8 +19,9 @@ def apply_lifecycle(attempt):
     if key is None or not order.order_id:
         return attempt.everywhere(OutcomeKind.IGNORED, f"the {words} names no item"
                                   if key is None else f"the {words} names no order", item=key)
-    lock_order(attempt, lifecycle=True)
-    tickets = linked_tickets(attempt.session, attempt.event_ids, [key])
+    orders.lock(attempt.connection, attempt.order_id, attempt.event_ids, attempt.now,
+                lifecycle=True)
+    tickets = orders.linked_tickets(attempt.connection, attempt.event_ids, [key])
     outcomes = []
     for event_id in attempt.event_ids:
         ticket = tickets.get((event_id, key))
@@ -37,7 +37,8 @@ def apply_lifecycle(attempt):
                 event_id, key, OutcomeKind.WAITING_FOR_ORDER, ticket.id,
                 detail=f"kept until order {order.order_id} arrives; it applies then"))
             continue
-        events = lifecycle_of(attempt.session, event_id, order.order_id)[key]  # this one too
+        # Every event kept for the item, this one included.
+        events = orders.kept_lifecycle(attempt.connection, event_id, order.order_id)[key]
         outcomes += [_resettle(attempt, Outcome(event_id, key, None, ticket.id,
                                                 purchase.attendee_id, purchase.id),
                                ticket, purchase, events, kept)
@@ -102,7 +103,7 @@ def _write_state(attempt, purchase, state):
             orders.purchases.update().where(orders.purchases.c.id == purchase.id)
             .values(**changed, updated_at=attempt.now))
     if "status" in changed:
-        attempt.connection.execute(orders.INSERT_CHANGE, [purchase_change(
+        attempt.connection.execute(orders.INSERT_CHANGE, [orders.purchase_change(
             purchase.id, purchase.status, state.status, attempt.delivery_id, attempt.now,
             f"{attempt.order.event_type} of order {attempt.order.order_id}")])
     return changed

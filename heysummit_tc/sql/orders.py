@@ -1,6 +1,8 @@
-"""What applying a delivery writes for an order: the order's lock, the attendee, the
-purchases, the lifecycle events kept for it, and what they read back."""
+"""What applying a delivery reads and writes for an order: the order's lock, the tickets its
+items link, the attendee, the purchases and their change rows, the lifecycle events kept for
+it."""
 
+from dataclasses import dataclass
 from functools import cache
 
 from sqlalchemy import bindparam, func, insert, select
@@ -9,6 +11,7 @@ from ..models import (
     Attendee,
     Event,
     LifecycleEvent,
+    LifecycleKind,
     PurchaseChange,
     PurchaseStatus,
     ThriveCartOrder,
@@ -16,6 +19,7 @@ from ..models import (
     TicketPrice,
     TicketPurchase,
 )
+from ..thrivecart.order import Lifecycle
 from . import compiled_once, insert_for, numbered
 
 purchases = TicketPurchase.__table__
@@ -30,13 +34,28 @@ PURCHASE_COLUMNS = (
 )
 
 
+@dataclass
+class LinkedTicket:
+    """A ticket an item links, with what applying an order needs of it."""
+
+    id: int
+    active: bool
+    on_payment_failed: str
+    on_cancel: str
+    event_currency: str
+    prices: list[tuple[int, str]]
+
+
 def lock(connection, order_id, event_ids, now, *, lifecycle):
     """Upsert the order in each event, locking those rows until the transaction ends; return
-    {event id: whether lifecycle events were ever kept for the order}.
+    {event id: whether lifecycle events were ever kept for the order} ({} without an order
+    id).
 
     Deliveries of one order therefore apply one after another; rows are given in event
     order, so two deliveries never wait for each other crosswise.
     """
+    if not order_id or not event_ids:
+        return {}
     rows = connection.execute(
         _lock_statement(connection.dialect.name, len(event_ids)),
         {"order_id": order_id, "now": now, "lifecycle": lifecycle,
@@ -67,6 +86,39 @@ def keep_lifecycle(connection, values):
     """Keep a lifecycle event once; tell whether it is new (a redelivery inserts nothing)."""
     return connection.execute(_lifecycle_insert(connection.dialect.name),
                               values).first() is not None
+
+
+def kept_lifecycle(connection, event_id, order_id):
+    """Return {item key: [Lifecycle]} of the lifecycle events kept for an order in an event:
+    the same shape as the one a delivery brings."""
+    events = {}
+    for row in connection.execute(LIFECYCLE_OF_ORDER,
+                                  {"event_id": event_id, "order_id": order_id[:40]}):
+        events.setdefault(row.item_key, []).append(Lifecycle(
+            kind=LifecycleKind(row.kind), item_key=row.item_key, identity=row.identity,
+            amount=row.amount, currency=row.currency, occurred_at=row.occurred_at,
+            billing_period_end=row.billing_period_end, invoice_id=row.invoice_id))
+    return events
+
+
+def linked_tickets(connection, event_ids, keys):
+    """Return {(event id, External ID): LinkedTicket} for the keys, prices included, in one
+    query."""
+    tickets = {}
+    for (ticket_id, event_id, key, active, on_payment_failed, on_cancel, event_currency,
+         amount, currency) in connection.execute(LINKED_TICKETS,
+                                                 {"event_ids": event_ids, "keys": keys}):
+        ticket = tickets.setdefault((event_id, key), LinkedTicket(
+            ticket_id, active, on_payment_failed, on_cancel, event_currency, []))
+        if amount is not None:
+            ticket.prices.append((amount, currency))
+    return tickets
+
+
+def purchase_change(purchase_id, from_status, to_status, delivery_id, now, reason):
+    """A row of a purchase's history (INSERT_CHANGE's values)."""
+    return {"purchase_id": purchase_id, "changed_at": now, "from_status": from_status,
+            "to_status": to_status, "delivery_id": delivery_id, "reason": reason[:200]}
 
 
 INSERT_CHANGE = insert(PurchaseChange.__table__)
