@@ -244,6 +244,16 @@ def test_full_refund_revokes_the_ticket(client, event, session):
     assert [o["outcome"] for o in again.json["outcomes"]] == ["duplicate"]
 
 
+def test_a_refund_naming_no_usable_buyer_email_still_revokes_the_ticket(client, event, session):
+    """A buyer's email is needed to grant, not to refund: the refund names its order."""
+    post_webhook(client, fixture_bytes("order-success.form"))
+    payload = refund_payload()
+    payload["customer"]["email"] = "not an address"
+    response = post_webhook(client, json_body(payload), content_type="application/json")
+    assert response.status_code == 200
+    assert [o["outcome"] for o in response.json["outcomes"]] == ["refunded"]
+
+
 def test_partial_refund_is_recorded_and_changes_nothing(client, event, session):
     post_webhook(client, fixture_bytes("order-success.form"))
     response = post_webhook(client, json_body(refund_payload(amount="100000")))
@@ -485,3 +495,22 @@ def test_either_mode_or_mode_int_alone_tells_a_test_order_from_a_live_one(
         TicketPurchase, TicketPurchase.attendee_id == Attendee.id)).all())
     assert tests == {f"{order_id.lower()}@example.com": order_id.startswith("T")
                      for order_id in orders}
+
+
+def test_a_returning_buyers_order_grants_its_new_items_beside_those_already_held(
+    client, event, make_ticket, session
+):
+    """The first item is held already and the second is new: the second is still granted."""
+    make_ticket(event, "Workbook", "bump-3", [("9.00", "USD")])
+    assert post_webhook(client, success(order_id="FIRST-1")).status_code == 200
+    charges = [{"name": name, "reference": reference, "item_type": item_type,
+                "item_identifier": f"{item_type}_{reference}", "amount": "900", "type": "single",
+                "quantity": "1"} for name, item_type, reference in (
+        ("All-Access", "product", "12"), ("Workbook", "bump", "3"))]
+    answer = post_webhook(client, success(order_id="SECOND-2", charges=charges))
+    assert [(o["item"], o["outcome"]) for o in answer.json["outcomes"]] == [
+        ("product-12", "already_paid"), ("bump-3", "paid")]
+    held = session.scalars(select(models.Ticket.external_id).join(
+        models.TicketPurchase, models.TicketPurchase.ticket_id == models.Ticket.id)
+        .order_by(models.Ticket.external_id)).all()
+    assert held == ["bump-3", "product-12"]

@@ -9,10 +9,11 @@ import pytest
 
 from heysummit_tc.models import LifecycleKind, OnCancel, OnPaymentFailed, OutcomeKind
 from heysummit_tc.models import PurchaseStatus as S
+from heysummit_tc.services.attempts import Attempt
 from heysummit_tc.services.grants import choose_price
 from heysummit_tc.services.lifecycle import has_access, settle
 from heysummit_tc.services.outcomes import DANGER, GOOD, INFO, NEUTRAL, WARNING, summarise
-from heysummit_tc.thrivecart.order import Lifecycle
+from heysummit_tc.thrivecart.order import Lifecycle, read_order
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 REFUND, FAILED_REBILL, PAYMENT, CANCEL = (
@@ -183,3 +184,12 @@ SUMMARIES = [
 def test_summarise(outcomes, event_type, text, tone, attention):
     summary = summarise(outcomes, event_type)
     assert (summary.text, summary.tone, summary.attention) == (text, tone, attention)
+
+
+def test_an_attempt_takes_each_event_once_in_id_order_and_its_moment_or_now():
+    """Events are locked and reported in this order; a duplicate would be applied twice."""
+    order = read_order({"event": "order.success", "order_id": "9" * 45})
+    attempt = Attempt(None, 7, order, [3, 1, 3, 2], now=T0)
+    assert (attempt.event_ids, attempt.now, attempt.order_id) == ((1, 2, 3), T0, "9" * 40)
+    assert Attempt(None, 7, order, [1]).now > T0
+    assert [o.event_id for o in attempt.everywhere(OutcomeKind.IGNORED, "why")] == [1, 2, 3]
