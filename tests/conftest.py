@@ -108,6 +108,10 @@ def blank_database_url(database_url, tmp_path):
 
 
 TABLES = [table.name for table in reversed(Base.metadata.sorted_tables)]
+# Every sequence of the schema back to 1, in one statement that finds them itself.
+RESTART_SEQUENCES = text(
+    "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) FROM pg_sequences "
+    "WHERE schemaname = 'public'")
 # How many rows each table holds, up to 1,001: one statement for all of them.
 COUNT_ROWS = text("SELECT " + ", ".join(
     f"(SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1001) AS kept)" for table in TABLES))
@@ -133,11 +137,7 @@ def empty_tables(engine):
         for table, count in zip(TABLES, counts, strict=True):
             if count:
                 connection.execute(text(f"DELETE FROM {table}"))
-        sequences = connection.execute(text(
-            "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")).scalars().all()
-        if sequences:
-            connection.execute(text("SELECT " + ", ".join(
-                f"setval('{name}', 1, false)" for name in sequences)))
+        connection.execute(RESTART_SEQUENCES)
 
 
 @pytest.fixture

@@ -275,15 +275,27 @@ def _mark(rows, status, error=None, **values):
 def queue_email(session, attendee, kind, user=None, now=None):
     """Queue a resend (an organiser's) or a fresh link (the buyer's) to an attendee."""
     now = now or utcnow()
-    row = OutboxEmail(event_id=attendee.event_id, attendee_id=attendee.id, ticket_id=None,
-                      order_id=f"{kind.value}-{secrets.token_hex(8)}", kind=kind,
-                      status=EmailStatus.PENDING, created_at=now, next_attempt_at=now,
-                      requested_by_id=user.id if user else None)
-    session.add(row)
-    session.flush()
+    row = _queue(session, attendee.event_id, kind, user, now, attendee_id=attendee.id)
     if kind == EmailKind.RESEND:
         record(session, attendee.event_id, user, ActivityKind.ACCESS_EMAIL_RESENT, attendee.email,
                now=now)
+    return row
+
+
+def queue_invite(session, event_id, user, actor=None):
+    """Queue a new member's set-password email, asked for by ``actor``."""
+    return _queue(session, event_id, EmailKind.INVITE, actor, utcnow(), user_id=user.id)
+
+
+def _queue(session, event_id, kind, requested_by, now, **recipient):
+    """An outbox row of one email on demand (its ``order_id`` a token of its own), to an
+    attendee or a user."""
+    row = OutboxEmail(event_id=event_id, order_id=f"{kind.value}-{secrets.token_hex(8)}",
+                      kind=kind, status=EmailStatus.PENDING, created_at=now,
+                      next_attempt_at=now,
+                      requested_by_id=requested_by.id if requested_by else None, **recipient)
+    session.add(row)
+    session.flush()
     return row
 
 

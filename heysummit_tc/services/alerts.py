@@ -184,6 +184,10 @@ class Digest:
     findings: Findings
 
 
+# What one digest's send came to (send_digests counts them).
+SENT, FAILED = "sent", "failed"
+
+
 def send_digests(session, deliver, *, silence_days, now=None):
     """Send every due digest through ``deliver(digest)``; return (sent, failed).
 
@@ -204,9 +208,6 @@ def send_digests(session, deliver, *, silence_days, now=None):
     results = [_send_digest(session, subscription_id, deliver, silence_days, now)
                for subscription_id in due]
     return results.count(SENT), results.count(FAILED)
-
-
-SENT, FAILED = "sent", "failed"
 
 
 def _send_digest(session, subscription_id, deliver, silence_days, now):

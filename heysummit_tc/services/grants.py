@@ -61,7 +61,7 @@ def _grant(attempt, event_id, linked, waiting):
     outcomes, rows, states = [], [], {}
     for key, ticket in linked:
         held = existing.get(ticket.id)
-        if held is not None and not _rebuys(held, order):
+        if held is not None and not _rebuys(held, attempt.order_id):
             outcomes.append(Outcome(event_id, key, ALREADY[held.status], ticket.id, attendee_id,
                                     held.id, detail=_already_detail(held, order)))
             continue
@@ -136,12 +136,12 @@ def _start_detail(state, ticket, waiting, now):
                else "access was never granted"))
 
 
-def _rebuys(held, order):
-    """Tell whether this order.success (re)grants a purchase the attendee holds already."""
+def _rebuys(held, order_id):
+    """Tell whether an order.success of ``order_id`` (as stored) (re)grants a purchase the
+    attendee holds already."""
     if held.status == PurchaseStatus.PENDING:
         return True
-    return held.status in REBUYABLE and held.thrivecart_order_id != (
-        order.order_id and order.order_id[:40])
+    return held.status in REBUYABLE and held.thrivecart_order_id != order_id
 
 
 def _already_detail(held, order):

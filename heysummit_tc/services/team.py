@@ -1,20 +1,10 @@
 """An event's team: its members and their roles."""
 
-import secrets
-
 from sqlalchemy import func, select
 
-from ..models import (
-    ActivityKind,
-    EmailKind,
-    EmailStatus,
-    EventMember,
-    OutboxEmail,
-    Role,
-    User,
-    utcnow,
-)
+from ..models import ActivityKind, EventMember, Role, User
 from . import ServiceError
+from .access_emails import queue_invite
 from .accounts import create_user, end_sessions, generate_password, normalize_email
 from .activity import record
 
@@ -58,17 +48,8 @@ def add_to_team(session, event, email, role, actor=None, *, invite=False):
     record(session, event.id, actor, ActivityKind.MEMBER_ADDED, f"{email} as {role.label.lower()}"
            + (" (new account)" if created else ""))
     if created and invite:
-        _queue_invite(session, event, user, actor)
+        queue_invite(session, event.id, user, actor)
     return membership, created
-
-
-def _queue_invite(session, event, user, actor):
-    now = utcnow()
-    session.add(OutboxEmail(
-        event_id=event.id, user_id=user.id, order_id=f"invite-{secrets.token_hex(8)}",
-        kind=EmailKind.INVITE, status=EmailStatus.PENDING, created_at=now,
-        next_attempt_at=now, requested_by_id=actor.id if actor is not None else None))
-    session.flush()
 
 
 def _membership(session, event, user_id):
