@@ -13,6 +13,7 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
+from argon2 import PasswordHasher
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
@@ -20,6 +21,8 @@ from sqlalchemy.orm import Session
 from heysummit_tc import create_app
 from heysummit_tc.extensions import db
 from heysummit_tc.models import Base, Role
+from heysummit_tc.security import limiter_for
+from heysummit_tc.services import accounts
 from heysummit_tc.services.accounts import create_user
 from heysummit_tc.services.events import add_member, create_event
 from heysummit_tc.services.integrations import set_secret_word
@@ -76,6 +79,18 @@ def _drop_postgres_database(server_url, name):
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashing():
+    """Hash passwords with argon2id at its lowest cost: at OWASP's, each sign-in and each new
+    user costs 20-25 ms. test_auth checks the app's own cost (and gunicorn's processes, which
+    this does not reach, use it)."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(accounts, "password_hasher",
+                  PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -157,13 +172,41 @@ def make_app(database_url):
             db.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def _shared_apps():
+    """One app per backend and test process, built once: building one compiles every route
+    and, on first use, every template again, which cost more than most tests themselves."""
+    apps = {}
+    yield apps
+    for app, _, _ in apps.values():
+        with app.app_context():
+            db.engine.dispose()
+
+
 @pytest.fixture
-def app(make_app):
-    """The app, on empty tables."""
-    app = make_app()
+def app(request, database_url, _shared_apps, make_app):
+    """The app, on empty tables, as if new: its configuration, failure counters and job queue
+    are those of a fresh app. A test marked ``own_app`` gets an app of its own: one it adds
+    handlers to, or whose connections it inspects."""
+    if request.node.get_closest_marker("own_app"):
+        app = make_app()
+        with app.app_context():
+            empty_tables(db.engine)
+        yield app
+        return
+    if database_url not in _shared_apps:
+        app = create_app(base_config(database_url))
+        _shared_apps[database_url] = app, dict(app.config), app.instance_path
+    app, config, app.instance_path = _shared_apps[database_url]
+    app.config.clear()
+    app.config.update(config)
+    app.extensions["failure_limiter"] = limiter_for(app.config)
+    app.extensions.pop("huey", None)
     with app.app_context():
         empty_tables(db.engine)
-    return app
+    yield app
+    with app.app_context():
+        db.session.remove()
 
 
 @pytest.fixture

@@ -4,7 +4,10 @@
 from heysummit_tc.models import (
     User,
 )
+from heysummit_tc.services import accounts
 from heysummit_tc.services.accounts import password_hasher
+
+from helpers import PASSWORD
 
 
 def test_login_reaches_events_and_logout_ends_the_session(client, make_user, make_event):
@@ -45,12 +48,22 @@ def test_anonymous_users_are_sent_to_login(client, make_event):
     assert '<p class="flash flash-info" role="status">Sign in to continue.</p>' in page
 
 
-def test_passwords_are_hashed_with_argon2id_at_owasp_cost(app, make_user, session):
-    user = session.get(User, make_user("ada@example.com"))
-    assert user.password_hash.startswith("$argon2id$")
-    assert not password_hasher.check_needs_rehash(user.password_hash)
+def test_passwords_are_hashed_with_argon2id_at_owasp_cost(app, make_user, session,
+                                                          monkeypatch):
+    """The suite hashes at the lowest cost (conftest); the app's own hasher is OWASP's, and a
+    sign-in raises a hash made at a lower cost to it."""
+    quick = session.get(User, make_user("ada@example.com"))
+    assert quick.password_hash.startswith("$argon2id$")
+    assert password_hasher.check_needs_rehash(quick.password_hash)
+    monkeypatch.setattr(accounts, "password_hasher", password_hasher)
+    user = session.get(User, make_user("bob@example.com"))
     assert "m=19456,t=2,p=1" in user.password_hash
+    assert not password_hasher.check_needs_rehash(user.password_hash)
     assert "correct horse battery" not in user.password_hash
+    assert accounts.authenticate(session, "ada@example.com", PASSWORD) is not None
+    session.commit()
+    session.refresh(quick)
+    assert "m=19456,t=2,p=1" in quick.password_hash
 
 
 def test_a_cookie_copied_before_sign_out_opens_nothing_afterwards(app, client, login,

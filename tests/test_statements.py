@@ -237,6 +237,7 @@ def test_holding_a_post_trims_and_counts_from_the_partial_indexes_walking_each_o
 
 
 @pytest.mark.postgresql_only
+@pytest.mark.own_app  # counts the statements prepared on its connections
 def test_the_delivery_logs_statements_keep_their_plan(app, client, organiser):
     """PostgreSQL plans a prepared statement whose LIMIT is a parameter on every execution;
     the log's statements write their limits into their text, so that it keeps one plan."""
@@ -271,6 +272,7 @@ def test_a_list_matches_whole_values_only(app, make_event, make_ticket, session)
 
 
 @pytest.mark.postgresql_only
+@pytest.mark.own_app  # counts the statements prepared on its connections
 def test_lists_reach_postgresql_as_one_array_whatever_their_length(app, client, organiser):
     """The attendee list's purchases and the delivery log's outcomes are asked for a page's
     ids at once; sent as one array, each is one statement that the driver prepares once,

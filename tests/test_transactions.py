@@ -13,6 +13,9 @@ from heysummit_tc.services import tickets as ticket_service
 
 from helpers import PASSWORD
 
+# ``watched`` adds a handler, which only an app that has served nothing yet takes.
+pytestmark = pytest.mark.own_app
+
 
 @pytest.fixture
 def watched(app):
