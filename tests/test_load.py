@@ -64,7 +64,7 @@ def test_bursts_over_several_servers_apply_each_order_once(
     make_ticket(event_id, "Workbook", "bump-12", [("19.00", "USD")])
     connect(event_id)
     if backend == "postgresql":
-        total, layout = 2000, [2, 2]  # two servers, two workers each
+        total, layout = 1000, [2, 2]  # two servers, two workers each
     else:
         total, layout = 400, [4]  # one SQLite file, four workers
     bodies, expected_attendees, expected_purchases = build_deliveries(total)
