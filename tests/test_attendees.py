@@ -12,11 +12,13 @@ from sqlalchemy import insert, select, text
 
 from heysummit_tc.models import (
     Attendee,
+    OnPaymentFailed,
     Ticket,
     TicketPurchase,
     utcnow,
 )
-from heysummit_tc.services.attendees import CSV_HEADER
+from heysummit_tc.services.attendees import CSV_HEADER, attendee_csv
+from heysummit_tc.services.lifecycle import has_access
 from heysummit_tc.services.money import format_amount
 
 from helpers import (
@@ -74,6 +76,31 @@ def test_csv_header_and_rows_are_exact(client, event, session):
         "0.00,147.00,GBP,thrivecart,40100017,no,2026-03-02T14:05:11Z,,,,,,,",
         "lonely@example.com,No,Purchase" + "," * 21,
     ]
+
+
+def test_the_csv_gives_access_exactly_when_the_rule_does(make_event, make_ticket, session):
+    """The export works access out in SQL: for every status, cancellation end and policy of
+    the rule's table (test_rules), its ``access`` cell says what :func:`has_access` says."""
+    from test_rules import ACCESS, T0
+
+    event_id = make_event("Summit", "USD")
+    tickets = {policy: make_ticket(event_id, policy.value, None, [("97.00", "USD")],
+                                   on_payment_failed=policy)
+               for policy in OnPaymentFailed}
+    for number, (status, ends, policy, _) in enumerate(ACCESS):
+        buyer = Attendee(event_id=event_id, email=f"case{number:02}@example.com")
+        session.add(buyer)
+        session.flush()
+        session.add(TicketPurchase(attendee_id=buyer.id, ticket_id=tickets[policy],
+                                   status=status, amount=9700, currency="USD",
+                                   access_ends_at=ends))
+    session.commit()
+    rows = list(csv.DictReader(io.StringIO("".join(attendee_csv(session, event_id, now=T0)))))
+    assert [row["access"] for row in rows] == [
+        "yes" if has_access(status, ends, policy, T0) else "no"
+        for status, ends, policy, _ in ACCESS]
+    assert [row["access"] for row in rows] == [
+        "yes" if expected else "no" for *_, expected in ACCESS]
 
 
 def refunded_at(session, key):
