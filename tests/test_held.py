@@ -26,6 +26,7 @@ from heysummit_tc.services.held import (
     hold_delivery,
     prune_held,
     refusals_between,
+    trim_to_caps,
 )
 from heysummit_tc.thrivecart.order import read_order
 
@@ -279,6 +280,31 @@ def test_a_held_delivery_keeps_what_the_rejected_post_said_at_the_moment_given(s
     assert (held.received_at, held.event_type, held.test, held.order_id,
             held.client_address) == (moment, ("order." + "x" * 70)[:64], True, "9" * 40,
                                      ("2001:db8::" + "f" * 70)[:64])
+
+
+def test_trimming_keeps_the_newest_unreleased_posts_of_the_secret_and_of_the_address(session):
+    """Past its cap, a secret's or an address's oldest unreleased posts go, and nobody
+    else's: row by row, on a store laid out by hand."""
+    layout = [("d1", "a", None), ("d1", "b", None), ("d2", "a", None), ("d1", "a", utcnow()),
+              ("d1", "a", None), ("d2", "a", None), ("d1", "b", None), ("d3", "c", None),
+              ("d3", "c", None)]
+    rows = [HeldDelivery(order_id=f"H{number}", secret_digest=digest, client_address=address,
+                         released_at=released)
+            for number, (digest, address, released) in enumerate(layout, start=1)]
+    session.add_all(rows)
+    session.flush()
+
+    def trim(digest, per_secret, address, per_client):
+        session.execute(trim_to_caps(), {"digest": digest, "per_secret": per_secret,
+                                         "client_address": address, "per_client": per_client})
+        return session.scalars(select(HeldDelivery.order_id).order_by(HeldDelivery.id)).all()
+
+    # d1's unreleased are H1, H2, H5, H7 (the newest two stay); a's are H1, H3, H5, H6.
+    assert trim("d1", 2, "a", 2) == ["H4", "H5", "H6", "H7", "H8", "H9"]
+    # At their caps exactly, nothing goes.
+    assert trim("d3", 2, "c", 2) == ["H4", "H5", "H6", "H7", "H8", "H9"]
+    assert trim("d1", 1, "nobody", 5) == ["H4", "H6", "H7", "H8", "H9"]
+    assert trim("nobody", 5, "c", 1) == ["H4", "H6", "H7", "H9"]
 
 
 def test_released_held_deliveries_do_not_count_against_the_caps(session):

@@ -130,10 +130,17 @@ def _past_cap(column, value, cap):
     return and_(column == bindparam(value), held.c.id <= newest_past_cap)
 
 
-_TRIM_TO_CAPS = delete(held).where(unreleased, or_(
-    _past_cap(held.c.secret_digest, "digest", "per_secret"),
-    _past_cap(held.c.client_address, "client_address", "per_client"),
-))
+def trim_to_caps():
+    """The statement that deletes, of the unreleased held posts, those of ``:digest`` past
+    the newest ``:per_secret`` and those of ``:client_address`` past the newest
+    ``:per_client`` (built once, as :data:`_TRIM_TO_CAPS`)."""
+    return delete(held).where(unreleased, or_(
+        _past_cap(held.c.secret_digest, "digest", "per_secret"),
+        _past_cap(held.c.client_address, "client_address", "per_client"),
+    ))
+
+
+_TRIM_TO_CAPS = trim_to_caps()
 _UNRELEASED_COUNT = select(func.count()).select_from(held).where(unreleased)
 
 
