@@ -10,12 +10,14 @@ from heysummit_tc.extensions import db
 from heysummit_tc.models import (
     Attendee,
     DeliveryEvent,
+    DeliveryOutcome,
     Event,
     Ticket,
     WebhookDelivery,
     any_of,
     utcnow,
 )
+from heysummit_tc.sql import deliveries as sql_deliveries
 
 from helpers import explain, fixture_bytes, form_body, load_fixture, post_webhook
 
@@ -292,3 +294,43 @@ def test_lists_reach_postgresql_as_one_array_whatever_their_length(app, client, 
             "'%delivery_outcomes.delivery_id = ANY%'")).all()
     assert len(prepared) == 2, prepared
     assert all("= ANY ($" in statement for statement in prepared), prepared
+
+
+def test_closing_an_attempt_writes_the_delivery_its_events_and_its_outcomes(
+        app, session, make_event, make_user):
+    """``finish`` (one statement on PostgreSQL, three on SQLite) counts the attempt, stamps
+    the delivery, marks each event's attention and writes the outcomes in order; a second
+    closing is attempt 2 and touches only the events it names."""
+    first, second = make_event("First"), make_event("Second")
+    user_id = make_user("ada@example.com")
+    now = utcnow().replace(microsecond=0)
+    connection = session.connection()
+    delivery_id = sql_deliveries.record(connection, {
+        "received_at": now, "source": "webhook", "event_type": "order.success", "mode": "live",
+        "test": False, "thrivecart_account": "acme", "order_id": "1", "invoice_id": None,
+        "customer_email": "ada@example.com", "status": "received", "attempts": 0,
+        "payload": None}, [first, second])
+    row = {"item_key": "product-2", "item_name": "Pass", "outcome": "paid", "ticket_id": None,
+           "attendee_id": None, "purchase_id": None, "detail": None}
+    closing = {"status": "failed", "http_status": 503, "error": "boom", "now": now,
+               "user_id": None}
+    assert sql_deliveries.finish(connection, delivery_id, closing, [(first, True), (second, False)],
+                                 [{**row, "event_id": first},
+                                  {**row, "event_id": second, "outcome": "unlinked"}]) == 1
+    closing = {**closing, "status": "processed", "http_status": 200, "error": None,
+               "user_id": user_id}
+    assert sql_deliveries.finish(connection, delivery_id, closing, [(second, True)],
+                                 [{**row, "event_id": second, "detail": "again"}]) == 2
+    session.commit()
+    delivery = session.get(WebhookDelivery, delivery_id)
+    assert (delivery.status, delivery.http_status, delivery.error, delivery.attempts,
+            delivery.processed_at, delivery.processed_by_id) == (
+        "processed", 200, None, 2, now, user_id)
+    assert session.execute(select(DeliveryEvent.event_id, DeliveryEvent.attempt,
+                                  DeliveryEvent.attention)
+                           .order_by(DeliveryEvent.event_id)).all() == [
+        (first, 1, True), (second, 2, True)]
+    assert session.execute(select(DeliveryOutcome.attempt, DeliveryOutcome.event_id,
+                                  DeliveryOutcome.outcome, DeliveryOutcome.detail)
+                           .order_by(DeliveryOutcome.id)).all() == [
+        (1, first, "paid", None), (1, second, "unlinked", None), (2, second, "paid", "again")]

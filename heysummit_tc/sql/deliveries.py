@@ -93,7 +93,7 @@ def finish(connection, delivery_id, closing, marks, rows):
             "mark_attention": [attention for _, attention in marks],
             **{f"outcome_{name}": [row[name] for row in rows] for name in OUTCOME_COLUMNS},
         }).scalar_one()
-    attempt = connection.execute(_FINISH_DELIVERY,
+    attempt = connection.execute(_finish_delivery("delivery_id"),
                                  {**closing, "delivery_id": delivery_id}).scalar_one()
     if marks:
         connection.execute(_MARK_DELIVERY_EVENT, [
@@ -124,7 +124,6 @@ def _finish_delivery(id_parameter):
 
 _INSERT_DELIVERY_EVENT = insert(delivery_events)
 _INSERT_OUTCOME = insert(outcomes)
-_FINISH_DELIVERY = _finish_delivery("delivery_id")
 # What the log of each event filters on: the attempt that counts there and its attention.
 _MARK_DELIVERY_EVENT = (
     update(delivery_events)
