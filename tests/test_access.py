@@ -169,3 +169,27 @@ def test_an_organiser_cannot_reach_another_events_objects_through_their_own_even
     assert session.get(WebhookDelivery, world["delivery_id"]).attempts == 1
     csv_text = client.get(f"/events/{mine}/attendees.csv").get_data(as_text=True)
     assert csv_text.count("\n") == 1 and "ada.lovelace" not in csv_text
+
+
+def test_an_event_view_reads_the_membership_itself_when_the_user_loader_did_not(
+        app, make_user, make_event):
+    """The user loader reads the membership of the page's event along with the user; a user
+    signed in during the request brings none, and the view asks for it: the organiser
+    passes, a stranger gets 404."""
+    from flask_login import login_user
+    from werkzeug.exceptions import NotFound
+
+    from heysummit_tc.admin.access import members
+    from heysummit_tc.extensions import db
+    from heysummit_tc.models import User
+
+    ada, stranger = make_user("ada@example.com"), make_user("eve@example.com")
+    event_id = make_event("Summit", organiser=ada)
+    view = members(lambda event: event.name)
+    with app.test_request_context(f"/events/{event_id}/"):
+        login_user(db.session.get(User, ada))
+        assert view(event_id=event_id) == "Summit"
+    with app.test_request_context(f"/events/{event_id}/"):
+        login_user(db.session.get(User, stranger))
+        with pytest.raises(NotFound):
+            view(event_id=event_id)

@@ -287,7 +287,7 @@ def test_trimming_keeps_the_newest_unreleased_posts_of_the_secret_and_of_the_add
     else's: row by row, on a store laid out by hand."""
     layout = [("d1", "a", None), ("d1", "b", None), ("d2", "a", None), ("d1", "a", utcnow()),
               ("d1", "a", None), ("d2", "a", None), ("d1", "b", None), ("d3", "c", None),
-              ("d3", "c", None)]
+              ("d3", "c", None), ("d3", "c", utcnow())]
     rows = [HeldDelivery(order_id=f"H{number}", secret_digest=digest, client_address=address,
                          released_at=released)
             for number, (digest, address, released) in enumerate(layout, start=1)]
@@ -300,11 +300,11 @@ def test_trimming_keeps_the_newest_unreleased_posts_of_the_secret_and_of_the_add
         return session.scalars(select(HeldDelivery.order_id).order_by(HeldDelivery.id)).all()
 
     # d1's unreleased are H1, H2, H5, H7 (the newest two stay); a's are H1, H3, H5, H6.
-    assert trim("d1", 2, "a", 2) == ["H4", "H5", "H6", "H7", "H8", "H9"]
-    # At their caps exactly, nothing goes.
-    assert trim("d3", 2, "c", 2) == ["H4", "H5", "H6", "H7", "H8", "H9"]
-    assert trim("d1", 1, "nobody", 5) == ["H4", "H6", "H7", "H8", "H9"]
-    assert trim("nobody", 5, "c", 1) == ["H4", "H6", "H7", "H9"]
+    assert trim("d1", 2, "a", 2) == ["H4", "H5", "H6", "H7", "H8", "H9", "H10"]
+    # At their caps exactly, nothing goes (H10 is released: it takes no place).
+    assert trim("d3", 2, "c", 2) == ["H4", "H5", "H6", "H7", "H8", "H9", "H10"]
+    assert trim("d1", 1, "nobody", 5) == ["H4", "H6", "H7", "H8", "H9", "H10"]
+    assert trim("nobody", 5, "c", 1) == ["H4", "H6", "H7", "H9", "H10"]
 
 
 def test_released_held_deliveries_do_not_count_against_the_caps(session):
@@ -337,13 +337,16 @@ def test_an_overall_cap_lowered_below_what_is_held_refuses_and_keeps_what_is_hel
 
 
 def test_refused_posts_are_counted_per_minute_and_each_window_counts_each_once(session):
-    start = utcnow().replace(second=10, microsecond=0) + timedelta(days=1)
+    start = utcnow().replace(second=10, microsecond=250000) + timedelta(days=1)
     _hold(session, "A1", caps=(10, 10, 1), now=start)
     for seconds in (0, 20, 70):
         assert _hold(session, "X", caps=(10, 10, 1), now=start + timedelta(seconds=seconds)) \
             is None
-    first_minute = start.replace(second=0)
+    first_minute = start.replace(second=0, microsecond=0)
     second_minute = first_minute + timedelta(minutes=1)
+    assert session.execute(select(HeldRefusal.minute, HeldRefusal.refused)
+                           .order_by(HeldRefusal.minute)).all() == [
+        (first_minute, 2), (second_minute, 1)]
     assert refusals_between(session, first_minute, second_minute) == (
         2, start + timedelta(seconds=20))
     assert refusals_between(session, second_minute, second_minute + timedelta(minutes=5)) == (
