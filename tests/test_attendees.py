@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import String, bindparam, case, insert, select, text, type_coerce
 
 from heysummit_tc.models import (
     Attendee,
@@ -17,8 +17,9 @@ from heysummit_tc.models import (
     TicketPurchase,
     utcnow,
 )
+from heysummit_tc.models.base import UTCDateTime
 from heysummit_tc.services.attendees import CSV_HEADER, attendee_csv
-from heysummit_tc.services.lifecycle import has_access
+from heysummit_tc.services.lifecycle import has_access, has_access_clause
 from heysummit_tc.services.money import format_amount
 
 from helpers import (
@@ -96,7 +97,15 @@ def test_the_csv_gives_access_exactly_when_the_rule_does(make_event, make_ticket
                                    access_ends_at=ends))
     session.commit()
     rows = list(csv.DictReader(io.StringIO("".join(attendee_csv(session, event_id, now=T0)))))
-    assert [row["access"] for row in rows] == [
+    # The rule's SQL form on its own (the export's statement is built once, at import).
+    in_sql = session.scalars(
+        select(case((has_access_clause(type_coerce(TicketPurchase.status, String),
+                                       TicketPurchase.access_ends_at,
+                                       type_coerce(Ticket.on_payment_failed, String),
+                                       bindparam("now", type_=UTCDateTime)), "yes"),
+                    else_="no"))
+        .join(Ticket).order_by(TicketPurchase.id), {"now": T0}).all()
+    assert [row["access"] for row in rows] == in_sql == [
         "yes" if has_access(status, ends, policy, T0) else "no"
         for status, ends, policy, _ in ACCESS]
     assert [row["access"] for row in rows] == [

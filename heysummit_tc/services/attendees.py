@@ -184,13 +184,12 @@ def attendee_csv(session, event_id, chunk=CSV_CHUNK, now=None):
     """Yield the event's attendee CSV in chunks of ``chunk`` lines.
 
     One statement reads the whole export, and the database writes each line's cells
-    (:func:`_csv_lines`, built and compiled per export, a few milliseconds beside the
-    rows): the driver's tuples go to the CSV writer as they are, with no Python
+    (:data:`_CSV_LINES`): the driver's tuples go to the CSV writer as they are, with no Python
     between them. Its rows are streamed (see :class:`DriverQuery`), so memory stays flat
     however large the event, and on PostgreSQL the server reads the next lines while this
     writes the last. ``access`` is worked out at ``now`` (the moment of export).
     """
-    lines = DriverQuery(session.connection(), _csv_lines())
+    lines = DriverQuery(session.connection(), _CSV_LINES)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
@@ -289,3 +288,5 @@ def _refunds():
         .subquery()
     )
 
+
+_CSV_LINES = _csv_lines()
