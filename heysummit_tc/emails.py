@@ -141,12 +141,12 @@ def read_password_token(token):
         return None
 
 
-def deliver_invite(user, event, inviter_email):
-    """Email a new member their set-password link."""
+def deliver_invite(user, event, inviter_email, subject):
+    """Email a new member their set-password link, under ``subject`` (the outbox's)."""
     link = password_url(user)
     context = {"user": user, "event": event, "inviter": inviter_email, "link": link,
                "days": PASSWORD_LINK_DAYS}
-    message = Message(f"You have been added to {event.name}", recipients=[user.email],
+    message = Message(subject, recipients=[user.email],
                       body=render_template("email/invite.txt", **context),
                       html=render_template("email/invite.html", **context))
     send(message)

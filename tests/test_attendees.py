@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from sqlalchemy import String, bindparam, case, insert, select, text, type_coerce
+from test_rules import ACCESS, T0
 
 from heysummit_tc.models import (
     Attendee,
@@ -82,8 +83,6 @@ def test_csv_header_and_rows_are_exact(client, event, session):
 def test_the_csv_gives_access_exactly_when_the_rule_does(make_event, make_ticket, session):
     """The export works access out in SQL: for every status, cancellation end and policy of
     the rule's table (test_rules), its ``access`` cell says what :func:`has_access` says."""
-    from test_rules import ACCESS, T0
-
     event_id = make_event("Summit", "USD")
     tickets = {policy: make_ticket(event_id, policy.value, None, [("97.00", "USD")],
                                    on_payment_failed=policy)

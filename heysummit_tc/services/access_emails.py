@@ -165,8 +165,8 @@ class AccessEmail:
 @dataclass(frozen=True)
 class Sender:
     """How the outbox sends: ``deliver(email)`` hands an :class:`AccessEmail` to the mail
-    server, ``sign(link_id)`` makes its access link, ``invite(user, event, inviter_email)``
-    sends a new member's set-password email; a failed send is tried again after
+    server, ``sign(link_id)`` makes its access link, ``invite(user, event, inviter_email,
+    subject)`` sends a new member's set-password email; a failed send is tried again after
     ``retry_seconds``, doubling each time."""
 
     deliver: Callable
@@ -245,8 +245,9 @@ def _send_invite(session, row, sender, now):
     user, event = session.get(User, row.user_id), session.get(Event, row.event_id)
     inviter = session.get(User, row.requested_by_id) if row.requested_by_id else None
     inviter_email = inviter.email if inviter is not None else "An organiser"
-    return _attempt([row], lambda: sender.invite(user, event, inviter_email),
-                    f"You have been added to {event.name}", sender, now)
+    subject = f"You have been added to {event.name}"
+    return _attempt([row], lambda: sender.invite(user, event, inviter_email, subject),
+                    subject, sender, now)
 
 
 def _attempt(rows, send, subject, sender, now):

@@ -46,7 +46,7 @@ def apply_success(attempt):
             else:
                 linked.append((key, ticket))
         if linked:
-            waiting = (orders.kept_lifecycle(attempt.connection, event_id, order.order_id)
+            waiting = (orders.kept_lifecycle(attempt.connection, event_id, attempt.order_id)
                        if flagged.get(event_id) else {})
             outcomes += _grant(attempt, event_id, linked, waiting)
     position = {key: index for index, key in enumerate(order.item_keys)}

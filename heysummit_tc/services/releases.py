@@ -131,16 +131,17 @@ def test_purchase_payload(ticket, buyer, now=None):
             "last_name": last_name,
             "name": f"{first_name} {last_name}".strip() or " ",
         },
-        "order": _test_order(order_id, ticket, amount, stamp),
+        "order": _test_order(order_id, ticket, (item_type, reference), amount, stamp),
         "purchases": [ticket.name],
         "purchase_map": [ticket.external_id],
         "purchase_map_flat": ticket.external_id,
     }
 
 
-def _test_order(order_id, ticket, amount, stamp):
-    """The ``order`` part of a test purchase: one charge of the ticket's External ID."""
-    item_type, reference = ticket.external_id.split("-")
+def _test_order(order_id, ticket, item, amount, stamp):
+    """The ``order`` part of a test purchase: one charge of the ticket's External ID (``item``,
+    its type and reference)."""
+    item_type, reference = item
     return {
         "id": order_id,
         "invoice_id": order_id,

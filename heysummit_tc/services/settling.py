@@ -38,7 +38,7 @@ def apply_lifecycle(attempt):
                 detail=f"kept until order {order.order_id} arrives; it applies then"))
             continue
         # Every event kept for the item, this one included.
-        events = orders.kept_lifecycle(attempt.connection, event_id, order.order_id)[key]
+        events = orders.kept_lifecycle(attempt.connection, event_id, attempt.order_id)[key]
         outcomes += [_resettle(attempt, Outcome(event_id, key, None, ticket.id,
                                                 purchase.attendee_id, purchase.id),
                                ticket, purchase, events, kept)

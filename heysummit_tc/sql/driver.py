@@ -19,11 +19,11 @@ class DriverQuery:
 
     def __init__(self, connection, statement):
         self.connection = connection
-        self.compiled = statement.compile(dialect=connection.dialect)
+        dialect = connection.dialect
+        self.compiled = statement.compile(dialect=dialect)
         # Each value as SQLAlchemy would send it: through the type's processor for this
         # database (SQLite's writes a timestamp as its stored text, which a bare driver would
         # write otherwise, comparing wrongly with the stored values).
-        dialect = connection.dialect
         self.processors = {
             name: processor for name, bind in self.compiled.binds.items()
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))

@@ -89,11 +89,11 @@ def keep_lifecycle(connection, values):
 
 
 def kept_lifecycle(connection, event_id, order_id):
-    """Return {item key: [Lifecycle]} of the lifecycle events kept for an order in an event:
-    the same shape as the one a delivery brings."""
+    """Return {item key: [Lifecycle]} of the lifecycle events kept for an order (its id as
+    stored) in an event: the same shape as the one a delivery brings."""
     events = {}
     for row in connection.execute(LIFECYCLE_OF_ORDER,
-                                  {"event_id": event_id, "order_id": order_id[:40]}):
+                                  {"event_id": event_id, "order_id": order_id}):
         events.setdefault(row.item_key, []).append(Lifecycle(
             kind=LifecycleKind(row.kind), item_key=row.item_key, identity=row.identity,
             amount=row.amount, currency=row.currency, occurred_at=row.occurred_at,
