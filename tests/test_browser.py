@@ -78,11 +78,22 @@ def browser():
             f"{name}: {', '.join(found) or 'none'}" for name, found in CHECKED.items()))
 
 
-@pytest.fixture
-def server(app, database_url, tmp_path):
+@pytest.fixture(scope="module")
+def _gunicorn(database_url, tmp_path_factory):
+    """One gunicorn per database for the module's tests: starting and stopping one cost 4 s
+    a test. It keeps nothing between tests that the database does not (each test starts
+    from empty tables)."""
+    log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     with Gunicorn(database_url, workers=2, env={"SESSION_COOKIE_SECURE": "0"},
-                  log_path=tmp_path / "gunicorn.log") as running:
+                  log_path=log_path) as running:
         yield running
+    assert b"Traceback" not in log_path.read_bytes()
+
+
+@pytest.fixture
+def server(app, _gunicorn):
+    """The module's gunicorn, serving this test's (empty) tables."""
+    return _gunicorn
 
 
 @pytest.fixture(autouse=True)
