@@ -3,6 +3,7 @@
 import html
 import json
 import re
+import signal
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,11 +60,11 @@ def post_webhook(client, body, content_type="application/x-www-form-urlencoded",
 
 
 
-def stop(process):
-    """Stop a server process: politely, then for good."""
+def stop(process, sig=signal.SIGTERM):
+    """Stop a server process: with ``sig`` (SIGTERM, politely), then for good."""
     if process is None or process.poll() is not None:
         return
-    process.terminate()
+    process.send_signal(sig)
     try:
         process.wait(timeout=15)
     except Exception:  # noqa: BLE001 - whatever kept it alive, it goes now
@@ -146,7 +147,9 @@ class Gunicorn:
             return len(children.read().split()) >= self.workers
 
     def __exit__(self, *exc):
-        stop(self.process)
+        # Quick shutdown (gunicorn.conf.py's worker_int): the test is over, and a graceful
+        # stop waits on clients a test left connected, up to the graceful timeout.
+        stop(self.process, signal.SIGINT)
         if self.log_path and self.log:
             self.log.close()
 
