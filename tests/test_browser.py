@@ -78,10 +78,10 @@ def browser():
             f"{name}: {', '.join(found) or 'none'}" for name, found in CHECKED.items()))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def _gunicorn(database_url, tmp_path_factory):
-    """One gunicorn per database for the module's tests: starting and stopping one cost 4 s
-    a test. It keeps nothing between tests that the database does not (each test starts
+    """One gunicorn per database and test process for the browser tests: starting and
+    stopping one cost 4 s a test. It keeps nothing between tests that the database does not (each test starts
     from empty tables)."""
     log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     with Gunicorn(database_url, workers=2, env={"SESSION_COOKIE_SECURE": "0"},
@@ -92,7 +92,7 @@ def _gunicorn(database_url, tmp_path_factory):
 
 @pytest.fixture
 def server(app, _gunicorn):
-    """The module's gunicorn, serving this test's (empty) tables."""
+    """The browser tests' gunicorn, serving this test's (empty) tables."""
     return _gunicorn
 
 
