@@ -72,12 +72,14 @@ ON CONFLICT (event_id, order_id) DO UPDATE SET last_seen_at = excluded.last_seen
 has_lifecycle_events = (thrivecart_orders.has_lifecycle_events
 OR excluded.has_lifecycle_events)
 RETURNING thrivecart_orders.event_id, thrivecart_orders.has_lifecycle_events"""
-LINKED_TICKETS = """SELECT tickets.id, tickets.event_id, tickets.external_id, tickets.active,
-tickets.on_payment_failed, tickets.on_cancel, events.currency, ticket_prices.amount,
-ticket_prices.currency AS currency_1
-FROM tickets JOIN events ON events.id = tickets.event_id
+LINKED_TICKETS = """SELECT tickets.id, ticket_external_ids.event_id, ticket_external_ids.key,
+tickets.active, tickets.on_payment_failed, tickets.on_cancel, events.currency,
+ticket_prices.amount, ticket_prices.currency AS currency_1
+FROM ticket_external_ids JOIN tickets ON tickets.id = ticket_external_ids.ticket_id
+JOIN events ON events.id = ticket_external_ids.event_id
 LEFT OUTER JOIN ticket_prices ON ticket_prices.ticket_id = tickets.id
-WHERE tickets.event_id IN (%(event_id)s::INTEGER) AND tickets.external_id IN (%(key)s::VARCHAR)"""
+WHERE ticket_external_ids.event_id IN (%(event_id)s::INTEGER)
+AND ticket_external_ids.key IN (%(key)s::VARCHAR)"""
 ATTENDEE = """INSERT INTO attendees (event_id, email, first_name, last_name, created_at,
 updated_at) VALUES (%(event_id)s::INTEGER, %(email)s::VARCHAR, %(first_name)s::VARCHAR,
 %(last_name)s::VARCHAR, %(now)s::TIMESTAMP WITH TIME ZONE, %(now)s::TIMESTAMP WITH TIME ZONE)

@@ -77,9 +77,12 @@ def seed(connection, size):
                 ticket_id += 1
                 yield (ticket_id, event_id, f"Ticket {n}", f"product-{n}", True, ts, ts)
 
-    write(connection, "tickets",
-          ["id", "event_id", "name", "external_id", "active", "created_at", "updated_at"],
-          [*tickets, *other_tickets()])
+    tickets = [*tickets, *other_tickets()]
+    write(connection, "tickets", ["id", "event_id", "name", "active", "created_at", "updated_at"],
+          [(id_, event_id, name, active, created, updated)
+           for id_, event_id, name, _key, active, created, updated in tickets])
+    write(connection, "ticket_external_ids", ["id", "event_id", "ticket_id", "key"],
+          [(id_, event_id, id_, key) for id_, event_id, _name, key, *_rest in tickets])
     measured_prices = [(n * 2 + extra + 1, n + 1, 9700 + extra * 10000, "USD")
                        for n in range(len(MEASURED_KEYS)) for extra in (0, 1)]
     write(connection, "ticket_prices", ["id", "ticket_id", "amount", "currency"],
@@ -207,9 +210,11 @@ def seed_scale(connection):
             "Z1B", None, now, now) for event_id in SCALE])
     tickets = [(SCALE_TICKETS[event_id] + n, event_id, key, key, True, now, now)
                for event_id in SCALE for n, key in enumerate(MEASURED_KEYS)]
-    _copy(connection, "tickets",
-          ["id", "event_id", "name", "external_id", "active", "created_at", "updated_at"],
-          tickets)
+    _copy(connection, "tickets", ["id", "event_id", "name", "active", "created_at", "updated_at"],
+          [(id_, event_id, name, active, created, updated)
+           for id_, event_id, name, _key, active, created, updated in tickets])
+    _copy(connection, "ticket_external_ids", ["id", "event_id", "ticket_id", "key"],
+          [(id_, event_id, id_, key) for id_, event_id, _name, key, *_rest in tickets])
     _copy(connection, "ticket_prices", ["id", "ticket_id", "amount", "currency"],
           [(n + 1, ticket[0], 9700, "USD") for n, ticket in enumerate(tickets)])
     # The trigram index is built once at the end rather than kept row by row.

@@ -107,7 +107,7 @@ def create_ticket_command(event_id, name, external_id, prices, currency, inactiv
         _fail(error)
     db.session.commit()
     click.echo(f"Created ticket {ticket.id}: {ticket.name}"
-               + (f" [{ticket.external_id}]" if ticket.external_id else ""))
+               + (f" [{ticket.external_ids_text}]" if ticket.links else ""))
 
 
 @thrivecart.command("expire")

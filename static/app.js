@@ -56,8 +56,20 @@
       }
       return null;
     };
+    // Several ids, comma-separated: each is read alone, and each is saved once.
+    var readExternalIds = function (text, type) {
+      var keys = [];
+      var parts = text.split(",");
+      for (var i = 0; i < parts.length; i++) {
+        if (!parts[i].trim()) { continue; }
+        var key = readExternalId(parts[i], type);
+        if (!key) { return null; }
+        if (keys.indexOf(key) === -1) { keys.push(key); }
+      }
+      return keys.length ? keys.join(", ") : "no External ID";
+    };
     var update = function () {
-      var result = readExternalId(externalId.value, itemType.value);
+      var result = readExternalIds(externalId.value, itemType.value);
       preview.textContent = result || "not an item id yet";
     };
     externalId.addEventListener("input", update);

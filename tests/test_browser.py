@@ -81,8 +81,8 @@ def browser():
 @pytest.fixture(scope="session")
 def _gunicorn(database_url, tmp_path_factory):
     """One gunicorn per database and test process for the browser tests: starting and
-    stopping one cost 4 s a test. It keeps nothing between tests that the database does not (each test starts
-    from empty tables)."""
+    stopping one cost 4 s a test. It keeps nothing between tests that the database does not
+    (each test starts from empty tables)."""
     log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     with Gunicorn(database_url, workers=2, env={"SESSION_COOKIE_SECURE": "0"},
                   log_path=log_path) as running:
@@ -274,23 +274,25 @@ def test_the_help_articles_journey(browser, server, people, session, backend):
     visitor.close()
 
 
-def test_an_unlinked_item_is_linked_by_the_editor_and_re_run_by_the_organiser(
+def test_an_unlinked_item_is_added_to_a_ticket_by_the_editor_and_applied_at_once(
     browser, server, people, connect
 ):
-    """The failure step 3 of the article most often causes, found and fixed in the pages."""
+    """The failure step 3 of the article most often causes, found and fixed in the pages:
+    the pass keeps its own External ID, and the buyer gets it without waiting for anyone."""
     connect(people)
-    status, _ = server.post("/api/webhooks/thrivecart/",
-                            success(order_id="UNL-1", key="downsell-5", currency="GBP",
-                                    email="grace.hopper@example.com"))
-    assert status == 200
+    for order_id, key in (("UNL-1", "downsell-5"), ("UNL-2", "bump-9")):
+        status, _ = server.post("/api/webhooks/thrivecart/",
+                                success(order_id=order_id, key=key, currency="GBP",
+                                        email="grace.hopper@example.com"))
+        assert status == 200
     organiser = Visitor(browser, server.url)
     page = organiser.page
     organiser.enter("ada@example.com")
     attention = page.get_by_role("region", name="Needs attention")
-    expect(attention.get_by_role("link", name="Unlinked item: 1")).to_be_visible()
+    expect(attention.get_by_role("link", name="Unlinked item: 2")).to_be_visible()
     organiser.check("17-dashboard-needs-attention")
-    attention.get_by_role("link", name="Unlinked item: 1").click()
-    row = page.locator("table.log tbody tr").first
+    attention.get_by_role("link", name="Unlinked item: 2").click()
+    row = page.locator("table.log tbody tr").last
     expect(row).to_contain_text("1 unlinked: downsell-5")
     assert row.get_attribute("class") == "tone-warning"
     organiser.check("18-log-needs-attention")
@@ -299,25 +301,32 @@ def test_an_unlinked_item_is_linked_by_the_editor_and_re_run_by_the_organiser(
     editor.sign_in("ed@example.com")
     editor.page.get_by_role("link", name="Remote Work Summit").click()
     editor.nav("Revenue › Tickets")
-    editor.page.get_by_role("link", name="Link it to a ticket").click()
+    editor.page.get_by_role("link", name="Link them to a ticket").click()
     editor.check("19-unlinked-items")
     inbox_row = editor.page.locator("tr", has_text="downsell-5")
     expect(inbox_row.locator("td[data-label=\"Name in ThriveCart\"]")).to_have_text("Ticket")
     inbox_row.get_by_label("Ticket that downsell-5 unlocks").select_option(
-        label="All-Access Pass")
-    inbox_row.get_by_role("button", name="Link").click()
-    expect(editor.page.get_by_text("downsell-5 now unlocks “All-Access Pass”")).to_be_visible()
-    expect(editor.page.get_by_text("An organiser of this event can re-run them")).to_be_visible()
+        label="VIP Day Pass (has upsell-3)")
+    inbox_row.get_by_role("button", name="Add to ticket").click()
+    expect(editor.page.get_by_text("downsell-5 now unlocks “VIP Day Pass”. Re-ran 1 earlier "
+                                   "delivery of it: 1 paid.")).to_be_visible()
+    # A workbook bump is not a ticket: ignored, it leaves the inbox and can come back.
+    editor.page.locator("tr", has_text="bump-9").get_by_role("button",
+                                                             name="Ignore bump-9").click()
+    ignored = editor.page.get_by_role("region", name="Ignored")
+    expect(ignored).to_contain_text("bump-9")
+    expect(editor.page.get_by_text("Nothing to link")).to_be_visible()
     editor.check("20-unlinked-linked")
+    editor.nav("Revenue › Tickets")
+    expect(editor.page.locator("tr", has_text="VIP Day Pass")).to_contain_text(
+        "upsell-3, downsell-5")
     editor.close()
 
-    page.goto(f"/events/{people}/revenue/tickets/unlinked")
-    page.get_by_role("button", name="Re-run 1 delivery").click()
-    expect(page.get_by_text("Re-ran 1 delivery of downsell-5: 1 paid.")).to_be_visible()
-    row = page.locator("table.log tbody tr").first
+    page.goto(f"/events/{people}/setup/integrations/thrivecart/")
+    row = page.locator("table.log tbody tr", has_text="UNL-1").first
     expect(row).to_contain_text("1 paid")
     assert row.get_attribute("class") == "tone-good"
-    expect(row).to_contain_text("by ada@example.com")
+    expect(row).to_contain_text("by ed@example.com")
     organiser.check("21-log-after-rerun")
     organiser.nav("Attendees")
     expect(page.get_by_text("grace.hopper@example.com")).to_be_visible()

@@ -47,7 +47,7 @@ def test_events_tickets_and_members(runner, session):
                                  "--inactive"])
     assert result.exit_code == 0, result.output
     ticket = session.scalar(select(Ticket))
-    assert (ticket.external_id, ticket.active) == ("upsell-3", False)
+    assert (ticket.external_ids, ticket.active) == (["upsell-3"], False)
     assert sorted((p.amount, p.currency) for p in ticket.prices) == [(9700, "GBP"),
                                                                       (14700, "GBP")]
 
@@ -71,7 +71,8 @@ def test_demo_seeds_an_event_with_linked_tickets_once(runner, session, app, tmp_
     password = result.output.split("password: ")[1].split()[0]
     assert authenticate(session, "organiser@example.com", password) is not None
     tickets = session.scalars(select(Ticket)).all()
-    assert {t.external_id for t in tickets} >= {"product-2", "bump-2", "upsell-3", "downsell-5"}
+    assert {key for t in tickets for key in t.external_ids} >= {"product-2", "bump-2",
+                                                                "upsell-3", "downsell-5"}
     again = runner.invoke(args=["demo", "--if-empty"])
     assert again.exit_code == 0
     assert again.output.strip() == f"Demo login: organiser@example.com / password: {password}"

@@ -68,7 +68,8 @@ def test_log_lists_only_the_events_deliveries_each_with_its_own_outcomes(
     login("cy@example.com")
     shared_page = text_of(client.get(f"/events/{shared_with}/setup/integrations/thrivecart/"
                                      f"deliveries/{mine}/"))
-    assert "unlinked" in shared_page
+    # The other event's item is not this event's to link.
+    assert "1 for another event: product-12" in shared_page and "unlinked" not in shared_page
     assert not re.search(r"/revenue/tickets/\d+/", shared_page)
 
 

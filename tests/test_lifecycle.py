@@ -49,7 +49,7 @@ def purchase(session, key="product-12", email=EMAIL):
     session.expire_all()
     return session.scalars(
         select(TicketPurchase).join(Attendee).join(Ticket)
-        .where(Attendee.email == email, Ticket.external_id == key)
+        .where(Attendee.email == email, Ticket.links.any(key=key))
     ).one_or_none()
 
 
@@ -83,7 +83,7 @@ organiser = event
 
 
 def set_policies(session, on_payment_failed="keep", on_cancel="keep"):
-    ticket = session.scalars(select(Ticket).where(Ticket.external_id == "product-12")).one()
+    ticket = session.scalars(select(Ticket).where(Ticket.links.any(key="product-12"))).one()
     ticket.on_payment_failed, ticket.on_cancel = on_payment_failed, on_cancel
     session.commit()
 
@@ -400,8 +400,8 @@ def test_lifecycle_answers_name_the_item_and_say_why_nothing_applied(
         connect(event_id)
     post_webhook(client, success())
     assert post_webhook(client, refund()).json["outcomes"] == [
-        {"event_id": first, "item": "product-12", "outcome": "unlinked", "ticket_id": None,
-         "detail": "no ticket has this External ID"},
+        {"event_id": first, "item": "product-12", "outcome": "linked_elsewhere",
+         "ticket_id": None, "detail": "another event on this ThriveCart account links it"},
         {"event_id": second, "item": "product-12", "outcome": "refunded",
          "ticket_id": ticket, "detail": None},
     ]

@@ -2,6 +2,9 @@
 
 from heysummit_tc.extensions import db
 
+# Activity kinds added after the CHECK constraint on them (migration a9d4e2c7b316).
+LATER_KINDS = {"item_ignored", "item_restored"}
+
 
 def test_the_models_and_the_migrated_schema_never_drift(runner):
     """`flask db check` compares the models with the database the migrations built."""
@@ -190,15 +193,57 @@ def test_the_activity_kinds_migration_keeps_every_entry_and_refuses_an_unknown_k
         upgrade(revision="d8e3a6b1c2f4")
         db.session.execute(text("INSERT INTO events (id, name, currency, created_at) "
                                 "VALUES (1, 'S', 'USD', '2026-01-01 00:00:00')"))
-        db.session.execute(insert, [{"kind": kind.value} for kind in ActivityKind])
+        # The kinds the app knew then (later migrations add their own to the list).
+        kinds = [kind.value for kind in ActivityKind if kind not in LATER_KINDS]
+        db.session.execute(insert, [{"kind": kind} for kind in kinds])
         db.session.commit()
-        upgrade()
+        upgrade(revision="e4b2c9d7a1f3")
         kept = db.session.scalars(text("SELECT kind FROM activity ORDER BY id")).all()
-        assert kept == [kind.value for kind in ActivityKind]
+        assert kept == kinds
         with pytest.raises(IntegrityError):
             db.session.execute(insert, {"kind": "ticket_renamed"})
         db.session.rollback()
         downgrade(revision="d8e3a6b1c2f4")
         db.session.execute(insert, {"kind": "ticket_renamed"})
         db.session.commit()
+        db.session.remove()
+
+
+def test_the_external_ids_migration_keeps_each_tickets_id_and_links_several_after_it(
+        make_app, blank_database_url):
+    """Each ticket's External ID becomes its first of several; the database still holds a key
+    to one ticket per event; a downgrade keeps each ticket's first key."""
+    import pytest
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    app = make_app(SQLALCHEMY_DATABASE_URI=blank_database_url)
+    with app.app_context():
+        upgrade(revision="f1c3a5e7b9d2")
+        db.session.execute(text(
+            "INSERT INTO events (id, name, currency, created_at) VALUES "
+            "(1, 'Summit', 'USD', '2026-01-01 00:00:00'), (2, 'Other', 'USD', "
+            "'2026-01-01 00:00:00')"))
+        db.session.execute(text(
+            "INSERT INTO tickets (id, event_id, name, active, external_id, on_payment_failed, "
+            "on_cancel, created_at, updated_at) VALUES "
+            "(1, 1, 'Pass', true, 'product-2', 'keep', 'keep', '2026-01-01', '2026-01-01'), "
+            "(2, 1, 'Replays', true, NULL, 'keep', 'keep', '2026-01-01', '2026-01-01'), "
+            "(3, 2, 'Pass', true, 'product-2', 'keep', 'keep', '2026-01-01', '2026-01-01')"))
+        db.session.commit()
+        upgrade(revision="a9d4e2c7b316")
+        links = db.session.execute(text(
+            "SELECT event_id, ticket_id, key FROM ticket_external_ids ORDER BY id")).all()
+        assert [tuple(row) for row in links] == [(1, 1, "product-2"), (2, 3, "product-2")]
+        db.session.execute(text("INSERT INTO ticket_external_ids (event_id, ticket_id, key) "
+                                "VALUES (1, 1, 'downsell-5')"))
+        db.session.commit()
+        with pytest.raises(IntegrityError):
+            db.session.execute(text("INSERT INTO ticket_external_ids (event_id, ticket_id, key)"
+                                    " VALUES (1, 2, 'downsell-5')"))
+        db.session.rollback()
+        downgrade(revision="f1c3a5e7b9d2")
+        kept = db.session.execute(text("SELECT id, external_id FROM tickets ORDER BY id")).all()
+        assert [tuple(row) for row in kept] == [(1, "product-2"), (2, None), (3, "product-2")]
         db.session.remove()

@@ -35,12 +35,11 @@ def multi_payload():
 
 
 def purchases(session, event_id=None):
-    """Return {(email, external id): purchase} for every purchase (of one event)."""
+    """Return {(email, item key): purchase} for every purchase (of one event)."""
     session.expire_all()
-    attendee, ticket, purchase = models.Attendee, models.Ticket, models.TicketPurchase
-    statement = (select(attendee.email, ticket.external_id, purchase)
-                 .join(purchase, purchase.attendee_id == attendee.id)
-                 .join(ticket, ticket.id == purchase.ticket_id))
+    attendee, purchase = models.Attendee, models.TicketPurchase
+    statement = (select(attendee.email, purchase.thrivecart_item_key, purchase)
+                 .join(purchase, purchase.attendee_id == attendee.id))
     if event_id:
         statement = statement.where(models.Attendee.event_id == event_id)
     return {(email, key): purchase for email, key, purchase in session.execute(statement)}
@@ -107,7 +106,7 @@ def test_multi_item_order_each_item_linked_unlinked_or_inactive(
     assert outcomes == {k: ("paid" if k != key else expected) for k in MULTI_KEYS}
     [answer] = [o for o in response.json["outcomes"] if o["item"] == key]
     ticket_id = session.scalar(select(models.Ticket.id).where(
-        models.Ticket.event_id == event_id, models.Ticket.external_id == key))
+        models.Ticket.event_id == event_id, models.Ticket.links.any(key=key)))
     assert (answer["event_id"], answer["ticket_id"], answer["detail"]) == {
         "linked": (event_id, ticket_id, None),
         "unlinked": (event_id, None, "no ticket has this External ID"),
@@ -158,9 +157,10 @@ def test_two_events_sharing_a_secret_each_provision_their_own_tickets(
     by_event = {}
     for outcome in response.json["outcomes"]:
         by_event.setdefault(outcome["event_id"], {})[outcome["item"]] = outcome["outcome"]
+    # An item the other event links is that event's: not this one's to link.
     assert by_event[first] == {"product-2": "paid", "bump-2": "unlinked",
-                               "upsell-3": "unlinked", "downsell-5": "unlinked"}
-    assert by_event[second] == {"product-2": "unlinked", "bump-2": "unlinked",
+                               "upsell-3": "linked_elsewhere", "downsell-5": "linked_elsewhere"}
+    assert by_event[second] == {"product-2": "linked_elsewhere", "bump-2": "unlinked",
                                 "upsell-3": "paid", "downsell-5": "paid"}
     assert set(purchases(session, first)) == {("katherine.johnson@example.com", "product-2")}
     assert set(purchases(session, second)) == {("katherine.johnson@example.com", "upsell-3"),
@@ -352,10 +352,12 @@ def test_a_ticket_another_order_paid_a_moment_before_is_answered_already_paid(
             paid_elsewhere.append(True)
             cursor.execute(
                 "INSERT INTO ticket_purchases (attendee_id, ticket_id, status, amount, currency,"
-                " source, thrivecart_order_id, test, payments, created_at, updated_at) "
-                "SELECT a.id, t.id, 'paid', 100, 'USD', 'thrivecart', 'OTHER-ORDER', FALSE, 0,"
+                " source, thrivecart_order_id, thrivecart_item_key, test, payments, created_at,"
+                " updated_at) SELECT a.id, t.id, 'paid', 100, 'USD', 'thrivecart', 'OTHER-ORDER',"
+                " 'product-12', FALSE, 0,"
                 " '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM attendees a, tickets t "
-                "WHERE a.email = 'ada.lovelace@example.com' AND t.external_id = 'product-12'")
+                "WHERE a.email = 'ada.lovelace@example.com' AND t.id = (SELECT ticket_id FROM "
+                "ticket_external_ids WHERE key = 'product-12')")
 
     with app.app_context():
         engine = db.engine
@@ -510,7 +512,8 @@ def test_a_returning_buyers_order_grants_its_new_items_beside_those_already_held
     answer = post_webhook(client, success(order_id="SECOND-2", charges=charges))
     assert [(o["item"], o["outcome"]) for o in answer.json["outcomes"]] == [
         ("product-12", "already_paid"), ("bump-3", "paid")]
-    held = session.scalars(select(models.Ticket.external_id).join(
-        models.TicketPurchase, models.TicketPurchase.ticket_id == models.Ticket.id)
-        .order_by(models.Ticket.external_id)).all()
+    held = session.scalars(select(models.TicketExternalId.key).join(
+        models.TicketPurchase,
+        models.TicketPurchase.ticket_id == models.TicketExternalId.ticket_id)
+        .order_by(models.TicketExternalId.key)).all()
     assert held == ["bump-3", "product-12"]

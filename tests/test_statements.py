@@ -13,6 +13,7 @@ from heysummit_tc.models import (
     DeliveryOutcome,
     Event,
     Ticket,
+    TicketExternalId,
     WebhookDelivery,
     any_of,
     utcnow,
@@ -265,9 +266,10 @@ def test_a_list_matches_whole_values_only(app, make_event, make_ticket, session)
     longer than the column allows is not cut down to one that a row holds."""
     ticket_id = make_ticket(make_event(), "All-Access", "product-12")
     external_id = "k" * 40  # as long as the column allows, written past the ticket form's rules
-    session.execute(update(Ticket).where(Ticket.id == ticket_id).values(external_id=external_id))
+    session.execute(update(TicketExternalId).where(TicketExternalId.ticket_id == ticket_id)
+                    .values(key=external_id))
     session.commit()
-    matching = select(Ticket.id).where(any_of(Ticket.external_id, "keys"))
+    matching = select(TicketExternalId.ticket_id).where(any_of(TicketExternalId.key, "keys"))
     assert session.scalars(matching, {"keys": [external_id + "1"]}).all() == []
     assert session.scalars(matching, {"keys": ["bump-2", external_id]}).all() == [ticket_id]
     assert session.scalars(matching, {"keys": []}).all() == []

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from heysummit_tc.models import Attendee, Ticket, TicketPrice, TicketPurchase
+from heysummit_tc.models import Attendee, Ticket, TicketExternalId, TicketPrice, TicketPurchase
 from heysummit_tc.services import ServiceError
 from heysummit_tc.services.money import format_amount, parse_amount
 from heysummit_tc.services.tickets import normalize_external_id
@@ -58,7 +58,7 @@ def test_ticket_form_saves_normalised_external_id(client, session, signed_in):
                                  "active": "y"})
     assert response.status_code == 302
     ticket = session.scalar(select(Ticket).where(Ticket.event_id == event_id))
-    assert (ticket.name, ticket.external_id, ticket.active) == ("All access", "product-12", True)
+    assert (ticket.name, ticket.external_ids, ticket.active) == ("All access", ["product-12"], True)
 
 
 def test_ticket_form_shows_formats_next_to_a_wrong_external_id(
@@ -72,7 +72,7 @@ def test_ticket_form_shows_formats_next_to_a_wrong_external_id(
     assert response.status_code == 400
     assert 'id="external_id-error"' in page and 'aria-invalid="true"' in page
     assert "product-2, upsell-2, downsell-2 or bump-2" in page
-    assert session.get(Ticket, ticket_id).external_id == "upsell-3"
+    assert session.get(Ticket, ticket_id).external_ids == ["upsell-3"]
 
 
 def test_external_id_clash_names_the_ticket_holding_it(client, make_ticket, session, signed_in):
@@ -81,7 +81,7 @@ def test_external_id_clash_names_the_ticket_holding_it(client, make_ticket, sess
     response = client.post(f"/events/{event_id}/revenue/tickets/new",
                            data={"name": "Copy", "external_id": "PRODUCT_2"})
     page = response.get_data(as_text=True)
-    assert "already the External ID of the ticket “All-Access Pass”" in page
+    assert "product-2 is already an External ID of the ticket “All-Access Pass”" in page
     assert session.scalar(select(Ticket).where(Ticket.name == "Copy")) is None
 
 
@@ -89,13 +89,14 @@ def test_same_external_id_is_fine_in_another_event(make_event, make_ticket, sess
     first, second = make_event(), make_event()
     make_ticket(first, "A", "product-2")
     make_ticket(second, "B", "product-2")
-    assert len(session.scalars(select(Ticket).where(Ticket.external_id == "product-2")).all()) == 2
+    assert len(session.scalars(select(Ticket).where(Ticket.links.any(key="product-2"))).all()) == 2
 
 
 def test_database_refuses_a_duplicate_external_id(make_event, make_ticket, session):
     event_id = make_event()
     make_ticket(event_id, "A", "bump-2")
-    session.add(Ticket(event_id=event_id, name="B", external_id="bump-2"))
+    session.add(Ticket(event_id=event_id, name="B",
+                       links=[TicketExternalId(event_id=event_id, key="bump-2")]))
     with pytest.raises(IntegrityError):
         session.flush()
     session.rollback()
@@ -228,8 +229,8 @@ def test_external_id_takes_a_thrivecart_url_or_a_number_with_its_type(
         "name": "From a URL", "external_id": typed, "item_type": item_type, "active": "y",
         "on_payment_failed": "keep", "on_cancel": "keep"}, follow_redirects=True)
     assert f"created with External ID {stored}" in html.unescape(saved.get_data(as_text=True))
-    assert session.scalar(select(Ticket.external_id).where(Ticket.name == "From a URL")) == \
-        stored
+    assert session.scalar(select(Ticket).where(Ticket.name == "From a URL")).external_ids == \
+        [stored]
 
 
 @pytest.mark.parametrize("typed", [

@@ -1,5 +1,5 @@
-"""What happened and what needs attention: the delivery log's outcomes, the dashboard, the
-unlinked items inbox with its re-run, and the wrong-secret warning."""
+"""What happened and what needs attention: the delivery log's outcomes, the dashboard and the
+wrong-secret warning (the unlinked items inbox is in test_inbox)."""
 
 import html
 import json
@@ -7,9 +7,6 @@ import re
 from datetime import timedelta
 
 import time_machine
-from sqlalchemy import func, select
-
-from heysummit_tc.models import Attendee, TicketPurchase
 
 from helpers import FIXTURE_SECRET, form_body, load_fixture, post_webhook
 from orders import LATER, refund
@@ -178,58 +175,6 @@ def test_the_dashboard_counts_what_needs_attention_and_test_purchases_apart(
     # The links open the log filtered to exactly those deliveries.
     assert len(log(client, event_id, outcome="unlinked", attention="1")) == 2
     assert "Last delivery received" in page and "order.refund" in page
-
-
-def test_an_unlinked_item_is_linked_by_the_editor_and_re_run_by_the_organiser_once(
-    client, login, make_user, make_event, make_ticket, connect, session
-):
-    event_id = organiser_event(make_user, make_event, make_ticket, connect, editor=True)
-    vip = make_ticket(event_id, "VIP dinner", None, [("250.00", "USD")])
-    first = post_webhook(client, order("V1", ("product-12", "upsell-9"))).json["delivery_id"]
-    post_webhook(client, order("V1", ("product-12", "upsell-9")))
-    post_webhook(client, order("V2", ("upsell-9",), email="bob@example.com"))
-    login("grace@example.com")
-    tickets = page_text(client.get(f"/events/{event_id}/revenue/tickets/"))
-    assert "ThriveCart sent 1 item that no ticket links." in tickets
-    inbox_url = f"/events/{event_id}/revenue/tickets/unlinked"
-    inbox = page_text(client.get(inbox_url))
-    row = re.search(r"<code>upsell-9</code>.*?</tr>", inbox, re.S).group(0)
-    assert "VIP dinner" in row and '<td data-label="Deliveries" class="num">3</td>' in row
-
-    # The same validation as the ticket form: an id another ticket holds is refused.
-    clash = client.post(inbox_url, data={"external_id": "bump-3", "ticket_id": vip})
-    assert clash.status_code == 400
-    assert "bump-3 is already the External ID of the ticket “Workbook”" in page_text(clash, 400)
-    missing = client.post(inbox_url, data={"external_id": "upsell-9", "ticket_id": 0})
-    assert "Choose the ticket this item should unlock." in page_text(missing, 400)
-
-    linked = page_text(client.post(inbox_url, data={"external_id": "upsell-9",
-                                                    "ticket_id": vip}, follow_redirects=True))
-    assert "upsell-9 now unlocks “VIP dinner”" in linked
-    assert "<code>upsell-9</code> now unlocks" in linked and "Re-run" not in linked
-    assert "An organiser of this event can re-run them" in linked
-    assert client.post(inbox_url + "/rerun", data={"external_id": "upsell-9"}).status_code == 403
-
-    client.post("/logout")
-    login("ada@example.com")
-    assert "Re-run 3 deliveries" in page_text(client.get(inbox_url))
-    done = page_text(client.post(inbox_url + "/rerun", data={"external_id": "upsell-9"},
-                                 follow_redirects=True))
-    assert "Re-ran 3 deliveries of upsell-9: 1 already paid, 2 paid." in done
-    buyers = session.scalars(
-        select(Attendee.email).join(TicketPurchase, TicketPurchase.attendee_id == Attendee.id)
-        .where(TicketPurchase.ticket_id == vip).order_by(Attendee.email)).all()
-    assert buyers == ["ada.lovelace@example.com", "bob@example.com"]
-    # The first delivery's row turned green; nothing waits any more; a second re-run is a
-    # no-op and the purchases stay one per buyer.
-    assert (("good", "1 paid · no change: already paid", first)
-            in log(client, event_id))
-    again = page_text(client.post(inbox_url + "/rerun", data={"external_id": "upsell-9"},
-                                  follow_redirects=True))
-    assert "No delivery of upsell-9 is waiting to be re-run." in again
-    assert "Nothing to link" in again
-    assert session.scalar(select(func.count()).select_from(TicketPurchase)
-                          .where(TicketPurchase.ticket_id == vip)) == 2
 
 
 def test_the_wrong_secret_warning_counts_posts_before_any_secret_apart_from_wrong_ones(

@@ -80,13 +80,14 @@ class TicketForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     external_id = StringField(
         "External ID",
-        # Long enough for a pasted URL: nothing typed is ever cut (the form says what is wrong).
+        # Long enough for pasted URLs: nothing typed is ever cut (the form says what is wrong).
         validators=[Optional(), Length(max=2000)],
         description=(
             f"The ThriveCart item this ticket stands for: {ACCEPTED_FORMATS}. Or paste the "
             "item's URL from ThriveCart's editor, or just its number (the number at the end "
-            "of that URL) with its type beside. Leave empty if ThriveCart does not sell this "
-            "ticket."
+            "of that URL) with its type beside. Several, comma-separated, when ThriveCart "
+            "sells this ticket more than one way (product-2, downsell-5). Leave empty if "
+            "ThriveCart does not sell this ticket."
         ),
     )
     item_type = SelectField(
@@ -126,13 +127,15 @@ class PriceForm(FlaskForm):
 
 
 class LinkItemForm(FlaskForm):
-    """Link an item ThriveCart sent to a ticket (sets the ticket's External ID)."""
+    """Add an item ThriveCart sent to a ticket's External IDs."""
 
     external_id = StringField("Item", validators=[DataRequired(), Length(max=200)])
     ticket_id = SelectField("Ticket", coerce=int, validators=[DataRequired()])
 
 
-class RerunForm(FlaskForm):
+class ItemForm(FlaskForm):
+    """A button acting on one item of the inbox: re-run, create its ticket, ignore, restore."""
+
     external_id = StringField("Item", validators=[DataRequired(), Length(max=200)])
 
 

@@ -13,6 +13,7 @@ from ..services.integrations import (
     dismiss_rejections,
     integration_of,
     set_secret_word,
+    sharing_events,
 )
 from ..services.outcomes import GROUPS, REJECTED
 from ..services.rejections import rejected_posts
@@ -92,9 +93,22 @@ def configure_thrivecart(event):
         if done:
             flash("Secret Word saved. ThriveCart orders for this event will now be verified "
                   "with it.", "success")
+            _say_shared(event)
             return redirect(url_for("admin.thrivecart", event_id=event.id))
     return render_template("admin/thrivecart_configure.html", event=event, form=form,
-                           integration=integration), status_of(form)
+                           integration=integration,
+                           sharing=sharing_events(db.session, event.id, current_user.id)
+                           if integration is not None else []), status_of(form)
+
+
+def _say_shared(event):
+    """After a save: name the user's other events that hold the same Secret Word."""
+    sharing = sharing_events(db.session, event.id, current_user.id)
+    if sharing:
+        named = ", ".join(f"“{name}”" for name in sharing)
+        flash(f"{named} {'uses' if len(sharing) == 1 else 'use'} this Secret Word too: one "
+              "ThriveCart account. Each order it sends reaches every one of these events, "
+              "and each grants only what its own tickets link.", "info")
 
 
 @bp.route(THRIVECART + "/disconnect", methods=["GET", "POST"])
@@ -147,7 +161,7 @@ def test_purchase(event):
     linked = linked_tickets(db.session, event.id)
     form = TestPurchaseForm(email=current_user.email)
     form.ticket_id.choices = [
-        SelectChoice(ticket.id, f"{ticket.name} ({ticket.external_id})"
+        SelectChoice(ticket.id, f"{ticket.name} ({ticket.external_ids[0]})"
                      + ("" if ticket.active else ", inactive"))
         for ticket in linked
     ]
@@ -156,7 +170,7 @@ def test_purchase(event):
         buyer = Buyer(form.email.data, form.first_name.data or "", form.last_name.data or "")
         result = send_test_purchase(db.session, ticket, buyer, user_id=current_user.id)
         processed(event, [result], ActivityKind.TEST_PURCHASE,
-                  f"{ticket.name} ({ticket.external_id}) for {form.email.data}")
+                  f"{ticket.name} ({ticket.external_ids[0]}) for {form.email.data}")
         outcome = result.outcomes[0].outcome if result.outcomes else result.status
         good = outcome in (OutcomeKind.PAID, OutcomeKind.ALREADY_PAID)
         flash(f"Test purchase sent: {outcome.replace('_', ' ')}.", "success" if good else "error")

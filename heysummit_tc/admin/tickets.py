@@ -5,18 +5,20 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..models import Ticket
+from ..services import ServiceError
+from ..services.integrations import linked_elsewhere
 from ..services.tickets import (
     TicketFields,
     add_price,
     create_ticket,
     delete_ticket,
+    normalize_external_ids,
     purchase_count,
     remove_price,
     tickets_of,
     update_ticket,
 )
 from ..services.unlinked import count_unlinked
-from ..thrivecart.items import ItemIdProblem, read_external_id
 from . import bp
 from .access import members, owned_or_404
 from .forms import ActionForm, PriceForm, TicketForm, status_of, submit
@@ -27,7 +29,7 @@ from .forms import ActionForm, PriceForm, TicketForm, status_of, submit
 def tickets(event):
     """List the event's tickets with their prices, External IDs and purchases."""
     rows = tickets_of(db.session, event.id)
-    linked = sum(1 for ticket, _purchases in rows if ticket.external_id)
+    linked = sum(1 for ticket, _purchases in rows if ticket.links)
     return render_template("admin/tickets.html", event=event, rows=rows, linked=linked,
                            unlinked=count_unlinked(db.session, event.id))
 
@@ -46,7 +48,7 @@ def new_ticket(event):
         db.session, event, _fields(form), actor=current_user))
     if done:
         flash(f"Ticket “{ticket.name}” created"
-              + (f" with External ID {ticket.external_id}" if ticket.external_id else "")
+              + (f" with External ID {ticket.external_ids_text}" if ticket.links else "")
               + ". Add its price below.", "success")
         return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))
     return _ticket_page(event, form, None)
@@ -56,17 +58,20 @@ def _ticket_page(event, form, ticket, price_form=None):
     """The ticket form (new or existing), answering 400 when a form on it has errors."""
     if ticket is not None and price_form is None:
         price_form = PriceForm(formdata=None, prefix="price", currency=event.currency)
+    shared = linked_elsewhere(db.session, event.id, ticket.external_ids, current_user.id) \
+        if ticket is not None else []
     return render_template("admin/ticket_form.html", event=event, form=form, ticket=ticket,
-                           price_form=price_form, preview=_preview(form)), \
+                           price_form=price_form, preview=_preview(form), shared=shared), \
         status_of(form, price_form)
 
 
 def _preview(form):
-    """What External ID the form's input would store (shown before saving), or None."""
+    """What External IDs the form's input would store (shown before saving), or None."""
     try:
-        return read_external_id(form.external_id.data, form.item_type.data)
-    except ItemIdProblem:
+        keys = normalize_external_ids(form.external_id.data, form.item_type.data)
+    except ServiceError:
         return None
+    return ", ".join(keys) or None
 
 
 @bp.route("/events/<int:event_id>/revenue/tickets/<int:ticket_id>/delete",
@@ -92,7 +97,7 @@ def remove_ticket(event, ticket_id):
 def ticket(event, ticket_id):
     """Edit a ticket's name, External ID and availability, and list its prices."""
     ticket = owned_or_404(Ticket, ticket_id, event.id)
-    form = TicketForm(obj=ticket)
+    form = TicketForm(obj=ticket, external_id=ticket.external_ids_text)
     done, _ = submit(form, lambda: update_ticket(
         db.session, ticket, _fields(form), actor=current_user))
     if done:
@@ -112,7 +117,8 @@ def add_ticket_price(event, ticket_id):
     if done:
         flash("Price added.", "success")
         return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))
-    page, _status = _ticket_page(event, TicketForm(formdata=None, obj=ticket), ticket,
+    page, _status = _ticket_page(event, TicketForm(formdata=None, obj=ticket,
+                                                   external_id=ticket.external_ids_text), ticket,
                                  price_form)
     return page, 400
 

@@ -21,7 +21,15 @@ from .emails import (
     EmailStatus,
     OutboxEmail,
 )
-from .events import Event, OnCancel, OnPaymentFailed, Ticket, TicketPrice
+from .events import (
+    Event,
+    IgnoredItem,
+    OnCancel,
+    OnPaymentFailed,
+    Ticket,
+    TicketExternalId,
+    TicketPrice,
+)
 from .thrivecart import (
     DeliveryEvent,
     DeliveryOutcome,
@@ -58,6 +66,7 @@ __all__ = [
     "EventMember",
     "HeldDelivery",
     "HeldRefusal",
+    "IgnoredItem",
     "LifecycleEvent",
     "LifecycleKind",
     "OnCancel",
@@ -69,6 +78,7 @@ __all__ = [
     "ThriveCartIntegration",
     "ThriveCartOrder",
     "Ticket",
+    "TicketExternalId",
     "TicketPrice",
     "TicketPurchase",
     "TicketPurchaseCount",

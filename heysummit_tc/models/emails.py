@@ -115,6 +115,8 @@ class ActivityKind(enum.StrEnum):
     BUYER_ERASED = "buyer_erased"
     ATTENDEE_EMAIL_CHANGED = "attendee_email_changed"
     ATTENDEES_MERGED = "attendees_merged"
+    ITEM_IGNORED = "item_ignored"
+    ITEM_RESTORED = "item_restored"
 
 
 class ActivityEntry(Base):

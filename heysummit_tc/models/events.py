@@ -42,14 +42,11 @@ class Event(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
-    __table_args__ = (UniqueConstraint("event_id", "external_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
-    # The ThriveCart item key this ticket stands for (product-2, bump-2, ...); see thrivecart.items.
-    external_id: Mapped[str | None] = mapped_column(String(40))
     on_payment_failed: Mapped[OnPaymentFailed] = mapped_column(
         str_enum(OnPaymentFailed, "on_payment_failed"), default=OnPaymentFailed.KEEP,
         server_default=OnPaymentFailed.KEEP.value)
@@ -64,6 +61,55 @@ class Ticket(Base):
         back_populates="ticket", cascade="all, delete-orphan",
         order_by="(TicketPrice.currency, TicketPrice.amount.desc())",
     )
+    links: Mapped[list["TicketExternalId"]] = relationship(
+        back_populates="ticket", cascade="all, delete-orphan", order_by="TicketExternalId.id",
+    )
+
+    @property
+    def external_ids(self):
+        """The ThriveCart item keys this ticket stands for, in the order they were given."""
+        return [link.key for link in self.links]
+
+    @property
+    def external_ids_text(self):
+        """The External IDs as the ticket form's field holds them: ``product-2, downsell-5``."""
+        return ", ".join(self.external_ids)
+
+
+class TicketExternalId(Base):
+    """One External ID of a ticket: a ThriveCart item key (product-2, bump-2, ...; see
+    thrivecart.items) whose orders grant it. A key unlocks one ticket per event."""
+
+    __tablename__ = "ticket_external_ids"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The ticket's event, kept here so that the database holds each key to one ticket.
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(40))
+
+    ticket: Mapped[Ticket] = relationship(back_populates="links")
+
+
+class IgnoredItem(Base):
+    """An item ThriveCart sends that the organisers chose not to link (a workbook bump, say):
+    listed under Ignored in the inbox and counted nowhere, until restored."""
+
+    __tablename__ = "ignored_items"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped["User | None"] = relationship()  # noqa: F821
 
 
 class TicketPrice(Base):

@@ -49,6 +49,8 @@ class OutcomeKind(enum.StrEnum):
     WAITING_FOR_ORDER = "waiting_for_order"
     DUPLICATE = "duplicate"
     UNLINKED = "unlinked"
+    # Another event that received the delivery links the item: not this event's to link.
+    LINKED_ELSEWHERE = "linked_elsewhere"
     TICKET_INACTIVE = "ticket_inactive"
     NO_ITEMS = "no_items"
     IGNORED = "ignored"

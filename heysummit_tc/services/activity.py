@@ -27,6 +27,8 @@ KINDS = {
     A.BUYER_ERASED: "Buyer's personal data erased",
     A.ATTENDEE_EMAIL_CHANGED: "Attendee's email changed by ThriveCart",
     A.ATTENDEES_MERGED: "Attendees merged",
+    A.ITEM_IGNORED: "Unlinked item ignored",
+    A.ITEM_RESTORED: "Ignored item listed again",
 }
 
 

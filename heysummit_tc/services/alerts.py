@@ -33,6 +33,7 @@ from .deliveries import last_delivery
 from .held import refusals_between
 from .integrations import integration_of
 from .rejections import rejection_criteria
+from .unlinked import still_unlinked
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +138,7 @@ def _unlinked_keys(session, event_id, window):
         .join(DeliveryEvent, _LATEST_ATTEMPT)
         .join(WebhookDelivery, WebhookDelivery.id == DeliveryOutcome.delivery_id)
         .where(*window, DeliveryOutcome.outcome == OutcomeKind.UNLINKED,
-               WebhookDelivery.event_type == ORDER_SUCCESS,
-               DeliveryOutcome.item_key.not_in(
-                   select(Ticket.external_id).where(Ticket.event_id == event_id,
-                                                    Ticket.external_id.is_not(None))))
+               WebhookDelivery.event_type == ORDER_SUCCESS, *still_unlinked(event_id))
     )
     return [key for key in session.scalars(unlinked) if key]
 
@@ -163,7 +161,7 @@ def _silent_since(session, event_id, integration, until, silence_days, reported_
     if integration is None or silence_days <= 0:
         return None
     linked = session.scalar(select(func.count(Ticket.id)).where(
-        Ticket.event_id == event_id, Ticket.external_id.is_not(None), Ticket.active.is_(True)))
+        Ticket.event_id == event_id, Ticket.links.any(), Ticket.active.is_(True)))
     if not linked:
         return None
     last = last_delivery(session, event_id)

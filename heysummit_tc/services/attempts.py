@@ -81,6 +81,16 @@ class Outcome:
     detail: str | None = None
 
 
+def unlinked(event_id, key, tickets):
+    """The outcome of an item no ticket of the event links: the event's to link, unless
+    another event that received the delivery links it (``tickets``, keyed by event and
+    item, holds the linked tickets of every event the delivery addressed)."""
+    if any(linked == key for _event_id, linked in tickets):
+        return Outcome(event_id, key, OutcomeKind.LINKED_ELSEWHERE,
+                       detail="another event on this ThriveCart account links it")
+    return Outcome(event_id, key, OutcomeKind.UNLINKED, detail="no ticket has this External ID")
+
+
 @dataclass(frozen=True)
 class DeliveryResult:
     delivery_id: int

@@ -2,7 +2,7 @@
 
 from functools import cache
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, distinct, func, select
 from sqlalchemy.orm import contains_eager
 
 from ..models import (
@@ -12,6 +12,7 @@ from ..models import (
     EventMember,
     Role,
     Ticket,
+    TicketExternalId,
     TicketPurchase,
     TicketPurchaseCount,
     User,
@@ -143,7 +144,8 @@ def _counts(configured):
     whether the event has an integration, which changes how rejected posts are counted)."""
     return select(
         select(func.count(Ticket.id)).where(_OF_EVENT).scalar_subquery(),
-        select(func.count(Ticket.external_id)).where(_OF_EVENT).scalar_subquery(),
+        select(func.count(distinct(TicketExternalId.ticket_id)))
+        .where(TicketExternalId.event_id == bindparam("event_id")).scalar_subquery(),
         select(func.coalesce(func.sum(EventAttendeeCount.attendees), 0))
         .where(EventAttendeeCount.event_id == bindparam("event_id")).scalar_subquery(),
         _paid_sum(TicketPurchaseCount.paid),

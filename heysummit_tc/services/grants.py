@@ -7,7 +7,7 @@ from dataclasses import asdict
 from ..models import OutcomeKind, PurchaseStatus
 from ..sql import orders
 from ..thrivecart.events import LIFECYCLE_WORDS
-from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome
+from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome, unlinked
 from .lifecycle import REBUYABLE, has_access, settle
 
 
@@ -38,8 +38,7 @@ def apply_success(attempt):
         for key in order.item_keys:
             ticket = tickets.get((event_id, key))
             if ticket is None:
-                outcomes.append(Outcome(event_id, key, OutcomeKind.UNLINKED,
-                                        detail="no ticket has this External ID"))
+                outcomes.append(unlinked(event_id, key, tickets))
             elif not ticket.active:
                 outcomes.append(Outcome(event_id, key, OutcomeKind.TICKET_INACTIVE, ticket.id,
                                         detail="the ticket is inactive; reactivate and replay"))

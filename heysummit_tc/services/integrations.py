@@ -3,9 +3,16 @@
 import hashlib
 import hmac
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 
-from ..models import ActivityKind, ThriveCartIntegration, utcnow
+from ..models import (
+    ActivityKind,
+    Event,
+    EventMember,
+    ThriveCartIntegration,
+    TicketExternalId,
+    utcnow,
+)
 from . import ServiceError
 from .activity import record
 
@@ -82,6 +89,42 @@ def find_event_ids_by_digest(connection, digest):
     return sorted(
         event_id for event_id, stored in rows if hmac.compare_digest(stored, digest)
     )
+
+
+def _same_account(event_id):
+    """Conditions: an integration other than the event's that holds the same Secret Word,
+    so the same ThriveCart account (every order it sends reaches both events)."""
+    mine = (select(ThriveCartIntegration.secret_digest)
+            .where(ThriveCartIntegration.event_id == event_id).scalar_subquery())
+    return (ThriveCartIntegration.secret_digest == mine,
+            ThriveCartIntegration.event_id != event_id)
+
+
+def _member(user_id):
+    return exists().where(EventMember.event_id == Event.id, EventMember.user_id == user_id)
+
+
+def sharing_events(session, event_id, user_id):
+    """Return the names of the user's other events connected to the same ThriveCart account
+    as this one (the same Secret Word), by name."""
+    return list(session.scalars(
+        select(Event.name).join(ThriveCartIntegration, ThriveCartIntegration.event_id == Event.id)
+        .where(*_same_account(event_id), _member(user_id)).order_by(Event.name, Event.id)))
+
+
+def linked_elsewhere(session, event_id, keys, user_id):
+    """Return (key, event name or None) for each of ``keys`` that another event on the same
+    ThriveCart account links: one order of it then grants a ticket in both. The name is None
+    for an event the user is not a member of (its name is not theirs to read)."""
+    if not keys:
+        return []
+    rows = session.execute(
+        select(TicketExternalId.key, Event.name, _member(user_id))
+        .join(Event, Event.id == TicketExternalId.event_id)
+        .join(ThriveCartIntegration, ThriveCartIntegration.event_id == Event.id)
+        .where(*_same_account(event_id), TicketExternalId.key.in_(keys))
+        .order_by(TicketExternalId.key, Event.name))
+    return [(key, name if member else None) for key, name, member in rows]
 
 
 _INTEGRATION_OF = select(ThriveCartIntegration).where(

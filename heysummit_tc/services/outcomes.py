@@ -23,6 +23,7 @@ GROUPS = {
     "no_change": ("No change", (K.ALREADY_PAID, K.ALREADY_PAYMENT_FAILED, K.ALREADY_CANCELLED,
                                 K.ALREADY_ENDED, K.ALREADY_REFUNDED, K.DUPLICATE)),
     "email": ("Email change", (K.EMAIL_CHANGED, K.EMAIL_CONFLICT, K.UNKNOWN_CUSTOMER)),
+    "elsewhere": ("Another event's item", (K.LINKED_ELSEWHERE,)),
     "ignored": ("Ignored", (K.IGNORED, K.NO_ITEMS)),
     "failed": ("Failed", (K.FAILED,)),
 }
@@ -56,6 +57,7 @@ _WORDS = {
     K.PAYMENT_RECORDED: "payment recorded",
     K.CANCELLED: "cancelled",
     K.UNLINKED: "unlinked",
+    K.LINKED_ELSEWHERE: "for another event",
     K.TICKET_INACTIVE: "ticket inactive",
     K.NO_ITEMS: "no items",
     K.EMAIL_CHANGED: "email changed",
@@ -107,7 +109,7 @@ def summarise(outcomes, event_type=""):
             parts.append("ignored")
         elif kind in _NO_CHANGE:
             no_change.append(_NO_CHANGE[kind])
-        elif kind in (K.UNLINKED, K.TICKET_INACTIVE):
+        elif kind in (K.UNLINKED, K.TICKET_INACTIVE, K.LINKED_ELSEWHERE):
             keys = ", ".join(sorted({item for item in items if item}))
             parts.append(f"{len(items)} {_WORDS[kind]}" + (f": {keys}" if keys else ""))
         elif kind in (K.NO_ITEMS, K.EMAIL_CONFLICT, K.UNKNOWN_CUSTOMER):

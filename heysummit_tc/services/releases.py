@@ -104,10 +104,11 @@ def test_purchase_payload(ticket, buyer, now=None):
     """Build a realistic test-mode ``order.success`` of one ticket for ``buyer`` (a
     :class:`..thrivecart.customer.Buyer`), as ThriveCart would send it."""
     email, first_name, last_name = buyer.email, buyer.first_name, buyer.last_name
-    if not ticket.external_id:
+    if not ticket.links:
         raise ServiceError("Pick a ticket that has an External ID.", field="ticket_id")
     now = now or utcnow()
-    item_type, reference = ticket.external_id.split("-")
+    key = ticket.external_ids[0]
+    item_type, reference = key.split("-")
     prices = sorted(ticket.prices, key=lambda price: price.amount, reverse=True)
     amount, currency = (prices[0].amount, prices[0].currency) if prices else (
         0, ticket.event.currency)
@@ -133,8 +134,8 @@ def test_purchase_payload(ticket, buyer, now=None):
         },
         "order": _test_order(order_id, ticket, (item_type, reference), amount, stamp),
         "purchases": [ticket.name],
-        "purchase_map": [ticket.external_id],
-        "purchase_map_flat": ticket.external_id,
+        "purchase_map": [key],
+        "purchase_map_flat": key,
     }
 
 

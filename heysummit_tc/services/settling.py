@@ -7,7 +7,7 @@ from dataclasses import replace
 from ..models import LifecycleKind, OutcomeKind, PurchaseStatus
 from ..sql import orders
 from ..thrivecart.events import LIFECYCLE_WORDS
-from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome
+from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome, unlinked
 from .lifecycle import settle
 
 
@@ -26,8 +26,7 @@ def apply_lifecycle(attempt):
     for event_id in attempt.event_ids:
         ticket = tickets.get((event_id, key))
         if ticket is None:
-            outcomes.append(Outcome(event_id, key, OutcomeKind.UNLINKED,
-                                    detail="no ticket has this External ID"))
+            outcomes.append(unlinked(event_id, key, tickets))
             continue
         kept = _keep(attempt, event_id)
         found = list(attempt.connection.execute(orders.PURCHASES_OF_ORDER, {

@@ -11,6 +11,7 @@ from ..models import (
     OnCancel,
     OnPaymentFailed,
     Ticket,
+    TicketExternalId,
     TicketPrice,
     TicketPurchase,
     TicketPurchaseCount,
@@ -20,11 +21,11 @@ from ..thrivecart.items import ItemIdProblem, read_external_id
 from ..words import plural
 from . import ServiceError, required_name
 from .activity import record
-from .money import normalize_currency, parse_amount
+from .money import format_amount, normalize_currency, parse_amount
 
 
 def normalize_external_id(value, item_type="product"):
-    """Return the stored form of an External ID (None when empty), or raise ServiceError.
+    """Return the stored form of one External ID (None when empty), or raise ServiceError.
 
     ``value`` may be a key, a bare number (of ``item_type``) or a ThriveCart URL.
     """
@@ -34,30 +35,54 @@ def normalize_external_id(value, item_type="product"):
         raise ServiceError(str(problem), field="external_id") from None
 
 
-def _check_external_id_free(session, event_id, external_id, ticket_id=None):
-    if external_id is None:
+def normalize_external_ids(value, item_type="product"):
+    """Return the keys typed into External ID (several, comma-separated), each once, in the
+    order typed; raise ServiceError naming the one that cannot be read."""
+    keys = []
+    for part in (value or "").split(","):
+        key = normalize_external_id(part, item_type)
+        if key is not None and key not in keys:
+            keys.append(key)
+    return keys
+
+
+def _check_external_ids_free(session, event_id, keys, ticket_id=None):
+    if not keys:
         return
-    holder = session.scalar(
-        select(Ticket).where(Ticket.event_id == event_id, Ticket.external_id == external_id)
-    )
-    if holder is not None and holder.id != ticket_id:
-        raise ServiceError(
-            f"{external_id} is already the External ID of the ticket “{holder.name}”. "
-            "Each ThriveCart item can unlock one ticket per event.",
-            field="external_id",
-        )
+    for key, holder_id, holder in session.execute(
+        select(TicketExternalId.key, Ticket.id, Ticket.name)
+        .join(Ticket, Ticket.id == TicketExternalId.ticket_id)
+        .where(TicketExternalId.event_id == event_id, TicketExternalId.key.in_(keys))
+        .order_by(TicketExternalId.id)
+    ):
+        if holder_id != ticket_id:
+            raise ServiceError(
+                f"{key} is already an External ID of the ticket “{holder}”. Each ThriveCart "
+                "item can unlock one ticket per event: remove it there first, or leave it out "
+                "here.",
+                field="external_id",
+            )
+
+
+def _set_external_ids(ticket, keys):
+    """Make the ticket's External IDs exactly ``keys``, keeping the rows of those it holds."""
+    for link in [link for link in ticket.links if link.key not in keys]:
+        ticket.links.remove(link)
+    held = set(ticket.external_ids)
+    ticket.links.extend(TicketExternalId(event_id=ticket.event_id, key=key)
+                        for key in keys if key not in held)
 
 
 def _flush_ticket(session, ticket):
     """Flush a ticket's changes; an External ID another request took a moment ago (past
     the check above) is the same form error, not a server error. The caller rolls back."""
-    external_id = ticket.external_id  # a failed flush leaves the ticket unreadable
+    keys = ticket.external_ids_text  # a failed flush leaves the ticket unreadable
     try:
         session.flush()
     except IntegrityError:
         raise ServiceError(
-            f"{external_id} was given to another ticket a moment ago. Each ThriveCart "
-            "item can unlock one ticket per event: check the tickets and save again.",
+            f"{keys} was given to another ticket a moment ago. Each ThriveCart item can "
+            "unlock one ticket per event: check the tickets and save again.",
             field="external_id") from None
 
 
@@ -84,38 +109,40 @@ class TicketFields:
 def create_ticket(session, event, fields, prices=(), actor=None):
     """Create a ticket; ``prices`` are (amount text, currency) pairs."""
     name = required_name(fields.name, "ticket")
-    external_id = normalize_external_id(fields.external_id, fields.item_type)
-    _check_external_id_free(session, event.id, external_id)
+    keys = normalize_external_ids(fields.external_id, fields.item_type)
+    _check_external_ids_free(session, event.id, keys)
     on_payment_failed, on_cancel = _policies(fields.on_payment_failed or OnPaymentFailed.KEEP,
                                              fields.on_cancel or OnCancel.KEEP)
-    ticket = Ticket(event_id=event.id, name=name, external_id=external_id, active=fields.active,
+    ticket = Ticket(event_id=event.id, name=name, active=fields.active,
                     on_payment_failed=on_payment_failed, on_cancel=on_cancel)
+    _set_external_ids(ticket, keys)
     session.add(ticket)
     _flush_ticket(session, ticket)
     for amount, currency in prices:
         add_price(session, ticket, amount, currency or event.currency)
     record(session, event.id, actor, ActivityKind.TICKET_CREATED,
-           f"“{name}”" + (f", External ID {external_id}" if external_id else ""))
+           f"“{name}”" + (f", External ID {', '.join(keys)}" if keys else ""))
     return ticket
 
 
 def update_ticket(session, ticket, fields, actor=None):
     """Change a ticket's name, External ID, availability and access policies."""
     name = required_name(fields.name, "ticket")
-    external_id = normalize_external_id(fields.external_id, fields.item_type)
-    _check_external_id_free(session, ticket.event_id, external_id, ticket.id)
+    keys = normalize_external_ids(fields.external_id, fields.item_type)
+    _check_external_ids_free(session, ticket.event_id, keys, ticket.id)
     policies = _policies(fields.on_payment_failed or ticket.on_payment_failed,
                          fields.on_cancel or ticket.on_cancel)
     before = _described(ticket)
     ticket.on_payment_failed, ticket.on_cancel = policies
-    ticket.name, ticket.external_id, ticket.active = name, external_id, fields.active
+    ticket.name, ticket.active = name, fields.active
+    _set_external_ids(ticket, keys)
     _flush_ticket(session, ticket)
     _record_change(session, ticket, before, actor)
     return ticket
 
 
 def _described(ticket):
-    return {"name": ticket.name, "External ID": ticket.external_id or "none",
+    return {"name": ticket.name, "External ID": ticket.external_ids_text or "none",
             "active": "yes" if ticket.active else "no",
             "on payment failed": str(ticket.on_payment_failed),
             "on cancel": str(ticket.on_cancel)}
@@ -143,23 +170,37 @@ def delete_ticket(session, ticket, actor=None):
             f"“{ticket.name}” has {plural(bought, 'purchase')}, so it stays: "
             "deactivate it instead (untick Active) to stop ThriveCart orders granting it.")
     record(session, ticket.event_id, actor, ActivityKind.TICKET_DELETED,
-           f"“{ticket.name}”" + (f", External ID {ticket.external_id}"
-                                 if ticket.external_id else ""))
+           f"“{ticket.name}”" + (f", External ID {ticket.external_ids_text}"
+                                 if ticket.links else ""))
     session.delete(ticket)
     session.flush()
 
 
 def link_ticket(session, ticket, external_id, actor=None):
-    """Give a ticket the External ID of an item ThriveCart sent (as the ticket form would)."""
-    external_id = normalize_external_id(external_id)
-    if external_id is None:
+    """Add the External ID of an item ThriveCart sent to a ticket's own (never replacing
+    one it holds), as the ticket form would."""
+    key = normalize_external_id(external_id)
+    if key is None:
         raise ServiceError("Choose the item to link.", field="external_id")
-    _check_external_id_free(session, ticket.event_id, external_id, ticket.id)
+    if key in ticket.external_ids:
+        return ticket
+    _check_external_ids_free(session, ticket.event_id, [key], ticket.id)
     before = _described(ticket)
-    ticket.external_id = external_id
+    _set_external_ids(ticket, [*ticket.external_ids, key])
     _flush_ticket(session, ticket)
     _record_change(session, ticket, before, actor)
     return ticket
+
+
+def create_ticket_for_item(session, event, key, name=None, order=None, actor=None):
+    """Create a ticket for an item ThriveCart sent: its ThriveCart name (else the key), the
+    key as External ID and, when ``order`` (the latest that carried it) says, the price it
+    was charged at."""
+    charged = order.charged.get(key) if order is not None else None
+    prices = ([(format_amount(charged, order.currency), order.currency)]
+              if charged is not None and order.currency else [])
+    return create_ticket(session, event, TicketFields((name or key)[:200], key), prices,
+                         actor=actor)
 
 
 def add_price(session, ticket, amount, currency):
@@ -193,7 +234,8 @@ def tickets_of(session, event_id):
 # The tickets page's statements, built once. An event has a handful of tickets with a price
 # or two each: joined, they come in one statement.
 _TICKETS_OF = (select(Ticket).where(Ticket.event_id == bindparam("event_id"))
-               .options(joinedload(Ticket.prices)).order_by(Ticket.id))
+               .options(joinedload(Ticket.prices), joinedload(Ticket.links))
+               .order_by(Ticket.id))
 # The counts the database keeps (TicketPurchaseCount): a few rows a ticket, however many
 # purchases it has.
 _PURCHASE_COUNTS = (
@@ -206,9 +248,11 @@ _PURCHASE_COUNTS = (
 def linked_tickets(session, event_id):
     """Return the event's tickets that have an External ID (their prices load when read:
     the pages that list them show none)."""
-    return list(session.scalars(_LINKED_TICKETS, {"event_id": event_id}))
+    return list(session.scalars(_LINKED_TICKETS, {"event_id": event_id}).unique())
 
 
 _LINKED_TICKETS = (select(Ticket)
-                   .where(Ticket.event_id == bindparam("event_id"), Ticket.external_id.is_not(None))
+                   .where(Ticket.event_id == bindparam("event_id"),
+                          Ticket.links.any())
+                   .options(joinedload(Ticket.links))
                    .order_by(Ticket.id))

@@ -3,9 +3,22 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, distinct, func, literal_column, select
+from sqlalchemy import and_, bindparam, delete, distinct, func, literal_column, select
 
-from ..models import DeliveryEvent, DeliveryOutcome, OutcomeKind, Ticket, WebhookDelivery
+from ..models import (
+    ActivityKind,
+    DeliveryEvent,
+    DeliveryOutcome,
+    IgnoredItem,
+    OutcomeKind,
+    Ticket,
+    TicketExternalId,
+    WebhookDelivery,
+)
+from ..thrivecart.items import normalize_item_key
+from ..thrivecart.order import read_order
+from . import ServiceError
+from .activity import record
 
 # Outcomes a re-run can change once the item is linked (or its ticket reactivated).
 RERUNNABLE = (OutcomeKind.UNLINKED, OutcomeKind.TICKET_INACTIVE)
@@ -44,6 +57,26 @@ def count_unlinked(session, event_id):
     return session.scalar(UNLINKED_COUNT, {"event_id": event_id})
 
 
+def still_unlinked(event_id):
+    """Conditions on unlinked outcomes of the event that still need a person: no ticket of
+    the event links the item since, nobody chose to ignore it, and no other event that
+    received the same delivery links it (an item of another event on the same ThriveCart
+    account is that event's, not this one's)."""
+    other = DeliveryEvent.__table__.alias("other")
+    return (
+        DeliveryOutcome.item_key.is_not(None),
+        DeliveryOutcome.item_key.not_in(
+            select(TicketExternalId.key).where(TicketExternalId.event_id == event_id)),
+        DeliveryOutcome.item_key.not_in(
+            select(IgnoredItem.key).where(IgnoredItem.event_id == event_id)),
+        ~select(TicketExternalId.id)
+        .join(other, other.c.event_id == TicketExternalId.event_id)
+        .where(other.c.delivery_id == DeliveryOutcome.delivery_id,
+               TicketExternalId.key == DeliveryOutcome.item_key)
+        .exists(),
+    )
+
+
 # Built once: building it cost about what running it does.
 _UNLINKED_GROUPS = (
     select(DeliveryOutcome.item_key, func.max(DeliveryOutcome.item_name),
@@ -52,10 +85,7 @@ _UNLINKED_GROUPS = (
     .join(DeliveryEvent, _latest(bindparam("event_id")))
     .where(DeliveryOutcome.event_id == bindparam("event_id"), UNAPPLIED,
            DeliveryOutcome.outcome == OutcomeKind.UNLINKED,
-           DeliveryOutcome.item_key.is_not(None),
-           DeliveryOutcome.item_key.not_in(
-               select(Ticket.external_id).where(Ticket.event_id == bindparam("event_id"),
-                                                Ticket.external_id.is_not(None))))
+           *still_unlinked(bindparam("event_id")))
     .group_by(DeliveryOutcome.item_key)
 )
 _UNLINKED = _UNLINKED_GROUPS.order_by(func.max(DeliveryEvent.received_at).desc(),
@@ -79,9 +109,9 @@ def _unapplied(event_id, *columns):
 def pending_reruns(session, event_id):
     """Return {item key: deliveries} for items a ticket now links (and that ticket is active)
     whose deliveries left them unapplied: they wait for a re-run."""
-    linked = select(Ticket.external_id).where(Ticket.event_id == event_id,
-                                              Ticket.external_id.is_not(None),
-                                              Ticket.active.is_(True))
+    linked = (select(TicketExternalId.key)
+              .join(Ticket, Ticket.id == TicketExternalId.ticket_id)
+              .where(TicketExternalId.event_id == event_id, Ticket.active.is_(True)))
     return dict(session.execute(
         _unapplied(event_id, DeliveryOutcome.item_key,
                    func.count(distinct(DeliveryOutcome.delivery_id)))
@@ -99,3 +129,45 @@ def deliveries_to_rerun(session, event_id, item_key):
         .where(DeliveryOutcome.item_key == item_key)
         .order_by(DeliveryOutcome.delivery_id)
     ))
+
+
+def last_charged(session, event_id, item_key):
+    """Return the latest order (read from its delivery's payload) that carried ``item_key``
+    to the event unapplied, or None when no such payload is kept."""
+    delivery_id = session.scalar(
+        _unapplied(event_id, DeliveryOutcome.delivery_id)
+        .where(DeliveryOutcome.item_key == item_key)
+        .order_by(DeliveryOutcome.delivery_id.desc()).limit(1))
+    if delivery_id is None:
+        return None
+    return read_order(session.get(WebhookDelivery, delivery_id).payload)
+
+
+def ignored_items(session, event_id):
+    """Return the items the event's organisers chose not to link, newest first."""
+    return list(session.scalars(select(IgnoredItem).where(IgnoredItem.event_id == event_id)
+                                .order_by(IgnoredItem.created_at.desc(), IgnoredItem.id.desc())))
+
+
+def ignore_item(session, event_id, item_key, actor=None):
+    """Stop listing an item in the inbox and counting it anywhere (a bump that is a workbook,
+    not a ticket); undone by :func:`restore_item`."""
+    key = normalize_item_key(item_key or "")
+    if key is None:
+        raise ServiceError("Choose the item to ignore.", field="external_id")
+    if session.scalar(select(IgnoredItem.id).where(IgnoredItem.event_id == event_id,
+                                                   IgnoredItem.key == key)) is None:
+        session.add(IgnoredItem(event_id=event_id, key=key,
+                                user_id=actor.id if actor is not None else None))
+        record(session, event_id, actor, ActivityKind.ITEM_IGNORED, key)
+        session.flush()
+    return key
+
+
+def restore_item(session, event_id, item_key, actor=None):
+    """List an ignored item in the inbox again."""
+    removed = session.execute(delete(IgnoredItem).where(IgnoredItem.event_id == event_id,
+                                                        IgnoredItem.key == item_key))
+    if removed.rowcount:
+        record(session, event_id, actor, ActivityKind.ITEM_RESTORED, item_key)
+    return bool(removed.rowcount)

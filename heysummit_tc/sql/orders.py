@@ -16,6 +16,7 @@ from ..models import (
     PurchaseStatus,
     ThriveCartOrder,
     Ticket,
+    TicketExternalId,
     TicketPrice,
     TicketPurchase,
 )
@@ -123,13 +124,14 @@ def purchase_change(purchase_id, from_status, to_status, delivery_id, now, reaso
 
 INSERT_CHANGE = insert(PurchaseChange.__table__)
 LINKED_TICKETS = (
-    select(Ticket.id, Ticket.event_id, Ticket.external_id, Ticket.active,
+    select(Ticket.id, TicketExternalId.event_id, TicketExternalId.key, Ticket.active,
            Ticket.on_payment_failed, Ticket.on_cancel, Event.currency,
            TicketPrice.amount, TicketPrice.currency)
-    .join(Event, Event.id == Ticket.event_id)
+    .join(Ticket, Ticket.id == TicketExternalId.ticket_id)
+    .join(Event, Event.id == TicketExternalId.event_id)
     .outerjoin(TicketPrice, TicketPrice.ticket_id == Ticket.id)
-    .where(Ticket.event_id.in_(bindparam("event_ids", expanding=True)),
-           Ticket.external_id.in_(bindparam("keys", expanding=True)))
+    .where(TicketExternalId.event_id.in_(bindparam("event_ids", expanding=True)),
+           TicketExternalId.key.in_(bindparam("keys", expanding=True)))
 )
 # The attendee's purchases of some tickets, before an order.success touches them.
 PURCHASES_OF_ATTENDEE = (
