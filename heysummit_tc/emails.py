@@ -52,8 +52,8 @@ def deliver_digest(digest):
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
     with current_app.test_request_context(base_url=base):
         def log(**filters):
-            return url_for("admin.thrivecart", event_id=digest.event_id, _external=True,
-                           **filters) + "#deliveries"
+            return url_for("admin.deliveries", event_id=digest.event_id, _external=True,
+                           **filters)
 
         links = {
             "failed": log(outcome="failed", attention=1),

@@ -398,9 +398,9 @@ def explain(connection, statement, *, seqscan=True, **values):
 
 
 def log_url(event_id, **query):
-    """The event's ThriveCart page (its delivery log), with the log's query."""
+    """The event's delivery log, with the log's query."""
     params = "&".join(f"{key}={value}" for key, value in query.items())
-    return f"/events/{event_id}/setup/integrations/thrivecart/?{params}"
+    return f"/events/{event_id}/deliveries/?{params}"
 
 
 def delivery_links(page):

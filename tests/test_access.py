@@ -43,6 +43,7 @@ ALLOWED = {
     "admin.add_ticket_price": MEMBERS,
     "admin.delete_ticket_price": MEMBERS,
     "admin.unlinked_items": MEMBERS,
+    "admin.deliveries": ORGANISERS,
     "admin.rerun_unlinked_deliveries": MEMBERS,
     "admin.create_ticket_for_unlinked": MEMBERS,
     "admin.ignore_unlinked": MEMBERS,

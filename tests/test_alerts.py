@@ -126,10 +126,10 @@ def test_a_digest_reports_what_is_new_with_links_at_most_once_an_hour(
     assert message["Subject"] == ("Growth Summit: 1 failed delivery, 1 unlinked item, "
                                   "1 payment failure, 1 rejected post")
     text, markup = parts(message)
-    log = f"{BASE}/events/{event_id}/setup/integrations/thrivecart/"
-    for link in (f"{log}?outcome=failed&attention=1#deliveries",
-                 f"{log}?outcome=payment_failed&attention=1#deliveries",
-                 f"{log}?outcome=rejected#deliveries",
+    log = f"{BASE}/events/{event_id}/deliveries/"
+    for link in (f"{log}?outcome=failed&attention=1",
+                 f"{log}?outcome=payment_failed&attention=1",
+                 f"{log}?outcome=rejected",
                  f"{BASE}/events/{event_id}/revenue/tickets/unlinked",
                  f"{BASE}/account/"):
         assert link in text

@@ -322,12 +322,24 @@ def test_an_unlinked_item_is_added_to_a_ticket_by_the_editor_and_applied_at_once
         "upsell-3, downsell-5")
     editor.close()
 
-    page.goto(f"/events/{people}/setup/integrations/thrivecart/")
+    # An affiliate's commission is not acted on: the log hides it until asked.
+    status, _ = server.post("/api/webhooks/thrivecart/", success(
+        order_id="AFF-1", key="downsell-5", currency="GBP").replace(
+        b"event=order.success", b"event=affiliate.commission_earned"))
+    assert status == 200
+    organiser.nav("Deliveries")
     row = page.locator("table.log tbody tr", has_text="UNL-1").first
     expect(row).to_contain_text("1 paid")
     assert row.get_attribute("class") == "tone-good"
     expect(row).to_contain_text("by ed@example.com")
+    expect(page.locator("table.log")).not_to_contain_text("affiliate.commission_earned")
     organiser.check("21-log-after-rerun")
+    page.get_by_label("Show ignored events").check()
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.log tbody tr").first).to_contain_text(
+        "affiliate.commission_earned")
+    page.goto(f"/events/{people}/")
+    expect(page.get_by_text("Last order received")).to_contain_text("order.success")
     organiser.nav("Attendees")
     expect(page.get_by_text("grace.hopper@example.com")).to_be_visible()
     page.get_by_role("link", name="ada@example.com").click()

@@ -77,12 +77,15 @@ def test_log_filters_by_outcome_order_and_email_and_pages_newest_first(client, o
     ids = [post_webhook(client, order(1000 + n, f"buyer{n}@example.com")).json["delivery_id"]
            for n in range(27)]
     ignored = post_webhook(client, order(2000, event="cart.abandoned")).json["delivery_id"]
+    # Events the app does not act on are hidden unless asked for.
     first = text_of(client.get(log_url(organiser)))
-    assert delivery_links(first) == [ignored, *ids[::-1]][:25]
+    assert delivery_links(first) == ids[::-1][:25]
     older = re.search(r'href="([^"]*before=d\d+[^"]*)"', first).group(1)
     second = text_of(client.get(html.unescape(older)))
-    assert delivery_links(second) == ids[::-1][24:]
+    assert delivery_links(second) == ids[::-1][25:]
     assert delivery_links(text_of(client.get(log_url(organiser, outcome="ignored")))) == [ignored]
+    assert delivery_links(text_of(client.get(log_url(organiser, ignored=1))))[:2] == [
+        ignored, ids[-1]]
     assert delivery_links(text_of(client.get(log_url(organiser, q="1005")))) == [ids[5]]
     assert delivery_links(text_of(client.get(log_url(organiser, q="BUYER7@example.com")))) == [
         ids[7]]
@@ -273,9 +276,18 @@ def test_the_log_pages_through_deliveries_and_rejected_posts_each_once_in_time_o
 
 
 def test_the_delivery_log_pages_at_exactly_25(client, organiser):
-    url = f"/events/{organiser}/setup/integrations/thrivecart/"
+    url = f"/events/{organiser}/deliveries/"
     for number in range(25):
         post_webhook(client, success(order_id=f"D{number}", email=f"d{number}@example.com"))
     assert ">Older<" not in client.get(url).get_data(as_text=True)
     post_webhook(client, success(order_id="D25", email="d25@example.com"))
     assert ">Older<" in client.get(url).get_data(as_text=True)
+
+
+def test_the_dashboard_names_the_last_order_not_the_last_ignored_event(client, organiser):
+    post_webhook(client, order(3000, "buyer@example.com"))
+    post_webhook(client, order(3001, event="affiliate.commission_earned"))
+    page = text_of(client.get(f"/events/{organiser}/"))
+    last = page.split("Last order received", 1)[1].split("</p>", 1)[0]
+    assert "order.success" in last and "3000" in last
+    assert "affiliate" not in last

@@ -442,7 +442,7 @@ def test_wrong_secret_from_a_known_account_warns_about_regeneration(client, orga
     post_webhook(client, fixture_bytes("order-success.form"))
     payload = load_fixture("order-success.json") | {"thrivecart_secret": "REGENERATED1"}
     post_webhook(client, form_body(payload))
-    page = text_of(client.get(log_url(organiser)))
+    page = text_of(client.get(f"/events/{organiser}/setup/integrations/thrivecart/"))
     assert ("1 post claiming to come from the ThriveCart account “examplesummits” had a "
             "Secret Word that matches nothing") in page
     assert "If you regenerated your Secret Word in ThriveCart" in page

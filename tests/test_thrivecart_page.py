@@ -84,19 +84,24 @@ def test_page_shows_webhook_url_checklist_and_limits(
     assert 'value="https://tickets.example.com/api/webhooks/thrivecart/"' in before
     assert 'data-copy-target="webhook-url"' in before
     assert "No ticket has an External ID yet" in before
-    assert "No verified delivery yet" in before
+    assert "No verified delivery from a ThriveCart account yet" in before
     for promise in ("are not sent to ThriveCart", "do not send buyers to ThriveCart",
                     "Affiliate sales and commissions are tracked in ThriveCart"):
         assert promise in before
 
-    make_ticket(event_id, "All-Access", "product-12", [("97.00", "USD")])
+    ticket = make_ticket(event_id, "All-Access", "product-12", [("97.00", "USD")])
     make_ticket(event_id, "Old", "product-99", active=False)
     connect(event_id)
+    # The built-in test purchase checks the tickets, not that ThriveCart has the webhook.
+    sent = client.post(url + "test-purchase", data={"ticket_id": ticket,
+                                                    "email": "tess@example.com"})
+    assert sent.status_code == 302
+    assert "No verified delivery from a ThriveCart account yet" in page(client, url)
     post_webhook(client, fixture_bytes("order-success.form"))
     after = page(client, url)
     assert "Secret Word saved (ends in" in after
     assert "2 tickets have an External ID" in after
-    assert "Last verified delivery" in after and "processed" in after
+    assert "Last verified delivery from ThriveCart" in after and "processed" in after
     assert "Linked but inactive" in after and "“Old”" in after
     assert "ada.lovelace@example.com" in after  # the delivery log
 

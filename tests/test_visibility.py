@@ -50,8 +50,8 @@ def log_rows(page):
 
 
 def log(client, event_id, **filters):
-    return log_rows(page_text(client.get(
-        f"/events/{event_id}/setup/integrations/thrivecart/", query_string=filters)))
+    return log_rows(page_text(client.get(f"/events/{event_id}/deliveries/",
+                                         query_string=filters)))
 
 
 def organiser_event(make_user, make_event, make_ticket, connect, editor=False):
@@ -165,16 +165,16 @@ def test_the_dashboard_counts_what_needs_attention_and_test_purchases_apart(
     page = page_text(client.get(f"/events/{event_id}/"))
     assert '<dt>Paid purchases</dt><dd>6 <span class="muted">(2 test)</span></dd>' in page
     card = page[page.index("Needs attention"):]
-    log_url = f"/events/{event_id}/setup/integrations/thrivecart/"
-    assert f'<a href="{log_url}?outcome=unlinked&attention=1#deliveries">Unlinked item: 2</a>' \
+    log_url = f"/events/{event_id}/deliveries/"
+    assert f'<a href="{log_url}?outcome=unlinked&attention=1">Unlinked item: 2</a>' \
         in html.unescape(card)
-    assert f'<a href="{log_url}?outcome=waiting&attention=1#deliveries">Waiting for its order: ' \
+    assert f'<a href="{log_url}?outcome=waiting&attention=1">Waiting for its order: ' \
            '1</a>' in card
     assert "Rejected (wrong Secret Word): 1" in card
     assert "1 item ThriveCart sent is not linked to a ticket" in card
     # The links open the log filtered to exactly those deliveries.
     assert len(log(client, event_id, outcome="unlinked", attention="1")) == 2
-    assert "Last delivery received" in page and "order.refund" in page
+    assert "Last order received" in page and "order.refund" in page
 
 
 def test_the_wrong_secret_warning_counts_posts_before_any_secret_apart_from_wrong_ones(

@@ -9,8 +9,9 @@ from ..extensions import db
 from ..models import ActivityKind, DeliveryStatus, OutcomeKind
 from ..services import ServiceError
 from ..services.attempts import DeliveryResult, Outcome
-from ..services.deliveries import delivery_for_event, outcomes_for_event
-from ..services.outcomes import summarise
+from ..services.deliveries import MODES, LogFilter, delivery_for_event, log_of, outcomes_for_event
+from ..services.integrations import integration_of
+from ..services.outcomes import GROUPS, REJECTED, summarise
 from ..services.releases import replay, replay_preview
 from ..words import plural
 from . import bp
@@ -26,6 +27,29 @@ def _delivery_or_404(event, delivery_id):
     if delivery is None:
         abort(404)
     return delivery
+
+
+@bp.route("/events/<int:event_id>/deliveries/")
+@organisers_only
+def deliveries(event):
+    """The delivery log: what reached the event and what each delivery did, newest first,
+    filtered; events the app does not act on are hidden unless asked for."""
+    args = request.args
+    filters = {
+        "outcome": args.get("outcome") if args.get("outcome") in (*GROUPS, REJECTED) else None,
+        "mode": args.get("mode") if args.get("mode") in MODES else None,
+        "attention": args.get("attention") == "1",
+        "q": args.get("q", "").strip()[:254] or None,
+        "ignored": args.get("ignored") == "1",
+    }
+    before = args.get("before", "")[:24] or None
+    page = log_of(db.session, event.id, integration_of(db.session, event.id), LogFilter(
+        filters["outcome"], filters["mode"], filters["attention"], filters["q"], before,
+        filters["ignored"]))
+    return render_template("admin/deliveries.html", event=event, page=page, groups=GROUPS,
+                           rejected=REJECTED, filters=filters, before=before,
+                           active_filters={name: value for name, value in filters.items()
+                                           if value})
 
 
 @bp.route(DELIVERY)

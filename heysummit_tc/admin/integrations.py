@@ -6,7 +6,7 @@ from wtforms import SelectChoice
 
 from ..extensions import db
 from ..models import ActivityKind, DeliveryStatus, OutcomeKind
-from ..services.deliveries import MODES, LogFilter, last_delivery, log_of, setup_warnings
+from ..services.deliveries import last_delivery, log_of, setup_warnings
 from ..services.held import held_for_digest
 from ..services.integrations import (
     disconnect,
@@ -15,7 +15,6 @@ from ..services.integrations import (
     set_secret_word,
     sharing_events,
 )
-from ..services.outcomes import GROUPS, REJECTED
 from ..services.rejections import rejected_posts
 from ..services.releases import release_held, send_test_purchase
 from ..services.tickets import linked_tickets
@@ -25,6 +24,9 @@ from . import bp
 from .access import organisers_only
 from .forms import ActionForm, SecretWordForm, TestPurchaseForm, status_of, submit
 from .processing import THRIVECART, processed
+
+# How many deliveries the ThriveCart page shows (the log's own page has them all).
+RECENT = 5
 
 
 def webhook_url():
@@ -46,15 +48,8 @@ def integrations(event):
 @bp.route(THRIVECART + "/")
 @organisers_only
 def thrivecart(event):
-    """Show the ThriveCart set-up: status, checklist, webhook URL and the delivery log."""
-    filters = {
-        "outcome": request.args.get("outcome") if request.args.get("outcome") in (
-            *GROUPS, REJECTED) else None,
-        "mode": request.args.get("mode") if request.args.get("mode") in MODES else None,
-        "attention": request.args.get("attention") == "1",
-        "q": request.args.get("q", "").strip()[:254] or None,
-    }
-    before = request.args.get("before", "")[:24] or None
+    """Show the ThriveCart set-up: status, checklist, webhook URL and the last deliveries
+    (the whole log has a page of its own)."""
     integration = integration_of(db.session, event.id)
     held = held_for_digest(db.session, integration.secret_digest) if integration else []
     linked = linked_tickets(db.session, event.id)
@@ -65,13 +60,10 @@ def thrivecart(event):
         held=held,
         webhook_url=webhook_url(),
         linked=linked,
-        last=last_delivery(db.session, event.id),
+        last=last_delivery(db.session, event.id, from_thrivecart=True),
         warnings=setup_warnings(linked),
         rejections=rejected_posts(db.session, event.id, integration),
-        page=log_of(db.session, event.id, integration, LogFilter(
-            filters["outcome"], filters["mode"], filters["attention"], filters["q"], before)),
-        groups=GROUPS, rejected=REJECTED, filters=filters, before=before,
-        active_filters={name: value for name, value in filters.items() if value},
+        page=log_of(db.session, event.id, integration, per_page=RECENT),
     )
 
 

@@ -22,6 +22,8 @@ from .outcomes import ATTENTION, GROUP_OF, GROUPS, REJECTED, WARNING, Summary, s
 from .pagination import page_of
 from .rejections import bound_rejection_criteria, rejection_values
 
+# The source of deliveries the ThriveCart page's test purchase makes.
+TEST_PURCHASE = "test_purchase"
 # How far back the dashboard's Needs attention card counts.
 ATTENTION_DAYS = 30
 
@@ -64,6 +66,9 @@ class LogFilter:
     attention: bool = False
     query: str | None = None
     before: str | None = None
+    # Deliveries of events the app does not act on (affiliates, abandoned carts): hidden
+    # unless asked for, or the outcome filter is Ignored.
+    ignored: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,8 @@ def _delivery_rows(session, event_id, filters, window):
         values |= {"cursor_at": received_at, "cursor_id": number if is_delivery else 0}
     statement = _delivery_statement(filters.outcome if filters.outcome in GROUPS else None,
                                     filters.mode if filters.mode in MODES else None,
-                                    bool(filters.attention), kind, window.cursor is not None)
+                                    bool(filters.attention), kind, window.cursor is not None,
+                                    filters.ignored or filters.outcome == "ignored")
     found = session.execute(statement, values).all()
     outcomes = _latest_outcomes(session, event_id, {row.id: row.attempt for row in found})
     return [
@@ -149,7 +155,7 @@ def _delivery_rows(session, event_id, filters, window):
 
 
 @cache
-def _delivery_statement(group, mode, attention, search, after):
+def _delivery_statement(group, mode, attention, search, after, ignored):
     """The log's deliveries for one combination of filters, built once per process (building
     a statement and its cache key cost more than running it); the values are bound."""
     statement = (
@@ -174,6 +180,8 @@ def _delivery_statement(group, mode, attention, search, after):
         ))
     if mode is not None:
         statement = statement.where(WebhookDelivery.test.is_(mode == "test"))
+    if not ignored:
+        statement = statement.where(WebhookDelivery.status != DeliveryStatus.IGNORED)
     if attention:
         statement = statement.where(DeliveryEvent.attention.is_(True))
     if search is not None:
@@ -298,9 +306,17 @@ def outcomes_for_event(session, delivery_id, event_id):
     ))
 
 
-def last_delivery(session, event_id):
-    """Return the delivery received last of those addressed to the event, or None."""
-    return session.scalar(_LAST_DELIVERY, {"event_id": event_id})
+def last_delivery(session, event_id, *, orders=False, from_thrivecart=False):
+    """Return the delivery received last of those addressed to the event, or None; with
+    ``orders``, of those the app acted on (not an ignored event such as an affiliate's
+    commission); with ``from_thrivecart``, of those a ThriveCart account posted (not the
+    built-in test purchase)."""
+    statement = _LAST_DELIVERY
+    if orders:
+        statement = _LAST_ORDER
+    elif from_thrivecart:
+        statement = _LAST_FROM_THRIVECART
+    return session.scalar(statement, {"event_id": event_id})
 
 
 _LAST_DELIVERY = (
@@ -311,6 +327,8 @@ _LAST_DELIVERY = (
     .order_by(DeliveryEvent.received_at.desc(), DeliveryEvent.delivery_id.desc())
     .limit(written_limit(1))
 )
+_LAST_ORDER = _LAST_DELIVERY.where(WebhookDelivery.status != DeliveryStatus.IGNORED)
+_LAST_FROM_THRIVECART = _LAST_DELIVERY.where(WebhookDelivery.source != TEST_PURCHASE)
 
 
 def event_ids_of(session, delivery_id):

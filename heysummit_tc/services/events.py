@@ -116,7 +116,7 @@ def dashboard_counts(session, event_id, integration, now=None):
         "attendees": attendees,
         "paid_purchases": paid,
         "paid_test_purchases": paid_test,
-        "last_delivery": last_delivery(session, event_id),
+        "last_order": last_delivery(session, event_id, orders=True),
         "attention": attention_counts(session, event_id, rejected, now),
         "unlinked_items": unlinked,
         "emails": email_counts(session, event_id),

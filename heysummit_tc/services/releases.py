@@ -14,7 +14,7 @@ from ..thrivecart.events import LIFECYCLE_EVENTS, ORDER_SUCCESS
 from ..thrivecart.order import read_order
 from . import ServiceError
 from .attempts import Attempt
-from .deliveries import event_ids_of
+from .deliveries import TEST_PURCHASE, event_ids_of
 from .held import claim_held, held_for_digest
 from .integrations import find_event_ids_by_digest
 from .provisioning import record_delivery, run_delivery
@@ -166,7 +166,7 @@ def send_test_purchase(session, ticket, buyer, *, now=None, user_id=None):
     processing, in the ticket's event."""
     order = read_order(test_purchase_payload(ticket, buyer, now))
     delivery_id = record_delivery(session.connection(), order, [ticket.event_id],
-                                  source="test_purchase", now=now)
+                                  source=TEST_PURCHASE, now=now)
     session.commit()
     return run_delivery(Attempt(session, delivery_id, order, [ticket.event_id], now=now,
-                                source="test_purchase", user_id=user_id))
+                                source=TEST_PURCHASE, user_id=user_id))
