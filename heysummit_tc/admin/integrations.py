@@ -6,7 +6,7 @@ from wtforms import SelectChoice
 
 from ..extensions import db
 from ..models import ActivityKind, DeliveryStatus, OutcomeKind
-from ..services.deliveries import last_delivery, log_of, setup_warnings
+from ..services.deliveries import last_delivery, log_of
 from ..services.held import held_for_digest
 from ..services.integrations import (
     disconnect,
@@ -17,7 +17,7 @@ from ..services.integrations import (
 )
 from ..services.rejections import rejected_posts
 from ..services.releases import release_held, send_test_purchase
-from ..services.tickets import linked_tickets
+from ..services.tickets import linked_tickets, setup_warnings
 from ..thrivecart.customer import Buyer
 from ..words import plural
 from . import bp

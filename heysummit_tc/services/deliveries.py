@@ -338,16 +338,6 @@ def event_ids_of(session, delivery_id):
     ))
 
 
-def setup_warnings(linked):
-    """Return what the ThriveCart page should warn the organiser about, given the event's
-    linked tickets (:func:`.tickets.linked_tickets`)."""
-    inactive = sorted(ticket.name for ticket in linked if not ticket.active)
-    if not inactive:
-        return []
-    return ["Linked but inactive, so ThriveCart orders for them are ignored: "
-            + ", ".join(f"“{name}”" for name in inactive) + "."]
-
-
 def failed_delivery_ids(session):
     """Return the deliveries whose latest attempt failed and that can still be replayed."""
     return list(session.scalars(

@@ -256,3 +256,13 @@ _LINKED_TICKETS = (select(Ticket)
                           Ticket.links.any())
                    .options(joinedload(Ticket.links))
                    .order_by(Ticket.id))
+
+
+def setup_warnings(linked):
+    """Return what the ThriveCart page should warn the organiser about, given the event's
+    linked tickets (:func:`linked_tickets`)."""
+    inactive = sorted(ticket.name for ticket in linked if not ticket.active)
+    if not inactive:
+        return []
+    return ["Linked but inactive, so ThriveCart orders for them are ignored: "
+            + ", ".join(f"“{name}”" for name in inactive) + "."]
