@@ -10,13 +10,14 @@ from functools import lru_cache
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
-from .services.money import format_amount
+from .services.money import money_text, refunded_text
 from .words import plural
 
 
 def register(app):
     """Add the template filters."""
-    app.add_template_filter(money, "money")
+    app.add_template_filter(money_text, "money")
+    app.add_template_global(refunded_text, "refunded_text")
     # Filters, not globals: Jinja calls a filter directly, where every call of a global goes
     # through Context.call, which inspects the function first. A page of 50 attendees makes
     # about 150 such calls.
@@ -30,12 +31,6 @@ def csrf_input():
     """The hidden CSRF field of a form that has no WTForms form of its own (a button)."""
     token = escape(generate_csrf())
     return Markup(f'<input type="hidden" name="csrf_token" value="{token}">')  # noqa: S704  # nosec B704
-
-
-def money(minor_units, currency):
-    if minor_units is None:
-        return ""
-    return f"{format_amount(minor_units, currency)} {currency}"
 
 
 def iso(moment):

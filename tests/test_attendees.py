@@ -196,7 +196,7 @@ def test_list_shows_purchases_and_searches_by_email(client, event):
     post_webhook(client, fixture_bytes("order-success-multi.form"))
     page = html.unescape(client.get(f"/events/{event}/attendees/").get_data(as_text=True))
     for shown in ("ada.lovelace@example.com", "katherine.johnson@example.com", "All-Access",
-                 "4997.00 USD", "23370556", "badge-test", "VIP", "147.00 GBP"):
+                 "4,997.00\u00a0USD", "23370556", "badge-test", "VIP", "147.00\u00a0GBP"):
         assert shown in page
     found = html.unescape(client.get(f"/events/{event}/attendees/?q=KATHERINE")
                           .get_data(as_text=True))

@@ -437,7 +437,7 @@ TRAILS = {
     "a partial refund keeps access": (
         {}, [success(), refund(amount="100000")],
         [("paid", None),
-         ("partial_refund", "refunds so far 100000 of 499700 USD charged; access kept")]),
+         ("partial_refund", "Refunded 1,000.00 of 4,997.00\u00a0USD so far; access kept")]),
     "subscription payments are counted once each": (
         {}, [success(), payment(2), payment(2)],
         [("paid", None), ("payment_recorded", "payment 1 recorded"),
@@ -504,7 +504,7 @@ TRAILS = {
         {}, [success(), refund(amount="200000", event_id="r1"),
              refund(amount="299700", event_id="r2")],
         [("paid", None),
-         ("partial_refund", "refunds so far 200000 of 499700 USD charged; access kept"),
+         ("partial_refund", "Refunded 2,000.00 of 4,997.00\u00a0USD so far; access kept"),
          ("refunded", None)]),
     "a failed rebill before its order starts it payment failed, with access kept": (
         {}, [rebill_failed(), success()],

@@ -262,7 +262,7 @@ def test_partial_refund_is_recorded_and_changes_nothing(client, event, session):
         models.PurchaseStatus.PAID
     delivery = session.get(models.WebhookDelivery, response.json["delivery_id"])
     assert delivery.status == "processed"
-    assert delivery.outcomes[0].detail == ("refunds so far 100000 of 499700 USD charged; "
+    assert delivery.outcomes[0].detail == ("Refunded 1,000.00 of 4,997.00\u00a0USD so far; "
                                            "access kept")
 
 

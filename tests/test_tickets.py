@@ -132,8 +132,9 @@ def test_price_form_stores_minor_units_and_shows_major(client, make_ticket, sess
     assert response.status_code == 302
     price = session.scalar(select(TicketPrice).where(TicketPrice.ticket_id == ticket_id))
     assert (price.amount, price.currency) == (9700, "EUR")
-    assert "97.00 EUR" in client.get(url).get_data(as_text=True)
-    assert "97.00 EUR" in client.get(f"/events/{event_id}/revenue/tickets/").get_data(as_text=True)
+    assert "97.00\u00a0EUR" in client.get(url).get_data(as_text=True)
+    tickets = client.get(f"/events/{event_id}/revenue/tickets/").get_data(as_text=True)
+    assert "97.00\u00a0EUR" in tickets
 
     response = client.post(url + "prices", data={"price-amount": "ninety",
                                                  "price-currency": "EUR"})

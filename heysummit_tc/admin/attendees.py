@@ -25,6 +25,7 @@ from ..services.attendees import (
     deliveries_touching,
     purchase_access,
     purchase_history,
+    refunded_amounts,
 )
 from ..services.email_changes import conflicts_of, merge_attendees
 from ..services.erasure import erase_buyer, erasure_preview
@@ -56,6 +57,7 @@ def attendee(event, attendee_id):
                            history=purchase_history(db.session, person),
                            emails=emails_of(db.session, person.id),
                            merge_into=conflicts_of(db.session, person),
+                           refunded=refunded_amounts(db.session, person.purchases),
                            access=purchase_access, now=utcnow())
 
 

@@ -5,7 +5,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, String, bindparam, case, cast, func, select, type_coerce
+from sqlalchemy import BigInteger, String, bindparam, case, cast, func, or_, select, type_coerce
 
 from ..models import (
     Attendee,
@@ -61,6 +61,34 @@ class ListedPurchase:
     currency: str
     order_id: str | None
     paid_at: datetime | None
+    charged_amount: int | None = None
+    charged_currency: str | None = None
+    refunded: int = 0
+
+
+def refunded_of(purchase):
+    """What was refunded of a purchase's charge so far, in minor units of the charge's
+    currency (refunds that named no currency count as in it), as a SQL scalar."""
+    refund = LifecycleEvent
+    return (
+        select(func.coalesce(cast(func.sum(refund.amount), BigInteger), sql_constant(0)))
+        .where(refund.event_id == Ticket.event_id,
+               refund.order_id == purchase.thrivecart_order_id,
+               refund.item_key == purchase.thrivecart_item_key,
+               type_coerce(refund.kind, String) == sql_constant(LifecycleKind.REFUND.value),
+               or_(refund.currency == purchase.charged_currency, refund.currency.is_(None)))
+        .scalar_subquery()
+    )
+
+
+def refunded_amounts(session, purchases):
+    """Return {purchase id: refunded so far} for the purchases (see :func:`refunded_of`)."""
+    if not purchases:
+        return {}
+    return dict(session.execute(
+        select(TicketPurchase.id, refunded_of(TicketPurchase))
+        .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
+        .where(TicketPurchase.id.in_([purchase.id for purchase in purchases]))).all())
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +103,9 @@ class ListedAttendee:
 LISTED_PURCHASES = (
     select(TicketPurchase.attendee_id, Ticket.name, TicketPurchase.status, TicketPurchase.test,
            TicketPurchase.access_ends_at, Ticket.on_payment_failed, TicketPurchase.amount,
-           TicketPurchase.currency, TicketPurchase.thrivecart_order_id, TicketPurchase.paid_at)
+           TicketPurchase.currency, TicketPurchase.thrivecart_order_id, TicketPurchase.paid_at,
+           TicketPurchase.charged_amount, TicketPurchase.charged_currency,
+           refunded_of(TicketPurchase))
     .join(Ticket, Ticket.id == TicketPurchase.ticket_id)
     .where(any_of(TicketPurchase.attendee_id, "attendee_ids"))
     .order_by(TicketPurchase.id)
@@ -121,11 +151,10 @@ def attendees_of(session, event_id, filters=AttendeeFilter(), *, per_page=50, no
     now = now or utcnow()
     purchases = {row.id: [] for row in page.items}
     if purchases:
-        for (attendee_id, ticket, state, test, ends, on_failed, amount, currency, order_id,
-             paid_at) in session.execute(LISTED_PURCHASES, {"attendee_ids": list(purchases)}):
+        for (attendee_id, ticket, state, test, ends, on_failed, *money) in session.execute(
+                LISTED_PURCHASES, {"attendee_ids": list(purchases)}):
             purchases[attendee_id].append(ListedPurchase(
-                ticket, state, test, has_access(state, ends, on_failed, now), ends, amount,
-                currency, order_id, paid_at))
+                ticket, state, test, has_access(state, ends, on_failed, now), ends, *money))
     attendees = [ListedAttendee(id_, email, full_name(first, last), purchases[id_],
                                 erased_at is not None)
                  for id_, email, first, last, erased_at in page.items]

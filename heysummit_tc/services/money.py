@@ -8,6 +8,7 @@ is why CLDR, and so Babel, gives it none).
 from decimal import Decimal, InvalidOperation
 from functools import cache
 
+from babel.numbers import format_currency
 from iso4217 import Currency
 from sqlalchemy import String, case, cast, func
 
@@ -63,6 +64,32 @@ def format_amount(minor_units, currency):
         return str(minor_units)
     whole, part = divmod(abs(minor_units), 10**precision)
     return f"{'-' if minor_units < 0 else ''}{whole}.{part:0{precision}d}"
+
+
+# Shown with the currency's own digits and grouping (CLDR's, through Babel) and its ISO code
+# after, joined by a no-break space: ``1,497.00 USD``, ``15,000 JPY``, ``135.00 EUR``. One
+# form for every currency: a bare ``$`` would not say which dollars.
+_SHOWN = "#,##0.00\u00a0¤¤"
+_NUMBER = "#,##0.00"
+
+
+def _major(minor_units, currency):
+    return Decimal(minor_units).scaleb(-get_currency_precision(currency))
+
+
+def money_text(minor_units, currency):
+    """Return 149700 USD as ``1,497.00 USD`` (empty when either is unknown)."""
+    if minor_units is None or not currency:
+        return ""
+    return format_currency(_major(minor_units, currency), currency, format=_SHOWN,
+                           locale="en_US", decimal_quantization=False)
+
+
+def refunded_text(refunded, charged, currency):
+    """Return what was refunded of a charge in words: ``Refunded 30.00 of 97.00 USD``."""
+    number = format_currency(_major(refunded, currency), currency, format=_NUMBER,
+                             locale="en_US", decimal_quantization=False)
+    return f"Refunded {number} of {money_text(charged, currency)}"
 
 
 def amount_text(amount, currency):

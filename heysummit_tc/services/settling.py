@@ -9,6 +9,7 @@ from ..sql import orders
 from ..thrivecart.events import LIFECYCLE_WORDS
 from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome, unlinked
 from .lifecycle import settle
+from .money import refunded_text
 
 
 def apply_lifecycle(attempt):
@@ -81,8 +82,8 @@ def _resettle(attempt, base, ticket, purchase, events, kept):
                               "counted once")
     if lifecycle.kind == LifecycleKind.REFUND and state.status != PurchaseStatus.REFUNDED:
         return replace(base, outcome=OutcomeKind.PARTIAL_REFUND,
-                       detail=f"refunds so far {state.refunded} of {purchase.charged_amount} "
-                              f"{purchase.charged_currency} charged; access kept")
+                       detail=refunded_text(state.refunded, purchase.charged_amount,
+                                            purchase.charged_currency) + " so far; access kept")
     if lifecycle.kind == LifecycleKind.SUBSCRIPTION_PAYMENT:
         return replace(base, outcome=OutcomeKind.PAYMENT_RECORDED,
                        detail=f"payment {state.payments} recorded")
