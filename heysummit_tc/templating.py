@@ -7,10 +7,12 @@ cost a third of the attendees page's rendering.
 
 from functools import lru_cache
 
+from flask import g, has_app_context
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 from .services.money import money_text, refunded_text
+from .services.times import shown
 from .words import plural
 
 
@@ -41,13 +43,17 @@ def utc(moment):
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
-def time_tag(moment):
-    """A <time> showing UTC; the script re-renders it in the reader's locale and zone."""
+def time_tag(moment, timezone=None):
+    """A <time> in ``timezone``, else the event the page is about's (UTC on pages of no
+    event), with the UTC time on hover."""
     if not moment:
         return "—"
-    shown = escape(utc(moment))
+    if timezone is None and has_app_context():
+        event = g.get("event")
+        timezone = event.timezone if event is not None else None
+    local = escape(shown(moment, timezone))
     stamp = escape(iso(moment))
-    return Markup(f'<time datetime="{stamp}" title="{shown}">{shown}</time>')  # noqa: S704  # nosec B704
+    return Markup(f'<time datetime="{stamp}" title="{escape(utc(moment))}">{local}</time>')  # noqa: S704  # nosec B704
 
 
 @lru_cache(maxsize=128)

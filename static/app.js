@@ -77,14 +77,4 @@
     // Whatever was typed before this script ran (or restored by the browser) shows too.
     if (externalId.value.trim()) { update(); }
   }
-
-  // Times: shown in the reader's locale and zone, the zone named; UTC stays in the tooltip.
-  var format = new Intl.DateTimeFormat(undefined, {
-    year: "numeric", month: "short", day: "numeric", hour: "numeric", minute: "2-digit",
-    timeZoneName: "short"
-  });
-  document.querySelectorAll("time[datetime]").forEach(function (element) {
-    var moment = new Date(element.getAttribute("datetime"));
-    if (!isNaN(moment)) { element.textContent = format.format(moment); }
-  });
 })();

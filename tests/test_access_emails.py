@@ -15,7 +15,15 @@ from sqlalchemy.exc import OperationalError
 
 from heysummit_tc.extensions import db
 from heysummit_tc.jobs import send_emails
-from heysummit_tc.models import ActivityEntry, EmailKind, EmailStatus, OutboxEmail, utcnow
+from heysummit_tc.models import (
+    ActivityEntry,
+    EmailKind,
+    EmailStatus,
+    Event,
+    OutboxEmail,
+    utcnow,
+)
+from heysummit_tc.services.events import EventDetails, update_event
 
 from helpers import PASSWORD, Worker, mail_config, mail_env, post_webhook, wait_for
 from orders import success
@@ -98,8 +106,12 @@ def test_a_buyer_gets_one_access_email_however_often_the_order_arrives(
 
 
 def test_the_link_works_once_then_offers_a_fresh_one_to_the_address_it_was_sent_to(
-    mailing, worker, smtp_server, summit
+    mailing, worker, smtp_server, summit, session
 ):
+    event = session.get(Event, summit)
+    update_event(session, event, event.name, event.currency, details=EventDetails(
+        "Europe/London", "2027-03-01T09:00", "Join at https://live.example/room\nDoors 08:45"))
+    session.commit()
     client = mailing.test_client()
     post_webhook(client, order("A-1"))
     post_webhook(client, order("B-1", email="bob@example.com"))
@@ -111,6 +123,11 @@ def test_the_link_works_once_then_offers_a_fresh_one_to_the_address_it_was_sent_
     text = html.unescape(page.get_data(as_text=True))
     assert "Your tickets for Growth Summit" in text and "All-Access Pass" in text
     assert "access now" in text
+    # When it starts, in the event's timezone, and how to get in.
+    assert "Starts <strong>" in text and ">2027-03-01 09:00 GMT</time></strong>" in text
+    assert "(Europe/London)" in text
+    assert ('How to join</h2>\n    <p class="instructions">Join at https://live.example/room\n'
+            'Doors 08:45</p>') in text
     assert "ada@example.com" not in text and "Workbook" not in text  # nothing of anyone else
     assert page.headers["Cache-Control"] == "no-store"
 

@@ -494,7 +494,19 @@ def test_a_team_is_built_in_the_pages_and_every_change_is_in_the_activity_log(
     organiser.check("33-activity")
     page.goto(f"/events/{people}/")
     page.get_by_role("link", name="Edit event").click()
+    page.get_by_label("Timezone").fill("Asia/Tokyo")
+    page.get_by_label("Starts").fill("2027-03-01T09:00")
+    page.get_by_label("Joining instructions").fill("Zoom: https://zoom.example/j/1")
     organiser.check("34-event-edit")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Event “Remote Work Summit” saved.")).to_be_visible()
+    # Every time of the event's pages is in its timezone now, UTC on hover.
+    organiser.nav("Activity")
+    stamp = page.locator("time").first
+    expect(stamp).to_contain_text("JST")
+    assert stamp.get_attribute("title").endswith(" UTC")
+    expect(page.get_by_text("timezone: UTC → Asia/Tokyo; start: none → 2027-03-01 09:00 JST"
+                            )).to_be_visible()
     organiser.close()
 
 

@@ -4,12 +4,19 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import db
-from ..services.events import create_event, dashboard_counts, events_of, update_event
+from ..services.events import (
+    EventDetails,
+    create_event,
+    dashboard_counts,
+    events_of,
+    update_event,
+)
 from ..services.integrations import integration_of
 from ..services.outcomes import GROUPS
+from ..services.times import local_text, timezone_names
 from . import bp
 from .access import members, organisers_only
-from .forms import EventForm, status_of, submit
+from .forms import EventDetailsForm, EventForm, status_of, submit
 
 
 @bp.route("/events/")
@@ -36,13 +43,16 @@ def new_event():
 @organisers_only
 def edit_event(event):
     """Rename the event; change its currency while nothing has been bought."""
-    form = EventForm(obj=event)
-    done, _ = submit(form, lambda: update_event(db.session, event, form.name.data,
-                                                form.currency.data, actor=current_user))
+    form = EventDetailsForm(obj=event, starts=local_text(event.starts_at, event.timezone))
+    done, _ = submit(form, lambda: update_event(
+        db.session, event, form.name.data, form.currency.data, actor=current_user,
+        details=EventDetails(form.timezone.data, form.starts.data,
+                             form.joining_instructions.data)))
     if done:
         flash(f"Event “{event.name}” saved.", "success")
         return redirect(url_for("admin.dashboard", event_id=event.id))
-    return render_template("admin/event_edit.html", event=event, form=form), status_of(form)
+    return render_template("admin/event_edit.html", event=event, form=form,
+                           timezones=timezone_names()), status_of(form)
 
 
 @bp.route("/events/<int:event_id>/")

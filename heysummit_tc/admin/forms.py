@@ -74,6 +74,30 @@ class EventForm(FlaskForm):
     )
 
 
+class EventDetailsForm(EventForm):
+    """The event form once the event exists: its name and currency, and what buyers see."""
+
+    timezone = StringField(
+        "Timezone", default="UTC", validators=[Length(max=64)],
+        description="An IANA name such as Europe/London or America/New_York. Every time on "
+                    "these pages is shown in it (UTC on hover); the CSV stays in UTC.",
+        render_kw={"list": "timezones", "autocomplete": "off"},
+    )
+    # Not ``starts_at``: the form holds the start as typed, in the event's timezone.
+    starts = StringField(
+        "Starts", validators=[Optional(), Length(max=20)],
+        description="Date and time in the event's timezone, shown to buyers on their "
+                    "access page.",
+        render_kw={"type": "datetime-local"},
+    )
+    joining_instructions = TextAreaField(
+        "Joining instructions", validators=[Optional(), Length(max=5000)],
+        description="How buyers get in (a link, a password, where to look): shown on their "
+                    "access page.",
+        render_kw={"rows": 5},
+    )
+
+
 
 
 class TicketForm(FlaskForm):

@@ -3,7 +3,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, str_enum, utcnow
@@ -30,6 +30,11 @@ class Event(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     currency: Mapped[str] = mapped_column(String(3))
+    # An IANA name: pages show every time in it (exports stay in UTC).
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # For buyers, on their access page: when it starts and how to get in.
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    joining_instructions: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     members: Mapped[list["EventMember"]] = relationship(  # noqa: F821

@@ -1,5 +1,6 @@
 """Events and who may work on them."""
 
+from dataclasses import dataclass
 from functools import cache
 
 from sqlalchemy import bindparam, distinct, func, select
@@ -26,6 +27,7 @@ from .deliveries import attention_counts, last_delivery
 from .held import REFUSALS_SINCE, held_cutoff
 from .money import normalize_currency
 from .rejections import rejection_values, rejections_count
+from .times import normalize_timezone, read_local, shown
 from .unlinked import UNLINKED_COUNT
 
 
@@ -38,11 +40,22 @@ def create_event(session, name, currency, organiser):
     return event
 
 
-def update_event(session, event, name, currency, actor=None):
-    """Rename the event; change its currency only while nothing has been bought."""
+@dataclass(frozen=True)
+class EventDetails:
+    """What buyers and pages read of an event besides its name: its timezone (an IANA name),
+    its start (``2027-03-01T09:00`` in that timezone) and how to join."""
+
+    timezone: str = "UTC"
+    starts_at: str = ""
+    joining_instructions: str = ""
+
+
+def update_event(session, event, name, currency, actor=None, details=None):
+    """Rename the event, set its details; change its currency only while nothing has been
+    bought."""
     name = required_name(name, "event")
     currency = normalize_currency(currency)
-    changes = []
+    changes = _set_details(event, details) if details is not None else []
     if currency != event.currency:
         bought = session.scalar(
             select(func.count(TicketPurchase.id))
@@ -60,6 +73,27 @@ def update_event(session, event, name, currency, actor=None):
     if changes:
         record(session, event.id, actor, ActivityKind.EVENT_CHANGED, "; ".join(changes))
     return event
+
+
+def _set_details(event, details):
+    """Set the event's timezone, start and joining instructions; return what changed."""
+    timezone = normalize_timezone(details.timezone)
+    starts_at = read_local(details.starts_at, timezone)
+    instructions = (details.joining_instructions or "").strip()
+    if len(instructions) > 5000:
+        raise ServiceError("Keep the joining instructions under 5,000 characters.",
+                           field="joining_instructions")
+    changes = []
+    if timezone != event.timezone:
+        changes.append(f"timezone: {event.timezone} → {timezone}")
+    if starts_at != event.starts_at:
+        before = shown(event.starts_at, timezone) if event.starts_at else "none"
+        changes.append(f"start: {before} → {shown(starts_at, timezone) if starts_at else 'none'}")
+    if instructions != event.joining_instructions:
+        changes.append("joining instructions changed")
+    event.timezone, event.starts_at = timezone, starts_at
+    event.joining_instructions = instructions
+    return changes
 
 
 def add_member(session, event, email, role):
