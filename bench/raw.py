@@ -95,7 +95,7 @@ updated_at) VALUES (%(attendee_id)s::INTEGER, %(ticket_id)s::INTEGER, 'paid',
 %(charged_currency)s::VARCHAR, 'thrivecart', %(order_id)s::VARCHAR, %(key)s::VARCHAR,
 %(test)s, %(paid_at)s::TIMESTAMP WITH TIME ZONE, NULL, NULL, 0, NULL, NULL,
 %(now)s::TIMESTAMP WITH TIME ZONE, %(now)s::TIMESTAMP WITH TIME ZONE)
-ON CONFLICT (attendee_id, ticket_id) DO UPDATE SET status = excluded.status,
+ON CONFLICT (attendee_id, ticket_id, thrivecart_order_id) DO UPDATE SET status = excluded.status,
 amount = excluded.amount, currency = excluded.currency,
 charged_amount = excluded.charged_amount, charged_currency = excluded.charged_currency,
 source = excluded.source, thrivecart_order_id = excluded.thrivecart_order_id,
@@ -104,8 +104,7 @@ paid_at = excluded.paid_at, refunded_at = excluded.refunded_at,
 access_ends_at = excluded.access_ends_at, payments = excluded.payments,
 last_payment_at = excluded.last_payment_at, last_invoice_id = excluded.last_invoice_id,
 updated_at = excluded.updated_at
-WHERE ticket_purchases.status = 'pending' OR ticket_purchases.status != 'paid'
-AND ticket_purchases.thrivecart_order_id IS DISTINCT FROM excluded.thrivecart_order_id
+WHERE ticket_purchases.status = 'pending'
 RETURNING ticket_purchases.ticket_id, ticket_purchases.id"""
 FINISH = """WITH finished AS
 (UPDATE webhook_deliveries SET status='processed', http_status=200, error=NULL,

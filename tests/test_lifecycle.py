@@ -45,12 +45,14 @@ def outcomes(response):
     return [outcome["outcome"] for outcome in response.json["outcomes"]]
 
 
-def purchase(session, key="product-12", email=EMAIL):
+def purchase(session, key="product-12", email=EMAIL, order_id=None):
+    """The buyer's purchase of the ticket (through ``order_id``, when they bought it twice)."""
     session.expire_all()
-    return session.scalars(
-        select(TicketPurchase).join(Attendee).join(Ticket)
-        .where(Attendee.email == email, Ticket.links.any(key=key))
-    ).one_or_none()
+    statement = (select(TicketPurchase).join(Attendee).join(Ticket)
+                 .where(Attendee.email == email, Ticket.links.any(key=key)))
+    if order_id is not None:
+        statement = statement.where(TicketPurchase.thrivecart_order_id == order_id)
+    return session.scalars(statement).one_or_none()
 
 
 def csv_rows(client, event_id):
@@ -333,7 +335,11 @@ def test_a_cancelled_subscription_bought_again_by_a_new_order_is_paid(client, ev
     post_webhook(client, success())
     post_webhook(client, cancellation())
     assert outcomes(post_webhook(client, success(order_id="55555"))) == ["paid"]
-    assert purchase(session).status == PurchaseStatus.PAID
+    # The rebuy is a purchase of its own; the cancelled one keeps its state and history.
+    assert purchase(session, order_id="55555").status == PurchaseStatus.PAID
+    earlier = purchase(session, order_id="23370556")
+    assert earlier.status == PurchaseStatus.CANCELLED
+    assert [change.to_status for change in earlier.changes] == [PurchaseStatus.CANCELLED]
 
 
 # What organisers see -------------------------------------------------------------------
@@ -465,7 +471,7 @@ TRAILS = {
         [("paid", None), ("refunded", None)]),
     "a success delivered again changes nothing": (
         {}, [success(), success()],
-        [("paid", None), ("already_paid", "the attendee already holds this ticket")]),
+        [("paid", None), ("already_paid", "this order paid it already")]),
     "a success of a refunded order never grants it again": (
         {}, [success(), refund(), success()],
         [("paid", None), ("refunded", None),
@@ -592,14 +598,17 @@ def test_a_rebuy_records_the_delivery_and_order_that_made_it(client, event, sess
     post_webhook(client, refund(order_id="O-1"))
     rebuy = post_webhook(client, success(order_id="O-2")).json
     assert [outcome["outcome"] for outcome in rebuy["outcomes"]] == ["paid"]
-    last = purchase(session).changes[-1]
-    assert (last.from_status, last.to_status, last.delivery_id, last.reason) == (
-        PurchaseStatus.REFUNDED, PurchaseStatus.PAID, rebuy["delivery_id"],
-        "order.success of order O-2")
-    # A success without an order id buys it again too, and says so.
+    first, second = purchase(session, order_id="O-1"), purchase(session, order_id="O-2")
+    assert second.id != first.id and first.status == PurchaseStatus.REFUNDED
+    # The refunded purchase's history is its own: nothing of the rebuy is written there.
+    assert [(c.from_status, c.to_status) for c in first.changes] == [
+        (PurchaseStatus.PAID, PurchaseStatus.REFUNDED)]
+    assert second.changes == [] and second.paid_at is not None
+    # A success without an order id buys it again too, once however often it comes.
     post_webhook(client, refund(order_id="O-2"))
     assert outcomes(post_webhook(client, success(order_id=""))) == ["paid"]
-    assert purchase(session).changes[-1].reason == "order.success of order —"
+    assert outcomes(post_webhook(client, success(order_id=""))) == ["already_paid"]
+    assert purchase(session, order_id="").status == PurchaseStatus.PAID
 
 
 def test_an_item_without_a_charge_records_no_charge(client, event, session):
@@ -669,3 +678,14 @@ def test_a_refund_of_another_order_leaves_this_orders_purchase_paid(
     assert [o["outcome"] for o in answer.json["outcomes"]] == ["waiting_for_order"]
     session.expire_all()
     assert session.scalar(select(TicketPurchase.status)) == PurchaseStatus.PAID
+
+
+def test_a_purchase_refunded_before_its_order_arrived_was_never_paid(client, event, session):
+    """The refund came first: the purchase starts refunded, and the CSV has no paid time
+    later than its refund (it has none at all)."""
+    post_webhook(client, refund())
+    post_webhook(client, success())
+    assert purchase(session).paid_at is None
+    [row] = csv_rows(client, event)
+    assert (row["status"], row["paid_at"], row["access"]) == ("refunded", "", "no")
+    assert row["refunded_at"] != ""

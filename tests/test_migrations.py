@@ -247,3 +247,71 @@ def test_the_external_ids_migration_keeps_each_tickets_id_and_links_several_afte
         kept = db.session.execute(text("SELECT id, external_id FROM tickets ORDER BY id")).all()
         assert [tuple(row) for row in kept] == [(1, "product-2"), (2, None), (3, "product-2")]
         db.session.remove()
+
+
+def test_the_purchase_per_order_migration_keeps_every_purchase_history_and_count(
+        make_app, blank_database_url):
+    """A populated database keeps every purchase, its history and the kept counts; after it
+    a rebuy through another order is a purchase of its own, the same order still one; the
+    downgrade refuses while a ticket is held twice."""
+    import pytest
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    app = make_app(SQLALCHEMY_DATABASE_URI=blank_database_url)
+    purchase = ("INSERT INTO ticket_purchases (id, attendee_id, ticket_id, status, amount, "
+                "currency, source, thrivecart_order_id, test, payments, created_at, updated_at)"
+                " VALUES (:id, 1, :ticket, :status, 9700, 'USD', 'thrivecart', :order, false, 0,"
+                " '2026-01-01', '2026-01-01')")
+    counted = text("SELECT sum(purchases) FROM ticket_purchase_counts WHERE ticket_id = 1")
+    with app.app_context():
+        upgrade(revision="c6f2a8d4e1b9")
+        for statement in (
+            "INSERT INTO events (id, name, currency, created_at) VALUES (1, 'S', 'USD', "
+            "'2026-01-01')",
+            "INSERT INTO tickets (id, event_id, name, active, on_payment_failed, on_cancel, "
+            "created_at, updated_at) VALUES (1, 1, 'Pass', true, 'keep', 'keep', '2026-01-01', "
+            "'2026-01-01'), (2, 1, 'Workbook', true, 'keep', 'keep', '2026-01-01', '2026-01-01')",
+            "INSERT INTO attendees (id, event_id, email, first_name, last_name, created_at, "
+            "updated_at) VALUES (1, 1, 'ada@example.com', 'Ada', '', '2026-01-01', '2026-01-01')",
+        ):
+            db.session.execute(text(statement))
+        db.session.execute(text(purchase), [
+            {"id": 1, "ticket": 1, "status": "refunded", "order": "O-1"},
+            {"id": 2, "ticket": 2, "status": "paid", "order": "O-1"}])
+        db.session.execute(text(
+            "INSERT INTO purchase_changes (purchase_id, changed_at, from_status, to_status, "
+            "reason) VALUES (1, '2026-01-02', 'paid', 'refunded', 'order.refund of order O-1')"))
+        db.session.commit()
+        upgrade(revision="d2e7f1a3c5b8")
+        kept = db.session.execute(text(
+            "SELECT id, ticket_id, status, thrivecart_order_id FROM ticket_purchases "
+            "ORDER BY id")).all()
+        assert [tuple(row) for row in kept] == [(1, 1, "refunded", "O-1"), (2, 2, "paid", "O-1")]
+        assert db.session.scalar(text("SELECT reason FROM purchase_changes")) == \
+            "order.refund of order O-1"
+        assert db.session.scalar(counted) == 1
+        # A rebuy through another order is its own purchase, counted by the kept triggers.
+        db.session.execute(text(purchase), {"id": 3, "ticket": 1, "status": "paid",
+                                            "order": "O-2"})
+        db.session.commit()
+        assert db.session.scalar(counted) == 2
+        with pytest.raises(IntegrityError):
+            db.session.execute(text(purchase), {"id": 4, "ticket": 1, "status": "paid",
+                                                "order": "O-2"})
+        db.session.rollback()
+        with pytest.raises(SystemExit):  # Flask-Migrate logs the reason and exits
+            downgrade(revision="c6f2a8d4e1b9")
+        db.session.rollback()
+        assert db.session.scalar(text("SELECT version_num FROM alembic_version")) == \
+            "d2e7f1a3c5b8"
+        assert db.session.scalar(text("SELECT count(*) FROM ticket_purchases")) == 3
+        db.session.execute(text("DELETE FROM ticket_purchases WHERE id = 3"))
+        db.session.commit()
+        downgrade(revision="c6f2a8d4e1b9")
+        with pytest.raises(IntegrityError):
+            db.session.execute(text(purchase), {"id": 5, "ticket": 1, "status": "paid",
+                                                "order": "O-3"})
+        db.session.rollback()
+        db.session.remove()

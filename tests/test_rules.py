@@ -193,3 +193,28 @@ def test_an_attempt_takes_each_event_once_in_id_order_and_its_moment_or_now():
     assert (attempt.event_ids, attempt.now, attempt.order_id) == ((1, 2, 3), T0, "9" * 40)
     assert Attempt(None, 7, order, [1]).now > T0
     assert [o.event_id for o in attempt.everywhere(OutcomeKind.IGNORED, "why")] == [1, 2, 3]
+
+
+HELD_CASES = {
+    # (status, access ends hours after T0) of each purchase of one ticket, oldest first.
+    "a rebuy after a refund gives access": ([(S.REFUNDED, None), (S.PAID, None)],
+                                            (S.PAID, True)),
+    "an older paid purchase beside a later refund still does": (
+        [(S.PAID, None), (S.REFUNDED, None)], (S.PAID, True)),
+    "none gives access: the latest says why": ([(S.REFUNDED, None), (S.ENDED, -1)],
+                                               (S.ENDED, False)),
+    "a cancelled one until its end": ([(S.REFUNDED, None), (S.CANCELLED, 5)],
+                                      (S.CANCELLED, True)),
+}
+
+
+@pytest.mark.parametrize(("purchases", "held"), HELD_CASES.values(), ids=HELD_CASES.keys())
+def test_a_ticket_bought_twice_is_held_while_any_purchase_gives_access(purchases, held):
+    from heysummit_tc.services.access_links import held_tickets
+
+    ticket = SimpleNamespace(id=1, name="Pass", on_payment_failed=OnPaymentFailed.KEEP)
+    rows = [(SimpleNamespace(status=status, access_ends_at=ends if ends is None
+                             else T0 + timedelta(hours=ends)), ticket)
+            for status, ends in purchases]
+    [(name, status, access, _ends)] = held_tickets(rows, T0)
+    assert (name, status, access) == ("Pass", *held)

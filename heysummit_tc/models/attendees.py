@@ -69,7 +69,8 @@ def full_name(first_name, last_name):
 class TicketPurchase(Base):
     __tablename__ = "ticket_purchases"
     __table_args__ = (
-        UniqueConstraint("attendee_id", "ticket_id"),
+        # One purchase per attendee, ticket and order: a rebuy is a purchase of its own.
+        UniqueConstraint("attendee_id", "ticket_id", "thrivecart_order_id"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         Index("ix_ticket_purchases_ticket_id_order", "ticket_id", "thrivecart_order_id"),
         # Searching by order id: the exact lookup.

@@ -40,11 +40,23 @@ def open_link(session, link_id, now=None):
     attendee = session.get(Attendee, link.attendee_id)
     rows = session.execute(
         select(TicketPurchase, Ticket).join(Ticket, Ticket.id == TicketPurchase.ticket_id)
-        .where(TicketPurchase.attendee_id == attendee.id).order_by(Ticket.name)).all()
-    tickets = [(ticket.name, purchase.status,
-                has_access(purchase.status, purchase.access_ends_at, ticket.on_payment_failed,
-                           now), purchase.access_ends_at) for purchase, ticket in rows]
-    return Opened(attendee, session.get(Event, attendee.event_id), tickets)
+        .where(TicketPurchase.attendee_id == attendee.id)
+        .order_by(Ticket.name, Ticket.id, TicketPurchase.id)).all()
+    return Opened(attendee, session.get(Event, attendee.event_id), held_tickets(rows, now))
+
+
+def held_tickets(rows, now):
+    """Return (name, status, access, access ends) per ticket of (purchase, ticket) rows: a
+    ticket bought twice (a rebuy) is held while any of its purchases gives access, and
+    otherwise stands as its latest purchase left it."""
+    tickets = {}
+    for purchase, ticket in rows:
+        access = has_access(purchase.status, purchase.access_ends_at, ticket.on_payment_failed,
+                            now)
+        held = tickets.get(ticket.id)
+        if held is None or access or not held[2]:
+            tickets[ticket.id] = (ticket.name, purchase.status, access, purchase.access_ends_at)
+    return list(tickets.values())
 
 
 def attendee_of_link(session, link_id):

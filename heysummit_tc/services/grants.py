@@ -8,7 +8,7 @@ from ..models import OutcomeKind, PurchaseStatus
 from ..sql import orders
 from ..thrivecart.events import LIFECYCLE_WORDS
 from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome, unlinked
-from .lifecycle import REBUYABLE, has_access, settle
+from .lifecycle import has_access, settle
 
 
 def choose_price(prices, order_currency, event_currency):
@@ -60,9 +60,14 @@ def _grant(attempt, event_id, linked, waiting):
     outcomes, rows, states = [], [], {}
     for key, ticket in linked:
         held = existing.get(ticket.id)
-        if held is not None and not _rebuys(held, attempt.order_id):
+        if held is not None and held.status != PurchaseStatus.PENDING:
             outcomes.append(Outcome(event_id, key, ALREADY[held.status], ticket.id, attendee_id,
                                     held.id, detail=_already_detail(held, order)))
+            continue
+        if ticket.id in states:  # two items of the order unlock the same ticket
+            outcomes.append(Outcome(event_id, key, OutcomeKind.ALREADY_PAID, ticket.id,
+                                    attendee_id, detail=f"{states[ticket.id][0]} of the same "
+                                                        "order gives this ticket"))
             continue
         state = settle(waiting.get(key, ()), charged_amount=order.charged.get(key),
                        charged_currency=order.currency, on_cancel=ticket.on_cancel)
@@ -75,9 +80,9 @@ def _grant(attempt, event_id, linked, waiting):
     for ticket_id, (key, ticket, state) in states.items():
         purchase_id = written.get(ticket_id)
         if purchase_id is None:
-            # Another order's delivery paid it a moment ago, on another process.
+            # A delivery of the same order paid it a moment ago, on another process.
             outcomes.append(Outcome(event_id, key, OutcomeKind.ALREADY_PAID, ticket_id,
-                                    attendee_id, detail="the attendee already holds this ticket"))
+                                    attendee_id, detail="this order paid it already"))
             continue
         held = existing.get(ticket_id)
         if held is not None:
@@ -105,7 +110,8 @@ def _attendee(attempt, event_id, linked):
         return attendee_id, {}
     return attendee_id, {row.ticket_id: row for row in attempt.connection.execute(
         orders.PURCHASES_OF_ATTENDEE,
-        {"attendee_id": attendee_id, "ticket_ids": [ticket.id for _key, ticket in linked]})}
+        {"attendee_id": attendee_id, "ticket_ids": [ticket.id for _key, ticket in linked],
+         "order_id": attempt.order_id or ""})}
 
 
 def _purchase_row(attempt, attendee_id, key, ticket, state):
@@ -116,8 +122,12 @@ def _purchase_row(attempt, attendee_id, key, ticket, state):
         "attendee_id": attendee_id, "ticket_id": ticket.id, "status": state.status.value,
         "amount": amount, "currency": currency, "charged_amount": order.charged.get(key),
         "charged_currency": order.currency if key in order.charged else None,
-        "source": attempt.source, "thrivecart_order_id": attempt.order_id,
-        "thrivecart_item_key": key, "test": order.test, "paid_at": order.paid_at or now,
+        # An order without an id is one order all the same: "" (not NULL) holds it to one
+        # purchase per ticket.
+        "source": attempt.source, "thrivecart_order_id": attempt.order_id or "",
+        "thrivecart_item_key": key, "test": order.test,
+        # A purchase refunded before its order arrived was never paid here.
+        "paid_at": None if state.status == PurchaseStatus.REFUNDED else order.paid_at or now,
         "refunded_at": state.refunded_at, "access_ends_at": state.access_ends_at,
         "payments": state.payments, "last_payment_at": state.last_payment_at,
         "last_invoice_id": state.last_invoice_id, **asdict(order.attribution),
@@ -135,17 +145,9 @@ def _start_detail(state, ticket, waiting, now):
                else "access was never granted"))
 
 
-def _rebuys(held, order_id):
-    """Tell whether an order.success of ``order_id`` (as stored) (re)grants a purchase the
-    attendee holds already."""
-    if held.status == PurchaseStatus.PENDING:
-        return True
-    return held.status in REBUYABLE and held.thrivecart_order_id != order_id
-
-
 def _already_detail(held, order):
     if held.status == PurchaseStatus.PAID:
-        return "the attendee already holds this ticket"
+        return "this order paid it already"
     return (f"order {order.order_id or '—'} is {held.status.replace('_', ' ')}; "
             "a success of the same order never grants it again")
 

@@ -29,9 +29,6 @@ from ..thrivecart.events import SAME_INSTANT_ORDER
 # Statuses a success of the *same* order never moves a purchase out of: a replay, a held
 # release or a late redelivery must not grant again what was refunded or has ended.
 SETTLED_BY_ORDER = frozenset(PurchaseStatus) - {PurchaseStatus.PENDING}
-# Statuses a success of a *different* order replaces: the buyer bought the ticket again.
-REBUYABLE = frozenset({PurchaseStatus.PAYMENT_FAILED, PurchaseStatus.CANCELLED,
-                       PurchaseStatus.ENDED, PurchaseStatus.REFUNDED, PurchaseStatus.PENDING})
 
 
 

@@ -71,13 +71,12 @@ def upsert_attendee(connection, values):
 
 
 def upsert_purchases(connection, rows):
-    """Write the purchases of one attendee (``rows`` of :data:`PURCHASE_COLUMNS`); return
-    {ticket id: purchase id} of those written.
+    """Write the purchases of one attendee through one order (``rows`` of
+    :data:`PURCHASE_COLUMNS`); return {ticket id: purchase id} of those written.
 
-    An existing purchase changes only when it is pending or when a *different* order buys a
-    ticket whose purchase is no longer paid; the caller decided that already, and this
-    condition keeps a concurrent delivery of another order from undoing its decision: a
-    ticket it leaves out of the answer was paid by that delivery a moment ago.
+    A purchase is one per attendee, ticket and order: an existing one changes only while it
+    is pending. The caller decided that already; a ticket this leaves out of the answer was
+    paid through the same order by a delivery on another process a moment ago.
     """
     return dict(connection.execute(_purchase_upsert(connection.dialect.name, len(rows)),
                                    numbered(rows)).all())
@@ -138,7 +137,8 @@ PURCHASES_OF_ATTENDEE = (
     select(purchases.c.ticket_id, purchases.c.id, purchases.c.status,
            purchases.c.thrivecart_order_id)
     .where(purchases.c.attendee_id == bindparam("attendee_id"),
-           purchases.c.ticket_id.in_(bindparam("ticket_ids", expanding=True)))
+           purchases.c.ticket_id.in_(bindparam("ticket_ids", expanding=True)),
+           purchases.c.thrivecart_order_id == bindparam("order_id"))
 )
 # The purchases an order paid for a ticket: what its refunds and rebills act on.
 PURCHASES_OF_ORDER = (
@@ -202,11 +202,11 @@ def _purchase_upsert(dialect, count):
     ])
     incoming = statement.excluded
     return compiled_once(dialect, statement.on_conflict_do_update(
-        index_elements=[purchases.c.attendee_id, purchases.c.ticket_id],
+        index_elements=[purchases.c.attendee_id, purchases.c.ticket_id,
+                        purchases.c.thrivecart_order_id],
         set_={name: incoming[name] for name in PURCHASE_COLUMNS[2:] if name != "created_at"},
-        where=(purchases.c.status == PurchaseStatus.PENDING.value)
-        | ((purchases.c.status != PurchaseStatus.PAID.value)
-           & purchases.c.thrivecart_order_id.is_distinct_from(incoming.thrivecart_order_id)),
+        # Only a pending purchase (made by hand) is the order's to pay.
+        where=purchases.c.status == PurchaseStatus.PENDING.value,
     ).returning(purchases.c.ticket_id, purchases.c.id))
 
 
