@@ -44,6 +44,7 @@ ALLOWED = {
     "admin.delete_ticket_price": MEMBERS,
     "admin.unlinked_items": MEMBERS,
     "admin.deliveries": ORGANISERS,
+    "admin.resolve_delivery": ORGANISERS,
     "admin.rerun_unlinked_deliveries": MEMBERS,
     "admin.create_ticket_for_unlinked": MEMBERS,
     "admin.ignore_unlinked": MEMBERS,

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from helpers import FIGURES, PASSWORD, Gunicorn, Worker, fixture_bytes, mail_env, wait_for
-from orders import success
+from orders import refund, success
 
 pytestmark = pytest.mark.browser
 
@@ -253,6 +253,7 @@ def test_the_help_articles_journey(browser, server, people, session, backend):
     expect(page.get_by_text("Attempt 2")).to_be_visible()
 
     # Send a test purchase, as the article asks before going live.
+    visitor.nav("Event Setup › Integrations")
     page.get_by_role("link", name="ThriveCart Checkout").click()
     page.get_by_role("link", name="send a test purchase").click()
     visitor.check("13-test-purchase")
@@ -345,6 +346,33 @@ def test_an_unlinked_item_is_added_to_a_ticket_by_the_editor_and_applied_at_once
     page.get_by_role("link", name="ada@example.com").click()
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
     organiser.check("22-account")
+    organiser.close()
+
+
+def test_an_organiser_resolves_what_needs_attention_with_a_note(
+    browser, server, people, connect
+):
+    """A refund of an order that never reaches this app waits; the organiser says how it
+    was dealt with, and Needs attention is empty again."""
+    connect(people)
+    status, _ = server.post("/api/webhooks/thrivecart/",
+                            refund(order_id="GONE-1", key=("upsell", "3")))
+    assert status == 200
+    organiser = Visitor(browser, server.url)
+    page = organiser.page
+    organiser.enter("ada@example.com")
+    attention = page.get_by_role("region", name="Needs attention")
+    attention.get_by_role("link", name="Waiting for its order: 1").click()
+    page.get_by_role("link", name=re.compile("^Open")).first.click()
+    page.get_by_role("button", name="Mark resolved").click()
+    expect(page.get_by_text("Say in a few words how it was resolved")).to_be_visible()
+    page.get_by_label("How it was resolved").fill("Order placed in another cart; refunded")
+    organiser.check("38-resolve-attention", status=400)
+    page.get_by_role("button", name="Mark resolved").click()
+    expect(page.get_by_text("no longer needs attention")).to_be_visible()
+    expect(page.get_by_text("by ada@example.com: Order placed in another cart")).to_be_visible()
+    organiser.nav("Dashboard")
+    expect(page.get_by_role("region", name="Needs attention")).to_have_count(0)
     organiser.close()
 
 

@@ -170,8 +170,9 @@ SUMMARIES = [
     ([outcome(K.WAITING_FOR_ORDER, "product-1")], "order.subscription_cancelled",
      "cancellation waiting for its order", WARNING, True),
     ([outcome(K.REFUNDED, "product-1")], "order.refund", "1 refunded", INFO, False),
-    ([outcome(K.PARTIAL_REFUND, "product-1")], "order.refund", "1 partial refund", WARNING,
-     True),
+    # In the log, not in Needs attention: nothing is for anyone to do.
+    ([outcome(K.PARTIAL_REFUND, "product-1")], "order.refund", "1 partial refund", INFO,
+     False),
     ([outcome(K.IGNORED)], "affiliate.commission_earned", "ignored", NEUTRAL, False),
     ([outcome(K.NO_ITEMS)], "order.success", "no items", WARNING, True),
     ([outcome(K.EMAIL_CONFLICT)], "customer_updated",

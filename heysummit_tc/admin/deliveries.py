@@ -6,9 +6,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..extensions import db
-from ..models import ActivityKind, DeliveryStatus, OutcomeKind
+from ..models import ActivityKind, DeliveryEvent, DeliveryStatus, OutcomeKind
 from ..services import ServiceError
 from ..services.attempts import DeliveryResult, Outcome
+from ..services.attention import resolve
 from ..services.deliveries import MODES, LogFilter, delivery_for_event, log_of, outcomes_for_event
 from ..services.integrations import integration_of
 from ..services.outcomes import GROUPS, REJECTED, summarise
@@ -16,7 +17,7 @@ from ..services.releases import replay, replay_preview
 from ..words import plural
 from . import bp
 from .access import organisers_only
-from .forms import ActionForm
+from .forms import ActionForm, ResolveForm, submit
 from .processing import THRIVECART, processed
 
 DELIVERY = THRIVECART + "/deliveries/<int:delivery_id>/"
@@ -57,7 +58,24 @@ def deliveries(event):
 def delivery(event, delivery_id):
     """Show a delivery: its envelope, every attempt's outcomes here, the request and the
     response the app gave."""
+    return _delivery_page(event, _delivery_or_404(event, delivery_id))
+
+
+@bp.route(DELIVERY + "resolve", methods=["POST"])
+@organisers_only
+def resolve_delivery(event, delivery_id):
+    """Mark what the delivery left needing attention resolved, with a note."""
     found = _delivery_or_404(event, delivery_id)
+    form = ResolveForm()
+    done, _ = submit(form, lambda: resolve(db.session, event.id, found.id, current_user,
+                                           form.note.data))
+    if done:
+        flash(f"Delivery {found.id} no longer needs attention.", "success")
+        return redirect(url_for("admin.delivery", event_id=event.id, delivery_id=found.id))
+    return _delivery_page(event, found, form), 400
+
+
+def _delivery_page(event, found, resolve_form=None):
     attempts = {}
     for outcome in outcomes_for_event(db.session, found.id, event.id):
         attempts.setdefault(outcome.attempt, []).append(outcome)
@@ -66,7 +84,9 @@ def delivery(event, delivery_id):
     return render_template("admin/delivery.html", event=event, delivery=found,
                            attempts=sorted(attempts.items(), reverse=True), payload=payload,
                            summary=summarise(latest, found.event_type),
-                           response=_response(found, latest))
+                           response=_response(found, latest),
+                           marked=db.session.get(DeliveryEvent, (found.id, event.id)),
+                           resolve_form=resolve_form or ResolveForm(formdata=None))
 
 
 def _response(delivery, outcomes):

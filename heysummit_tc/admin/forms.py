@@ -157,6 +157,15 @@ class LinkItemForm(FlaskForm):
     ticket_id = SelectField("Ticket", coerce=int, validators=[DataRequired()])
 
 
+class ResolveForm(FlaskForm):
+    note = TextAreaField(
+        "How it was resolved", validators=[Optional(), Length(max=500)],
+        description="Kept with the delivery and in the activity log, e.g. “refunded in "
+                    "ThriveCart by hand”.",
+        render_kw={"rows": 3},
+    )
+
+
 class ItemForm(FlaskForm):
     """A button acting on one item of the inbox: re-run, create its ticket, ignore, restore."""
 

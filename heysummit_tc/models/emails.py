@@ -117,6 +117,7 @@ class ActivityKind(enum.StrEnum):
     ATTENDEES_MERGED = "attendees_merged"
     ITEM_IGNORED = "item_ignored"
     ITEM_RESTORED = "item_restored"
+    ATTENTION_RESOLVED = "attention_resolved"
 
 
 class ActivityEntry(Base):

@@ -185,6 +185,11 @@ class DeliveryEvent(Base):
     # 0 until processed; then the delivery's attempt whose outcomes in this event count.
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     attention: Mapped[bool] = mapped_column(default=False)
+    # An organiser marked what needed attention resolved: when, who, and why.
+    # (Who by their email, as it was: the activity log keeps the rest.)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(254))
+    resolved_note: Mapped[str | None] = mapped_column(String(500))
 
     delivery: Mapped[WebhookDelivery] = relationship(back_populates="events")
 

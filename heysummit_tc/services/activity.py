@@ -29,6 +29,7 @@ KINDS = {
     A.ATTENDEES_MERGED: "Attendees merged",
     A.ITEM_IGNORED: "Unlinked item ignored",
     A.ITEM_RESTORED: "Ignored item listed again",
+    A.ATTENTION_RESOLVED: "Delivery marked resolved",
 }
 
 

@@ -85,10 +85,25 @@ def unlinked(event_id, key, tickets):
     """The outcome of an item no ticket of the event links: the event's to link, unless
     another event that received the delivery links it (``tickets``, keyed by event and
     item, holds the linked tickets of every event the delivery addressed)."""
-    if any(linked == key for _event_id, linked in tickets):
+    if any(linked == key and ticket.id is not None
+           for (_event_id, linked), ticket in tickets.items()):
         return Outcome(event_id, key, OutcomeKind.LINKED_ELSEWHERE,
                        detail="another event on this ThriveCart account links it")
     return Outcome(event_id, key, OutcomeKind.UNLINKED, detail="no ticket has this External ID")
+
+
+def unapplied(event_id, key, ticket, tickets):
+    """The outcome of an item that no active ticket of the event takes (``ticket``: what
+    :func:`..sql.orders.linked_tickets` found for it), or None when one does."""
+    if ticket is None:
+        return unlinked(event_id, key, tickets)
+    if ticket.id is None:
+        return Outcome(event_id, key, OutcomeKind.IGNORED,
+                       detail="ignored under Unlinked items: not a ticket")
+    if not ticket.active:
+        return Outcome(event_id, key, OutcomeKind.TICKET_INACTIVE, ticket.id,
+                       detail="the ticket is inactive; reactivate and replay")
+    return None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Reading the delivery log: what reached an event, and what each attempt did there."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -148,7 +148,9 @@ def _delivery_rows(session, event_id, filters, window):
     return [
         LogRow("delivery", row.id, row.received_at, row.event_type, row.test, row.order_id,
                row.customer_email, row.thrivecart_account, row.http_status,
-               summarise(outcomes.get(row.id, []), row.event_type),
+               # Whether it still needs a person: settled or resolved since, it does not.
+               replace(summarise(outcomes.get(row.id, []), row.event_type),
+                       attention=row.attention),
                row.source, row.processed_at, row.email)
         for row in found
     ]
@@ -164,7 +166,8 @@ def _delivery_statement(group, mode, attention, search, after, ignored):
                WebhookDelivery.order_id, WebhookDelivery.customer_email,
                WebhookDelivery.thrivecart_account, WebhookDelivery.http_status,
                WebhookDelivery.source, WebhookDelivery.processed_at,
-               DeliveryEvent.attempt, DeliveryEvent.received_at, User.email)
+               DeliveryEvent.attempt, DeliveryEvent.received_at, DeliveryEvent.attention,
+               User.email)
         .join(DeliveryEvent, DeliveryEvent.delivery_id == WebhookDelivery.id)
         .outerjoin(User, User.id == WebhookDelivery.processed_by_id)
         .where(DeliveryEvent.event_id == bindparam("event_id"))

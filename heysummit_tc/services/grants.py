@@ -4,10 +4,10 @@ access, not even for an instant)."""
 
 from dataclasses import asdict
 
-from ..models import OutcomeKind, PurchaseStatus
+from ..models import LifecycleKind, OutcomeKind, PurchaseStatus
 from ..sql import orders
 from ..thrivecart.events import LIFECYCLE_WORDS
-from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome, unlinked
+from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome, unapplied
 from .lifecycle import has_access, settle
 
 
@@ -37,20 +37,28 @@ def apply_success(attempt):
         linked = []
         for key in order.item_keys:
             ticket = tickets.get((event_id, key))
-            if ticket is None:
-                outcomes.append(unlinked(event_id, key, tickets))
-            elif not ticket.active:
-                outcomes.append(Outcome(event_id, key, OutcomeKind.TICKET_INACTIVE, ticket.id,
-                                        detail="the ticket is inactive; reactivate and replay"))
+            left = unapplied(event_id, key, ticket, tickets)
+            if left is not None:
+                outcomes.append(left)
             else:
                 linked.append((key, ticket))
         if linked:
             waiting = (orders.kept_lifecycle(attempt.connection, event_id, attempt.order_id)
                        if flagged.get(event_id) else {})
-            outcomes += _grant(attempt, event_id, linked, waiting)
+            granted = _grant(attempt, event_id, linked, waiting)
+            outcomes += granted
+            if waiting and any(outcome.outcome in _STARTED for outcome in granted):
+                # The events that waited for this order apply now: they wait no more (what
+                # still needs a person, a payment failure, is this delivery's to show).
+                orders.settle_attention(attempt.connection, event_id, attempt.order_id,
+                                        LifecycleKind)
     position = {key: index for index, key in enumerate(order.item_keys)}
     return sorted(outcomes, key=lambda outcome: (attempt.event_ids.index(outcome.event_id),
                                                  position[outcome.item]))
+
+
+# Outcomes of a purchase this order.success wrote (not one it found).
+_STARTED = frozenset(OUTCOME_OF_STATUS.values())
 
 
 def _grant(attempt, event_id, linked, waiting):

@@ -32,8 +32,10 @@ GROUP_OF = {kind: name for name, (_label, kinds) in GROUPS.items() for kind in k
 # Posts refused for a wrong Secret Word: not deliveries, but listed with them.
 REJECTED = "rejected"
 
-ATTENTION = frozenset({K.FAILED, K.UNLINKED, K.TICKET_INACTIVE, K.PARTIAL_REFUND,
-                       K.PAYMENT_FAILED, K.WAITING_FOR_ORDER, K.NO_ITEMS, K.EMAIL_CONFLICT})
+# What needs a person. A partial refund is shown in the log, not as attention: nothing is
+# for anyone to do about it.
+ATTENTION = frozenset({K.FAILED, K.UNLINKED, K.TICKET_INACTIVE, K.PAYMENT_FAILED,
+                       K.WAITING_FOR_ORDER, K.NO_ITEMS, K.EMAIL_CONFLICT})
 
 # Tones, from least to most telling: the row takes the most telling of its outcomes
 # (a grant beside a no-change is green; a warning beside a grant is a warning).
@@ -45,6 +47,7 @@ _TONE = {
     K.EMAIL_CHANGED: INFO,
     K.REFUNDED: INFO,
     K.CANCELLED: INFO,
+    K.PARTIAL_REFUND: INFO,
     K.FAILED: DANGER,
     **{kind: WARNING for kind in ATTENTION if kind != K.FAILED},
 }

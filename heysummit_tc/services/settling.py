@@ -7,7 +7,7 @@ from dataclasses import replace
 from ..models import LifecycleKind, OutcomeKind, PurchaseStatus
 from ..sql import orders
 from ..thrivecart.events import LIFECYCLE_WORDS
-from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome, unlinked
+from .attempts import ALREADY, OUTCOME_OF_STATUS, Outcome, unapplied
 from .lifecycle import settle
 from .money import refunded_text
 
@@ -26,8 +26,8 @@ def apply_lifecycle(attempt):
     outcomes = []
     for event_id in attempt.event_ids:
         ticket = tickets.get((event_id, key))
-        if ticket is None:
-            outcomes.append(unlinked(event_id, key, tickets))
+        if ticket is None or ticket.id is None:
+            outcomes.append(unapplied(event_id, key, ticket, tickets))
             continue
         kept = _keep(attempt, event_id)
         found = list(attempt.connection.execute(orders.PURCHASES_OF_ORDER, {
@@ -73,6 +73,10 @@ def _resettle(attempt, base, ticket, purchase, events, kept):
                    charged_currency=purchase.charged_currency, on_cancel=ticket.on_cancel,
                    current=purchase.status)
     changed = _write_state(attempt, purchase, state)
+    if purchase.status == PurchaseStatus.PAYMENT_FAILED and state.status == PurchaseStatus.PAID:
+        # The failed payment was paid: its delivery needs nobody any more.
+        orders.settle_attention(attempt.connection, base.event_id, attempt.order_id,
+                                [LifecycleKind.REBILL_FAILED])
     if "status" in changed:
         # ``ended`` is never reached here: settle keeps it only where it is stored already.
         return replace(base, outcome=OUTCOME_OF_STATUS[state.status])

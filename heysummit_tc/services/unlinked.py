@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, delete, distinct, func, literal_column, select
+from sqlalchemy import and_, bindparam, delete, distinct, func, literal_column, select, update
 
 from ..models import (
     ActivityKind,
@@ -19,6 +19,7 @@ from ..thrivecart.items import normalize_item_key
 from ..thrivecart.order import read_order
 from . import ServiceError
 from .activity import record
+from .outcomes import ATTENTION
 
 # Outcomes a re-run can change once the item is linked (or its ticket reactivated).
 RERUNNABLE = (OutcomeKind.UNLINKED, OutcomeKind.TICKET_INACTIVE)
@@ -161,6 +162,7 @@ def ignore_item(session, event_id, item_key, actor=None):
                                 user_id=actor.id if actor is not None else None))
         record(session, event_id, actor, ActivityKind.ITEM_IGNORED, key)
         session.flush()
+        _reconsider(session, event_id, key)
     return key
 
 
@@ -170,4 +172,32 @@ def restore_item(session, event_id, item_key, actor=None):
                                                         IgnoredItem.key == item_key))
     if removed.rowcount:
         record(session, event_id, actor, ActivityKind.ITEM_RESTORED, item_key)
+        _reconsider(session, event_id, item_key)
     return bool(removed.rowcount)
+
+
+def _reconsider(session, event_id, key):
+    """Work out again whether the deliveries that left ``key`` unlinked need attention, now
+    that it is ignored (or listed again): an ignored item needs nobody."""
+    outcome = DeliveryOutcome.__table__.alias("outcome")
+    needs = (
+        select(outcome.c.id)
+        .where(outcome.c.delivery_id == DeliveryEvent.delivery_id,
+               outcome.c.event_id == DeliveryEvent.event_id,
+               outcome.c.attempt == DeliveryEvent.attempt,
+               outcome.c.outcome.in_([str(kind) for kind in ATTENTION]),
+               ~((outcome.c.outcome == OutcomeKind.UNLINKED.value)
+                 & outcome.c.item_key.in_(select(IgnoredItem.key)
+                                          .where(IgnoredItem.event_id == event_id))))
+        .exists()
+    )
+    session.execute(
+        update(DeliveryEvent)
+        .where(DeliveryEvent.event_id == event_id, DeliveryEvent.resolved_at.is_(None),
+               DeliveryEvent.delivery_id.in_(
+                   select(DeliveryOutcome.delivery_id)
+                   .where(DeliveryOutcome.event_id == event_id,
+                          DeliveryOutcome.item_key == key,
+                          DeliveryOutcome.outcome == OutcomeKind.UNLINKED)))
+        .values(attention=needs)
+        .execution_options(synchronize_session=False))

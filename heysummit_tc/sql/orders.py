@@ -5,11 +5,13 @@ it."""
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import Integer, String, bindparam, func, insert, literal, select, true, update
 
 from ..models import (
     Attendee,
+    DeliveryEvent,
     Event,
+    IgnoredItem,
     LifecycleEvent,
     LifecycleKind,
     PurchaseChange,
@@ -103,7 +105,8 @@ def kept_lifecycle(connection, event_id, order_id):
 
 def linked_tickets(connection, event_ids, keys):
     """Return {(event id, External ID): LinkedTicket} for the keys, prices included, in one
-    query."""
+    query; an item the event's organisers chose to ignore maps to a LinkedTicket whose id is
+    None."""
     tickets = {}
     for (ticket_id, event_id, key, active, on_payment_failed, on_cancel, event_currency,
          amount, currency) in connection.execute(LINKED_TICKETS,
@@ -113,6 +116,14 @@ def linked_tickets(connection, event_ids, keys):
         if amount is not None:
             ticket.prices.append((amount, currency))
     return tickets
+
+
+def settle_attention(connection, event_id, order_id, kinds):
+    """An order's events of ``kinds`` kept in the event no longer need a person (the refund
+    that waited was applied when its order came, the failed payment was paid): their
+    deliveries leave Needs attention."""
+    connection.execute(SETTLE_ATTENTION, {"in_event": event_id, "of_order": order_id,
+                                          "kinds": [str(kind) for kind in kinds]})
 
 
 def purchase_change(purchase_id, from_status, to_status, delivery_id, now, reason):
@@ -131,6 +142,24 @@ LINKED_TICKETS = (
     .outerjoin(TicketPrice, TicketPrice.ticket_id == Ticket.id)
     .where(TicketExternalId.event_id.in_(bindparam("event_ids", expanding=True)),
            TicketExternalId.key.in_(bindparam("keys", expanding=True)))
+    # Items ignored in the inbox, in the same statement: rows without a ticket.
+    .union_all(
+        select(literal(None, Integer), IgnoredItem.event_id, IgnoredItem.key, true(),
+               literal(None, String), literal(None, String), literal(None, String),
+               literal(None, Integer), literal(None, String))
+        .where(IgnoredItem.event_id.in_(bindparam("event_ids", expanding=True)),
+               IgnoredItem.key.in_(bindparam("keys", expanding=True))))
+)
+SETTLE_ATTENTION = (
+    update(DeliveryEvent)
+    .where(DeliveryEvent.event_id == bindparam("in_event"), DeliveryEvent.attention.is_(True),
+           DeliveryEvent.delivery_id.in_(
+               select(LifecycleEvent.delivery_id)
+               .where(LifecycleEvent.event_id == bindparam("in_event"),
+                      LifecycleEvent.order_id == bindparam("of_order"),
+                      LifecycleEvent.kind.in_(bindparam("kinds", expanding=True)))))
+    .values(attention=False)
+    .execution_options(synchronize_session=False)
 )
 # The attendee's purchases of some tickets, before an order.success touches them.
 PURCHASES_OF_ATTENDEE = (
