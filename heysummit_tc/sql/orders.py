@@ -5,7 +5,19 @@ it."""
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import Integer, String, bindparam, func, insert, literal, select, true, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    bindparam,
+    cast,
+    func,
+    insert,
+    null,
+    select,
+    true,
+    update,
+)
 
 from ..models import (
     Attendee,
@@ -144,9 +156,9 @@ LINKED_TICKETS = (
            TicketExternalId.key.in_(bindparam("keys", expanding=True)))
     # Items ignored in the inbox, in the same statement: rows without a ticket.
     .union_all(
-        select(literal(None, Integer), IgnoredItem.event_id, IgnoredItem.key, true(),
-               literal(None, String), literal(None, String), literal(None, String),
-               literal(None, Integer), literal(None, String))
+        select(cast(null(), Integer), IgnoredItem.event_id, IgnoredItem.key, true(),
+               *(cast(null(), String) for _ in range(3)), cast(null(), BigInteger),
+               cast(null(), String))
         .where(IgnoredItem.event_id.in_(bindparam("event_ids", expanding=True)),
                IgnoredItem.key.in_(bindparam("keys", expanding=True))))
 )
