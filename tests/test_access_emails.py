@@ -88,7 +88,8 @@ def test_a_buyer_gets_one_access_email_however_often_the_order_arrives(
     [message] = wait_for(lambda: smtp_server.messages)
     assert message["To"] == "grace@example.com"
     assert message["From"] == "events@heysummit.test"
-    assert message["Subject"] == "[TEST] Your ticket for Growth Summit"  # a test-mode order
+    # A test-mode order, of two tickets: the subject says so.
+    assert message["Subject"] == "[TEST] Your tickets for Growth Summit"
     text = message.get_body(("plain",)).get_content()
     assert "You now hold: All-Access Pass, Workbook." in text
     markup = message.get_body(("html",)).get_content()
@@ -103,6 +104,10 @@ def test_a_buyer_gets_one_access_email_however_often_the_order_arrives(
     wait_for(lambda: all(row.status == EmailStatus.SENT for row in outbox(session)))
     assert [m["To"] for m in smtp_server.messages] == ["grace@example.com", "bob@example.com"]
     assert len(outbox(session)) == 3  # one row per ticket granted, sent as one email each
+    # The dashboard counts emails, not the tickets they are about.
+    client.post("/login", data={"email": "ada@example.com", "password": PASSWORD})
+    dashboard = client.get(f"/events/{summit}/").get_data(as_text=True)
+    assert "Access emails</a>: 0 queued · 2 sent · 0 failed." in dashboard
 
 
 def test_the_link_works_once_then_offers_a_fresh_one_to_the_address_it_was_sent_to(
@@ -118,8 +123,13 @@ def test_the_link_works_once_then_offers_a_fresh_one_to_the_address_it_was_sent_
     wait_for(lambda: len(smtp_server.messages) == 2)
     [message] = [m for m in smtp_server.messages if m["To"] == "grace@example.com"]
     path = link_of(message)
-    page = client.get(path)
-    assert page.status_code == 200
+    # A mail scanner's GET uses nothing: the page asks for a click.
+    scanned = mailing.test_client().get(path)
+    assert scanned.status_code == 200
+    assert "Open my tickets" in scanned.get_data(as_text=True)
+    assert "All-Access Pass" not in scanned.get_data(as_text=True)
+    page = client.post(path, follow_redirects=True)
+    assert page.status_code == 200 and page.request.method == "GET"  # a reload is harmless
     text = html.unescape(page.get_data(as_text=True))
     assert "Your tickets for Growth Summit" in text and "All-Access Pass" in text
     assert "access now" in text
@@ -131,7 +141,12 @@ def test_the_link_works_once_then_offers_a_fresh_one_to_the_address_it_was_sent_
     assert "ada@example.com" not in text and "Workbook" not in text  # nothing of anyone else
     assert page.headers["Cache-Control"] == "no-store"
 
-    again = client.get(path)
+    # This browser opens it again (its cookie, HttpOnly, for the link's paths only)...
+    cookie = page.history[0].headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "Path=/access/" in cookie and "SameSite=Lax" in cookie
+    assert "All-Access Pass" in client.get(path).get_data(as_text=True)
+    # ...and no other: it is offered a fresh link.
+    again = mailing.test_client().get(path)
     assert again.status_code == 410
     again_text = again.get_data(as_text=True)
     assert "This link was used already." in again_text
@@ -143,7 +158,12 @@ def test_the_link_works_once_then_offers_a_fresh_one_to_the_address_it_was_sent_
     wait_for(lambda: len(smtp_server.messages) == 3)
     fresh = smtp_server.messages[2]
     assert fresh["To"] == "grace@example.com"
-    assert client.get(link_of(fresh)).status_code == 200
+    # Words for a link asked for, and only the tickets that give access now.
+    assert fresh["Subject"] == "Your link to Growth Summit"
+    body = fresh.get_body(("plain",)).get_content()
+    assert "here is a new link to your ticket for Growth Summit: All-Access Pass." in body
+    assert "thank you" not in body.lower()
+    assert client.post(link_of(fresh), follow_redirects=True).status_code == 200
     assert client.get("/access/not-a-signed-token").status_code == 404
 
 
@@ -266,11 +286,12 @@ def test_switched_off_sends_nothing_and_the_organiser_can_resend(
     done = client.post(attendee_page + "resend", follow_redirects=True)
     assert "Access email queued for grace@example.com" in done.get_data(as_text=True)
     [message] = wait_for(lambda: smtp_server.messages)
-    assert message["Subject"] == "Welcome to Growth Summit"
+    # A resend is a link asked for: its own words, not the purchase email's.
+    assert message["Subject"] == "Your link to Growth Summit"
     [entry] = session.scalars(select(ActivityEntry).where(
         ActivityEntry.kind == "access_email_resent")).all()
     assert entry.user.email == "ada@example.com" and entry.detail == "grace@example.com"
-    wait_for(lambda: "Welcome to Growth Summit" in client.get(attendee_page).get_data(
+    wait_for(lambda: "Your link to Growth Summit" in client.get(attendee_page).get_data(
         as_text=True))
     listed = client.get(attendee_page).get_data(as_text=True)
     assert "badge-email-sent" in listed and "badge-email-skipped" in listed

@@ -92,6 +92,9 @@ class AccessLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The digest of the key the browser that first opened it holds (a cookie): that browser,
+    # and no other, may open it again until it expires.
+    browser_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class ActivityKind(enum.StrEnum):

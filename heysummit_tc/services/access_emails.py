@@ -33,8 +33,8 @@ from ..models import (
     utcnow,
 )
 from ..sql import insert_once
-from .access_links import LINK_DAYS
-from .access_settings import render, settings_of
+from .access_links import LINK_DAYS, held_tickets
+from .access_settings import LINK_BODY, LINK_SUBJECT, NO_ACCESS_BODY, render, settings_of
 from .activity import record
 
 MAX_TRIES = 5
@@ -220,22 +220,34 @@ def _send_group(session, rows, sender, now):
                       expires_at=now + timedelta(days=LINK_DAYS))
     session.add(link)
     session.flush()
-    names = [row.ticket.name for row in rows if row.ticket is not None]
-    if not names:  # a resend or a fresh link: every ticket the buyer holds
-        names = list(session.scalars(
-            select(Ticket.name).join(TicketPurchase, TicketPurchase.ticket_id == Ticket.id)
-            .where(TicketPurchase.attendee_id == attendee.id).order_by(Ticket.name)))
+    asked = first.kind != EmailKind.ACCESS  # a resend or a fresh link
+    names = (_giving_access(session, attendee.id, now) if asked
+             else [row.ticket.name for row in rows if row.ticket is not None])
     values = {"first_name": attendee.first_name or "there", "event": event.name,
               "tickets": ", ".join(names) or "your tickets",
+              "ticket_word": "ticket" if len(names) == 1 else "tickets",
               "access_link": sender.sign(link.id)}
-    subject = render(settings.subject, values)
+    subject_template, body = settings.subject, settings.body
+    if asked:
+        subject_template, body = LINK_SUBJECT, LINK_BODY if names else NO_ACCESS_BODY
+    subject = render(subject_template, values)
     if any(row.test for row in rows):
         subject = "[TEST] " + subject
-    email = AccessEmail(attendee.email, subject[:300], render(settings.body, values), values,
+    email = AccessEmail(attendee.email, subject[:300], render(body, values), values,
                         event.name, key=f"outbox-{first.id}")
     # The link must exist before the buyer can click it.
     session.commit()
     return _attempt(rows, lambda: sender.deliver(email), email.subject, sender, now)
+
+
+def _giving_access(session, attendee_id, now):
+    """The names of the tickets the attendee holds that give access now (a ticket bought
+    twice, once)."""
+    rows = session.execute(
+        select(TicketPurchase, Ticket).join(Ticket, Ticket.id == TicketPurchase.ticket_id)
+        .where(TicketPurchase.attendee_id == attendee_id)
+        .order_by(Ticket.name, Ticket.id, TicketPurchase.id)).all()
+    return [name for name, _status, access, _ends in held_tickets(rows, now) if access]
 
 
 def _send_invite(session, row, sender, now):
@@ -308,14 +320,19 @@ def emails_of(session, attendee_id):
 
 
 def email_counts(session, event_id):
-    """Return how many of the event's emails are queued, sent, failed and skipped."""
+    """Return how many of the event's emails are queued, sent, failed and skipped: emails,
+    not the tickets they are about (one email of an order's three tickets is one)."""
     counts = dict(session.execute(_EMAIL_COUNTS, {"event_id": event_id}).all())
     return {"queued": counts.get(EmailStatus.PENDING, 0) + counts.get(EmailStatus.SENDING, 0),
             "sent": counts.get(EmailStatus.SENT, 0), "failed": counts.get(EmailStatus.FAILED, 0),
             "skipped": counts.get(EmailStatus.SKIPPED, 0)}
 
 
-_EMAIL_COUNTS = (select(OutboxEmail.status, func.count())
-                 .where(OutboxEmail.event_id == bindparam("event_id"),
-                        OutboxEmail.kind != EmailKind.INVITE)
-                 .group_by(OutboxEmail.status))
+# An email is the outbox rows of one recipient, order and kind (see claim), in one status.
+_EMAILS = (select(OutboxEmail.status)
+           .where(OutboxEmail.event_id == bindparam("event_id"),
+                  OutboxEmail.kind != EmailKind.INVITE)
+           .group_by(OutboxEmail.status, OutboxEmail.attendee_id, OutboxEmail.order_id,
+                     OutboxEmail.kind)
+           .subquery())
+_EMAIL_COUNTS = select(_EMAILS.c.status, func.count()).group_by(_EMAILS.c.status)

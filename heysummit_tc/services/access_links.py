@@ -1,5 +1,12 @@
-"""The link an access email carries: signed, single use, 7 days; what it shows the buyer."""
+"""The link an access email carries: signed, single use, 7 days; what it shows the buyer.
 
+Single use means one browser: the one that first opens it holds a key (a cookie) that opens
+it again until it expires; any other is offered a fresh link.
+"""
+
+import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -24,20 +31,51 @@ class LinkProblem(ServiceError):
     """The link cannot be used (used or expired); the buyer may ask for a fresh one."""
 
 
-def open_link(session, link_id, now=None):
-    """Use an access link once; return what the page shows, or raise LinkProblem."""
-    now = now or utcnow()
+def _digest(key):
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def check_link(session, link_id, now=None):
+    """Return the link if it can still be opened (not used, not expired); else raise
+    LinkProblem."""
     link = session.get(AccessLink, link_id)
     if link is None:
         raise LinkProblem("This link is not valid.")
-    if link.expires_at <= now:
+    if link.expires_at <= (now or utcnow()):
         raise LinkProblem("This link has expired.")
+    if link.used_at is not None:
+        raise LinkProblem("This link was used already.")
+    return link
+
+
+def open_link(session, link_id, now=None):
+    """Use an access link once; return the key that lets this browser open it (see
+    :func:`reopen_link`) until it expires, or raise LinkProblem."""
+    now = now or utcnow()
+    check_link(session, link_id, now)
+    key = secrets.token_urlsafe(32)
     used = session.execute(update(AccessLink).where(AccessLink.id == link_id,
                                                     AccessLink.used_at.is_(None))
-                           .values(used_at=now).execution_options(synchronize_session=False))
+                           .values(used_at=now, browser_digest=_digest(key))
+                           .execution_options(synchronize_session=False))
     if used.rowcount != 1:
         raise LinkProblem("This link was used already.")
-    attendee = session.get(Attendee, link.attendee_id)
+    return key
+
+
+def reopen_link(session, link_id, key, now=None):
+    """Return what the page shows to the browser that first opened the link (``key``, its
+    cookie) until the link expires; None for any other."""
+    now = now or utcnow()
+    link = session.get(AccessLink, link_id)
+    if (link is None or not key or link.browser_digest is None or link.expires_at <= now
+            or not hmac.compare_digest(link.browser_digest, _digest(key))):
+        return None
+    return _opened(session, link.attendee_id, now)
+
+
+def _opened(session, attendee_id, now):
+    attendee = session.get(Attendee, attendee_id)
     rows = session.execute(
         select(TicketPurchase, Ticket).join(Ticket, Ticket.id == TicketPurchase.ticket_id)
         .where(TicketPurchase.attendee_id == attendee.id)

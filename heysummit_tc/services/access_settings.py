@@ -11,11 +11,12 @@ PLACEHOLDERS = {
     "first_name": "the buyer's first name (or “there” when ThriveCart sent none)",
     "event": "the event's name",
     "tickets": "the tickets this email is about",
+    "ticket_word": "“ticket” or “tickets”, as many as the email is about",
     "access_link": "the buyer's link to their tickets (single use, 7 days)",
 }
 
 
-DEFAULT_SUBJECT = "Your ticket for {event}"
+DEFAULT_SUBJECT = "Your {ticket_word} for {event}"
 
 
 DEFAULT_BODY = """Hi {first_name},
@@ -85,6 +86,23 @@ def save_settings(session, event, settings, user=None, now=None):
            ("switched " + ("on" if enabled else "off") + "; " if changed_switch else "")
            + "subject and body saved", now=now)
     return row
+
+
+# A link asked for (an organiser's resend, the buyer's fresh link): not a purchase to thank
+# anyone for, and only the tickets that give access now.
+LINK_SUBJECT = "Your link to {event}"
+LINK_BODY = """Hi {first_name},
+
+here is a new link to your {ticket_word} for {event}: {tickets}.
+
+It opens them and how to get in (for 7 days, in the browser you first open it in):
+{access_link}"""
+NO_ACCESS_BODY = """Hi {first_name},
+
+here is a new link to your tickets for {event}. None of them gives access right now: the
+page says why.
+
+{access_link}"""
 
 
 def render(template, values):
