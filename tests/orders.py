@@ -16,9 +16,12 @@ def at(moment):
 
 
 def success(order_id=ORDER, key="product-12", charged="499700", currency="USD", email=EMAIL,
-            charges=None, secret=FIXTURE_SECRET):
-    """An order.success for one item, as ThriveCart posts it."""
+            charges=None, secret=FIXTURE_SECRET, when=None):
+    """An order.success for one item, as ThriveCart posts it (paid ``when``: the fixture's
+    2023 date unless given)."""
     payload = load_fixture("order-success.json")
+    if when is not None:
+        payload["order_timestamp"] = payload["order"]["date_unix"] = at(when)
     payload["thrivecart_secret"] = secret
     item_type, reference = key.split("-")
     payload.update(order_id=order_id, invoice_id=f"INV-{order_id}", currency=currency,

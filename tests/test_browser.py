@@ -9,6 +9,7 @@ at both widths (in test-artifacts/screenshots/, or SCREENSHOT_DIR).
 import json
 import os
 import re
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -355,12 +356,32 @@ def test_an_organiser_resolves_what_needs_attention_with_a_note(
     """A refund of an order that never reaches this app waits; the organiser says how it
     was dealt with, and Needs attention is empty again."""
     connect(people)
-    status, _ = server.post("/api/webhooks/thrivecart/",
-                            refund(order_id="GONE-1", key=("upsell", "3")))
-    assert status == 200
+    # Two live orders of the VIP Day Pass, one partly refunded: the dashboard's revenue.
+    now = datetime.now(UTC)
+    for order_id, email in (("LIVE-1", "mary@example.com"), ("LIVE-2", "alan@example.com")):
+        body = success(order_id=order_id, key="upsell-3", charged="14700", currency="GBP",
+                       email=email, when=now - timedelta(days=2))
+        status, _ = server.post("/api/webhooks/thrivecart/", body.replace(
+            b"mode=test", b"mode=live").replace(b"mode_int=1", b"mode_int=2"))
+        assert status == 200
+    for body in (refund(order_id="LIVE-1", amount="4700", currency="GBP", key=("upsell", "3"),
+                        when=now),
+                 refund(order_id="GONE-1", key=("upsell", "3"))):
+        status, _ = server.post("/api/webhooks/thrivecart/", body)
+        assert status == 200
     organiser = Visitor(browser, server.url)
     page = organiser.page
     organiser.enter("ada@example.com")
+    revenue = page.get_by_role("region", name="Revenue")
+    gbp = revenue.locator("tr", has_text="GBP").first
+    expect(gbp).to_contain_text("294.00\u00a0GBP")  # gross
+    expect(gbp).to_contain_text("247.00\u00a0GBP")  # net
+    expect(revenue.get_by_role("img", name=re.compile("Paid and refunded per day, GBP"))
+           ).to_be_visible()
+    table = revenue.locator("details", has_text="GBP")
+    table.get_by_text("The same, as a table").click()
+    expect(table.locator("tbody tr").last).to_contain_text("47.00\u00a0GBP")
+    organiser.check("39-dashboard-revenue")
     attention = page.get_by_role("region", name="Needs attention")
     attention.get_by_role("link", name="Waiting for its order: 1").click()
     page.get_by_role("link", name=re.compile("^Open")).first.click()

@@ -156,8 +156,8 @@ def test_recording_a_delivery_does_not_wait_for_the_disk_and_processing_does(
 # the event (1), then the page's own. None may grow with the rows the event holds.
 PAGE_BUDGETS = {
     # The user's, the integration, every count that is one number, the last delivery, the
-    # deliveries that need attention, the emails by status.
-    "/events/{e}/": 6,
+    # deliveries that need attention, the emails by status, the money charged and refunded.
+    "/events/{e}/": 7,
     "/events/{e}/revenue/tickets/": 4,  # tickets with their prices, their kept purchase counts
     "/events/{e}/attendees/": 3,  # a page of attendees, then their purchases
     "/events/{e}/setup/integrations/": 2,

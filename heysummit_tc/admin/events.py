@@ -1,9 +1,10 @@
 """The user's events, creating one, and an event's dashboard."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, g, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import db
+from ..models import Role
 from ..services.events import (
     EventDetails,
     create_event,
@@ -13,6 +14,7 @@ from ..services.events import (
 )
 from ..services.integrations import integration_of
 from ..services.outcomes import GROUPS
+from ..services.revenue import chart, revenue_of
 from ..services.times import local_text, timezone_names
 from . import bp
 from .access import members, organisers_only
@@ -64,4 +66,6 @@ def dashboard(event):
         "admin/dashboard.html", event=event,
         counts=dashboard_counts(db.session, event.id, integration),
         integration=integration, groups=GROUPS,
+        revenue=revenue_of(db.session, event.id) if g.membership.role == Role.ORGANISER
+        else None, chart=chart,
     )
