@@ -27,7 +27,7 @@ def world(app, client, make_user, make_event, make_ticket, connect):
         price_id = db.session.scalar(select(TicketPrice.id))
     return {"event_id": event_id, "ticket_id": ticket_id, "attendee_id": attendee_id,
             "delivery_id": response.json["delivery_id"], "price_id": price_id,
-            "user_id": editor, "stranger_id": stranger}
+            "user_id": editor, "stranger_id": stranger, "order_id": "23370556"}
 
 
 ORGANISERS = {Role.ORGANISER}
@@ -44,6 +44,8 @@ ALLOWED = {
     "admin.delete_ticket_price": MEMBERS,
     "admin.unlinked_items": MEMBERS,
     "admin.deliveries": ORGANISERS,
+    "admin.orders": ORGANISERS,
+    "admin.order": ORGANISERS,
     "admin.resolve_delivery": ORGANISERS,
     "admin.rerun_unlinked_deliveries": MEMBERS,
     "admin.create_ticket_for_unlinked": MEMBERS,

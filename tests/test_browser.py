@@ -382,6 +382,18 @@ def test_an_organiser_resolves_what_needs_attention_with_a_note(
     table.get_by_text("The same, as a table").click()
     expect(table.locator("tbody tr").last).to_contain_text("47.00\u00a0GBP")
     organiser.check("39-dashboard-revenue")
+    # The orders: one row each, found by the buyer's email; an order's own page.
+    organiser.nav("Orders")
+    expect(page.locator("table.orders tbody tr")).to_have_count(3)  # GONE-1 waits
+    organiser.check("40-orders")
+    page.get_by_label("Order id, email or name").fill("mary@example.com")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("table.orders tbody tr")).to_have_count(1)
+    page.get_by_role("link", name="LIVE-1").click()
+    expect(page.get_by_role("heading", name="Order LIVE-1")).to_be_visible()
+    expect(page.get_by_text("Refunded 47.00 of 147.00\u00a0GBP").first).to_be_visible()
+    organiser.check("41-order")
+    organiser.nav("Dashboard")
     attention = page.get_by_role("region", name="Needs attention")
     attention.get_by_role("link", name="Waiting for its order: 1").click()
     page.get_by_role("link", name=re.compile("^Open")).first.click()

@@ -20,6 +20,7 @@ def blueprint():
         events,
         integrations,
         navigation,
+        orders,
         team,
         tickets,
         unlinked,

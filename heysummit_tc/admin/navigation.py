@@ -27,6 +27,7 @@ TABS = (
     Tab("tickets", "admin.tickets", "Tickets", "Revenue",
         pages=("admin.new_ticket", "admin.ticket", "admin.remove_ticket",
                "admin.unlinked_items")),
+    Tab("orders", "admin.orders", "Orders", organisers_only=True, pages=("admin.order",)),
     Tab("attendees", "admin.attendees", "Attendees", organisers_only=True,
         pages=("admin.attendee",)),
     Tab("deliveries", "admin.deliveries", "Deliveries", organisers_only=True,

@@ -303,6 +303,9 @@ class ThriveCartOrder(Base):
     """
 
     __tablename__ = "thrivecart_orders"
+    # The orders page lists an event's orders newest first.
+    __table_args__ = (Index("ix_thrivecart_orders_event_id_first_seen_at", "event_id",
+                            "first_seen_at", "order_id"),)
 
     event_id: Mapped[int] = mapped_column(
         ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
@@ -342,6 +345,11 @@ class LifecycleEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     billing_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invoice_id: Mapped[str | None] = mapped_column(String(40))
+    # A rebill's place in its plan, when ThriveCart says: its number (recurring_payment_idx),
+    # how many are still to come (remaining_rebills) and when the next is due.
+    payment_number: Mapped[int | None] = mapped_column(Integer)
+    remaining_payments: Mapped[int | None] = mapped_column(Integer)
+    next_payment_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivery_id: Mapped[int | None] = mapped_column(
         ForeignKey("webhook_deliveries.id", ondelete="SET NULL"), index=True
     )

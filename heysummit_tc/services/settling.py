@@ -55,7 +55,9 @@ def _keep(attempt, event_id):
         "amount": lifecycle.amount, "currency": lifecycle.currency,
         "occurred_at": lifecycle.occurred_at or attempt.now,
         "billing_period_end": lifecycle.billing_period_end,
-        "invoice_id": lifecycle.invoice_id, "delivery_id": attempt.delivery_id,
+        "invoice_id": lifecycle.invoice_id, "payment_number": lifecycle.payment_number,
+        "remaining_payments": lifecycle.remaining_payments,
+        "next_payment_at": lifecycle.next_payment_at, "delivery_id": attempt.delivery_id,
         "received_at": attempt.now,
     })
 

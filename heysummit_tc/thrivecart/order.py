@@ -42,6 +42,10 @@ class Lifecycle:
     occurred_at: datetime | None
     billing_period_end: datetime | None
     invoice_id: str | None
+    # A rebill's place in a payment plan or subscription, when ThriveCart says.
+    payment_number: int | None = None
+    remaining_payments: int | None = None
+    next_payment_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,17 @@ def read_lifecycle(payload, event_type, order_currency):
             block.get("billing_period_end_iso8601")),
         invoice_id=(_text(payload.get("invoice_id")) or None) and _text(
             payload.get("invoice_id"))[:40],
+        payment_number=_count(block.get("recurring_payment_idx")
+                              or payload.get("recurring_payment_idx")),
+        remaining_payments=_count(block.get("remaining_rebills")),
+        next_payment_at=_timestamp(block.get("next_payment_date")),
     )
+
+
+def _count(value):
+    """A small whole number ThriveCart sent as text (a rebill's index), or None."""
+    text = _text(value).strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
 
 
 def item_keys(payload):
