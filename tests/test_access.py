@@ -27,7 +27,8 @@ def world(app, client, make_user, make_event, make_ticket, connect):
         price_id = db.session.scalar(select(TicketPrice.id))
     return {"event_id": event_id, "ticket_id": ticket_id, "attendee_id": attendee_id,
             "delivery_id": response.json["delivery_id"], "price_id": price_id,
-            "user_id": editor, "stranger_id": stranger, "order_id": "23370556"}
+            "user_id": editor, "stranger_id": stranger, "order_id": "23370556",
+            "purchase_id": 1}
 
 
 ORGANISERS = {Role.ORGANISER}
@@ -45,6 +46,10 @@ ALLOWED = {
     "admin.unlinked_items": MEMBERS,
     "admin.deliveries": ORGANISERS,
     "admin.orders": ORGANISERS,
+    "admin.edit_attendee_details": ORGANISERS,
+    "admin.grant_attendee_ticket": ORGANISERS,
+    "admin.revoke_attendee_purchase": ORGANISERS,
+    "admin.delete_event_test_orders": ORGANISERS,
     "admin.order": ORGANISERS,
     "admin.resolve_delivery": ORGANISERS,
     "admin.rerun_unlinked_deliveries": MEMBERS,

@@ -273,6 +273,14 @@ def test_the_help_articles_journey(browser, server, people, session, backend):
     assert any(line.startswith("tester@example.com,") and ",yes," in line for line in lines)
     assert any(line.startswith("katherine.johnson@example.com,Katherine,Johnson,GB,All-Access")
                for line in lines)
+
+    # Before launch: the test orders go, after a confirmation that counts them.
+    page.get_by_role("link", name="Delete test orders…").click()
+    expect(page.get_by_role("heading", name="Delete test orders?")).to_be_visible()
+    visitor.check("43-delete-test-orders")
+    page.get_by_role("button", name="Delete test orders").click()
+    expect(page.get_by_text(re.compile(r"^Deleted \d+ test purchases?"))).to_be_visible()
+    expect(page.get_by_text("tester@example.com")).to_have_count(0)
     visitor.close()
 
 
@@ -393,6 +401,22 @@ def test_an_organiser_resolves_what_needs_attention_with_a_note(
     expect(page.get_by_role("heading", name="Order LIVE-1")).to_be_visible()
     expect(page.get_by_text("Refunded 47.00 of 147.00\u00a0GBP").first).to_be_visible()
     organiser.check("41-order")
+    # By hand: the buyer's name, a comp ticket, then a revocation; each in the log.
+    page.get_by_role("link", name="mary@example.com").click()
+    page.get_by_label("First name").fill("Mary")
+    page.get_by_label("Last name").fill("Somerville")
+    page.get_by_role("button", name="Save name and email").click()
+    expect(page.get_by_role("heading", name="Mary Somerville")).to_be_visible()
+    page.get_by_label("Ticket", exact=True).select_option(label="All-Access Pass")
+    page.get_by_role("button", name="Grant ticket").click()
+    expect(page.get_by_text("“All-Access Pass” granted to mary@example.com by hand.")
+           ).to_be_visible()
+    organiser.check("42-attendee-by-hand")
+    page.get_by_role("button", name="Revoke All-Access Pass").click()
+    expect(page.get_by_text("“All-Access Pass” revoked: no access from now on.")
+           ).to_be_visible()
+    organiser.nav("Activity")
+    expect(page.get_by_text("“All-Access Pass” to mary@example.com")).to_be_visible()
     organiser.nav("Dashboard")
     attention = page.get_by_role("region", name="Needs attention")
     attention.get_by_role("link", name="Waiting for its order: 1").click()

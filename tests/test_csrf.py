@@ -37,7 +37,7 @@ def test_every_state_changing_route_refuses_missing_and_wrong_tokens(
 
     ids = {"event_id": event_id, "ticket_id": make_ticket(event_id, "T"), "price_id": 1,
            "delivery_id": 1, "attendee_id": 1, "token": "any",
-           "user_id": 1}
+           "user_id": 1, "purchase_id": 1, "order_id": "1"}
     posts = []
     for rule in csrf_app.url_map.iter_rules():
         if "POST" not in rule.methods or rule.endpoint.startswith("webhooks."):

@@ -15,6 +15,7 @@ def blueprint():
         activity,
         attendees,
         auth,
+        by_hand,
         deliveries,
         emails,
         events,

@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from ..extensions import db
 from ..models import Attendee, utcnow
@@ -29,9 +30,10 @@ from ..services.attendees import (
 )
 from ..services.email_changes import conflicts_of, merge_attendees
 from ..services.erasure import erase_buyer, erasure_preview
+from ..services.tickets import tickets_of
 from . import bp
 from .access import organisers_only, owned_or_404
-from .forms import ActionForm, AttendeeSearchForm
+from .forms import ActionForm, AttendeeForm, AttendeeSearchForm, GrantForm
 
 
 @bp.route("/events/<int:event_id>/attendees/")
@@ -51,14 +53,21 @@ def attendees(event):
 @organisers_only
 def attendee(event, attendee_id):
     """Show one attendee, their purchases and the deliveries that touched them."""
-    person = owned_or_404(Attendee, attendee_id, event.id)
+    return attendee_page(event, owned_or_404(Attendee, attendee_id, event.id))
+
+
+def attendee_page(event, person, edit_form=None, grant=None):
+    """The attendee's page, with the forms that change it by hand (a refused one keeps its
+    errors)."""
     return render_template("admin/attendee.html", event=event, attendee=person,
                            deliveries=deliveries_touching(db.session, person),
                            history=purchase_history(db.session, person),
                            emails=emails_of(db.session, person.id),
                            merge_into=conflicts_of(db.session, person),
                            refunded=refunded_amounts(db.session, person.purchases),
-                           access=purchase_access, now=utcnow())
+                           access=purchase_access, now=utcnow(),
+                           edit_form=edit_form or AttendeeForm(formdata=None, obj=person),
+                           grant=grant or grant_form(event))
 
 
 @bp.route("/events/<int:event_id>/attendees/<int:attendee_id>/erase", methods=["GET", "POST"])
@@ -113,3 +122,12 @@ def attendees_csv(event):
         headers={"Content-Disposition":
                  f'attachment; filename="attendees-event-{event.id}-{stamp}.csv"'},
     )
+
+
+def grant_form(event, formdata=None):
+    """The grant form, offering every ticket of the event (an inactive one says so)."""
+    form = GrantForm(formdata=formdata)
+    form.ticket_id.choices = [SelectChoice(0, "Choose a ticket…")] + [
+        SelectChoice(ticket.id, ticket.name + ("" if ticket.active else " (inactive)"))
+        for ticket, _purchases in tickets_of(db.session, event.id)]
+    return form

@@ -157,6 +157,16 @@ class LinkItemForm(FlaskForm):
     ticket_id = SelectField("Ticket", coerce=int, validators=[DataRequired()])
 
 
+class AttendeeForm(FlaskForm):
+    first_name = StringField("First name", validators=[Optional(), Length(max=200)])
+    last_name = StringField("Last name", validators=[Optional(), Length(max=200)])
+    email = StringField("Email", validators=[Optional(), Length(max=254)])
+
+
+class GrantForm(FlaskForm):
+    ticket_id = SelectField("Ticket", coerce=int, validators=[Optional()])
+
+
 class ResolveForm(FlaskForm):
     note = TextAreaField(
         "How it was resolved", validators=[Optional(), Length(max=500)],

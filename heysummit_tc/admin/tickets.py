@@ -113,7 +113,8 @@ def add_ticket_price(event, ticket_id):
     ticket = owned_or_404(Ticket, ticket_id, event.id)
     price_form = PriceForm(prefix="price")
     done, _ = submit(price_form, lambda: add_price(db.session, ticket, price_form.amount.data,
-                                                   price_form.currency.data))
+                                                   price_form.currency.data,
+                                                   actor=current_user))
     if done:
         flash("Price added.", "success")
         return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))
@@ -131,7 +132,8 @@ def add_ticket_price(event, ticket_id):
 def delete_ticket_price(event, ticket_id, price_id):
     """Remove a price from a ticket."""
     ticket = owned_or_404(Ticket, ticket_id, event.id)
-    done, _ = submit(ActionForm(), lambda: remove_price(db.session, ticket, price_id))
+    done, _ = submit(ActionForm(), lambda: remove_price(db.session, ticket, price_id,
+                                                        actor=current_user))
     if done:
         flash("Price removed.", "success")
     return redirect(url_for("admin.ticket", event_id=event.id, ticket_id=ticket.id))

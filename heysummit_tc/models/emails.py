@@ -121,6 +121,13 @@ class ActivityKind(enum.StrEnum):
     ITEM_IGNORED = "item_ignored"
     ITEM_RESTORED = "item_restored"
     ATTENTION_RESOLVED = "attention_resolved"
+    ATTENDEE_EDITED = "attendee_edited"
+    TICKET_GRANTED = "ticket_granted"
+    TICKET_REVOKED = "ticket_revoked"
+    TEST_ORDERS_DELETED = "test_orders_deleted"
+    PRICE_ADDED = "price_added"
+    PRICE_REMOVED = "price_removed"
+    ALERTS_CHANGED = "alerts_changed"
 
 
 class ActivityEntry(Base):

@@ -30,6 +30,13 @@ KINDS = {
     A.ITEM_IGNORED: "Unlinked item ignored",
     A.ITEM_RESTORED: "Ignored item listed again",
     A.ATTENTION_RESOLVED: "Delivery marked resolved",
+    A.ATTENDEE_EDITED: "Attendee's name or email edited",
+    A.TICKET_GRANTED: "Ticket granted by hand",
+    A.TICKET_REVOKED: "Ticket revoked by hand",
+    A.TEST_ORDERS_DELETED: "Test orders deleted",
+    A.PRICE_ADDED: "Price added",
+    A.PRICE_REMOVED: "Price removed",
+    A.ALERTS_CHANGED: "Email alerts switched on or off",
 }
 
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, distinct, func, or_, select, update
 
 from ..models import (
+    ActivityKind,
     AlertDigest,
     AlertSubscription,
     DeliveryEvent,
@@ -29,6 +30,7 @@ from ..models import (
 )
 from ..thrivecart.events import ORDER_SUCCESS
 from . import ServiceError
+from .activity import record
 from .deliveries import last_delivery
 from .held import refusals_between
 from .integrations import integration_of
@@ -95,8 +97,12 @@ def set_alert_events(session, user, event_ids, now=None):
         # What happened before the opt-in is on the page already; report from now on.
         session.add(AlertSubscription(user_id=user.id, event_id=event_id, created_at=now,
                                       covered_until=now))
+        record(session, event_id, user, ActivityKind.ALERTS_CHANGED,
+               f"{user.email} gets email alerts", now=now)
     for event_id in current.keys() - wanted:
         session.delete(current[event_id])
+        record(session, event_id, user, ActivityKind.ALERTS_CHANGED,
+               f"{user.email} gets email alerts no more", now=now)
     session.flush()
 
 

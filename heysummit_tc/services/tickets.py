@@ -21,7 +21,7 @@ from ..thrivecart.items import ItemIdProblem, read_external_id
 from ..words import plural
 from . import ServiceError, required_name
 from .activity import record
-from .money import format_amount, normalize_currency, parse_amount
+from .money import format_amount, money_text, normalize_currency, parse_amount
 
 
 def normalize_external_id(value, item_type="product"):
@@ -119,7 +119,7 @@ def create_ticket(session, event, fields, prices=(), actor=None):
     session.add(ticket)
     _flush_ticket(session, ticket)
     for amount, currency in prices:
-        add_price(session, ticket, amount, currency or event.currency)
+        _add_price(session, ticket, amount, currency or event.currency)
     record(session, event.id, actor, ActivityKind.TICKET_CREATED,
            f"“{name}”" + (f", External ID {', '.join(keys)}" if keys else ""))
     return ticket
@@ -203,8 +203,15 @@ def create_ticket_for_item(session, event, key, name=None, order=None, actor=Non
                          actor=actor)
 
 
-def add_price(session, ticket, amount, currency):
-    """Add a price typed as ``97.00`` in ``currency`` to the ticket."""
+def add_price(session, ticket, amount, currency, actor=None):
+    """Add a price typed as ``97.00`` in ``currency`` to the ticket; audited."""
+    price = _add_price(session, ticket, amount, currency)
+    record(session, ticket.event_id, actor, ActivityKind.PRICE_ADDED,
+           f"“{ticket.name}”: {money_text(price.amount, price.currency)}")
+    return price
+
+
+def _add_price(session, ticket, amount, currency):
     currency = normalize_currency(currency)
     price = TicketPrice(ticket_id=ticket.id, amount=parse_amount(amount, currency),
                         currency=currency)
@@ -213,11 +220,13 @@ def add_price(session, ticket, amount, currency):
     return price
 
 
-def remove_price(session, ticket, price_id):
-    """Remove one of the ticket's prices."""
+def remove_price(session, ticket, price_id, actor=None):
+    """Remove one of the ticket's prices; audited."""
     price = session.get(TicketPrice, price_id)
     if price is None or price.ticket_id != ticket.id:
         raise ServiceError("That price is not on this ticket.")
+    record(session, ticket.event_id, actor, ActivityKind.PRICE_REMOVED,
+           f"“{ticket.name}”: {money_text(price.amount, price.currency)}")
     session.delete(price)
     session.flush()
 
