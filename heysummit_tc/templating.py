@@ -51,9 +51,11 @@ def time_tag(moment, timezone=None):
     if timezone is None and has_app_context():
         event = g.get("event")
         timezone = event.timezone if event is not None else None
-    local = escape(shown(moment, timezone))
+    day, _, clock = shown(moment, timezone).partition(" ")
     stamp = escape(iso(moment))
-    return Markup(f'<time datetime="{stamp}" title="{escape(utc(moment))}">{local}</time>')  # noqa: S704  # nosec B704
+    # The day and the clock each stay whole; a narrow cell may put them on two lines.
+    return Markup(f'<time datetime="{stamp}" title="{escape(utc(moment))}"><span>{escape(day)}'  # noqa: S704  # nosec B704
+                  f'</span> <span>{escape(clock)}</span></time>')
 
 
 @lru_cache(maxsize=128)

@@ -50,6 +50,56 @@ SIDEWAYS = """() => {
   return {page, boxes};
 }"""
 
+# Words of links, buttons, ids, codes and emails that the layout breaks across lines (a
+# word whose pieces sit on different lines), at most ten.
+MID_WORD = """() => {
+  const targets = "a, button, code, .mono:not(div), time, label";
+  const email = /\\S+@\\S+\\.\\S+/;
+  const broken = new Set();
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || parent.closest("pre, textarea, option, .visually-hidden, .instructions")) {
+      continue;
+    }
+    const inTarget = parent.closest(targets);
+    for (const match of node.textContent.matchAll(/\\S+/g)) {
+      if (!inTarget && !email.test(match[0])) { continue; }
+      const range = document.createRange();
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + match[0].length);
+      const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0)
+        .map((r) => Math.round(r.top)));
+      if (lines.size > 1) { broken.add(match[0]); }
+    }
+  }
+  return [...broken].slice(0, 10);
+}"""
+# Tap targets smaller than 24 x 24 CSS px (WCAG 2.2, 2.5.8), at most ten. Exempt as WCAG
+# has it: a link inside a sentence of a paragraph, and a checkbox or radio whose label (a
+# target of its own) is large enough.
+SMALL_TARGETS = """() => {
+  const small = [];
+  const controls = "a[href], button, input:not([type=hidden]), select, textarea, summary";
+  for (const element of document.querySelectorAll(controls)) {
+    const box = element.getBoundingClientRect();
+    if (!box.width || !box.height || element.closest(".visually-hidden, .skip")) { continue; }
+    if (box.width >= 24 && box.height >= 24) { continue; }
+    const sentence = element.parentElement.closest("p");
+    if (element.tagName === "A" && sentence
+        && sentence.textContent.trim().length > element.textContent.trim().length + 2) {
+      continue;
+    }
+    const labels = [...(element.labels || [])].map((label) => label.getBoundingClientRect());
+    if (labels.some((label) => label.width >= 24 && label.height >= 24)) { continue; }
+    const name = (element.textContent || element.getAttribute("aria-label")
+                  || element.name || "").trim().slice(0, 30);
+    small.push(`${element.tagName.toLowerCase()} "${name}" `
+               + `${Math.round(box.width)}x${Math.round(box.height)}`);
+  }
+  return small.slice(0, 10);
+}"""
+
 
 @cache
 def axe_source():
@@ -144,6 +194,12 @@ class Visitor:
             page.set_viewport_size({"width": width, "height": 900})
             sideways = page.evaluate(SIDEWAYS)
             assert sideways == {"page": 0, "boxes": []}, f"{name} at {width} px: {sideways}"
+            if width >= 1280:
+                broken = page.evaluate(MID_WORD)
+                assert not broken, f"{name} at {width} px: broken mid-word: {broken}"
+            else:
+                small = page.evaluate(SMALL_TARGETS)
+                assert not small, f"{name} at {width} px: tap targets under 24 px: {small}"
             if self.audits:
                 page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
         page.set_viewport_size({"width": 1280, "height": 900})

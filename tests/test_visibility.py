@@ -127,9 +127,9 @@ def test_a_held_delivery_shows_when_it_was_held_and_who_processed_it_in_time_ord
     # although it was recorded as a delivery after it.
     assert [row[2] for row in rows] == [later["delivery_id"], later["delivery_id"] + 1]
     held_row = page[page.index(f"deliveries/{later['delivery_id'] + 1}/") - 1200:]
-    assert re.search(r"held <time[^>]*>2027-01-10 12:00 UTC</time><br><span class=\"muted\">"
-                     r"processed <time[^>]*>2027-01-10 12:05 UTC</time> by ada@example.com",
-                     held_row)
+    assert re.search(r"held <time[^>]*><span>2027-01-10</span> <span>12:00 UTC</span></time>"
+                     r"<br><span class=\"muted\">processed <time[^>]*><span>2027-01-10</span> "
+                     r"<span>12:05 UTC</span></time> by ada@example.com", held_row)
 
 
 def test_the_delivery_page_shows_the_response_next_to_the_request(

@@ -182,6 +182,9 @@ def purchase_history(session, attendee):
     entries = []
     for purchase in attendee.purchases:
         changes = list(purchase.changes)
+        if changes and changes[0].from_status is None:  # its creation is recorded (by hand)
+            entries += [_entry(purchase, change) for change in changes]
+            continue
         created_by = session.scalar(
             select(DeliveryOutcome.delivery_id).where(DeliveryOutcome.purchase_id == purchase.id)
             .order_by(DeliveryOutcome.id).limit(1))
@@ -190,12 +193,14 @@ def purchase_history(session, attendee):
                                     None, first, created_by, None,
                                     "created" + (f" by order {purchase.thrivecart_order_id}"
                                                  if purchase.thrivecart_order_id else "")))
-        for change in changes:
-            entries.append(HistoryEntry(purchase.id, purchase.ticket.name, change.changed_at,
-                                        change.from_status, change.to_status, change.delivery_id,
-                                        change.user.email if change.user else None,
-                                        change.reason))
+        entries += [_entry(purchase, change) for change in changes]
     return sorted(entries, key=lambda entry: (entry.at, entry.purchase_id))
+
+
+def _entry(purchase, change):
+    return HistoryEntry(purchase.id, purchase.ticket.name, change.changed_at,
+                        change.from_status, change.to_status, change.delivery_id,
+                        change.user.email if change.user else None, change.reason)
 
 
 def deliveries_touching(session, attendee):
