@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
+
+from heysummit_tc.models import User
 
 from helpers import FIGURES, PASSWORD, Gunicorn, Worker, fixture_bytes, mail_env, wait_for
 from orders import refund, success
@@ -457,8 +460,17 @@ def test_an_organiser_resolves_what_needs_attention_with_a_note(
     expect(page.get_by_role("heading", name="Order LIVE-1")).to_be_visible()
     expect(page.get_by_text("Refunded 47.00 of 147.00\u00a0GBP").first).to_be_visible()
     organiser.check("41-order")
+    # Mary buys the pass again in a new order: a purchase of its own beside the first.
+    status, _ = server.post("/api/webhooks/thrivecart/", success(
+        order_id="LIVE-3", key="upsell-3", charged="14700", currency="GBP",
+        email="mary@example.com", when=now).replace(b"mode=test", b"mode=live").replace(
+        b"mode_int=1", b"mode_int=2"))
+    assert status == 200
     # By hand: the buyer's name, a comp ticket, then a revocation; each in the log.
     page.get_by_role("link", name="mary@example.com").click()
+    purchases = page.get_by_role("region", name="Purchases")
+    expect(purchases.locator("tbody tr", has_text="VIP Day Pass")).to_have_count(2)
+    expect(purchases.locator("tbody tr", has_text="LIVE-3")).to_contain_text("paid")
     page.get_by_label("First name").fill("Mary")
     page.get_by_label("Last name").fill("Somerville")
     page.get_by_role("button", name="Save name and email").click()
@@ -486,6 +498,37 @@ def test_an_organiser_resolves_what_needs_attention_with_a_note(
     expect(page.get_by_text("by ada@example.com: Order placed in another cart")).to_be_visible()
     organiser.nav("Dashboard")
     expect(page.get_by_role("region", name="Needs attention")).to_have_count(0)
+    organiser.close()
+
+
+def test_two_events_on_one_thrivecart_account_say_so_and_keep_to_their_own_items(
+    browser, server, people, make_event, make_ticket, connect, session
+):
+    """One ThriveCart account, two summits: the Secret Word form names the other, the ticket
+    form says when it links the same id, and neither inbox lists the other's items."""
+    ada = session.scalar(select(User.id).where(User.email == "ada@example.com"))
+    other = make_event("Leadership Summit", "GBP", organiser=ada)
+    make_ticket(other, "Leadership Pass", "product-7", [("297.00", "GBP")])
+    connect(other)
+    connect(people)
+    status, _ = server.post("/api/webhooks/thrivecart/", success(
+        order_id="SHARED-1", key="product-7", currency="GBP", email="sam@example.com"))
+    assert status == 200
+    organiser = Visitor(browser, server.url)
+    page = organiser.page
+    organiser.enter("ada@example.com")
+    page.goto(f"/events/{people}/setup/integrations/thrivecart/configure")
+    expect(page.get_by_text("This Secret Word is also saved in “Leadership Summit”")
+           ).to_be_visible()
+    organiser.check("44-shared-account")
+    organiser.nav("Revenue › Tickets")
+    expect(page.get_by_text("no ticket links")).to_have_count(0)  # product-7 is theirs
+    page.get_by_role("link", name="VIP Day Pass").click()
+    page.get_by_label("External ID").fill("upsell-3, product-7")
+    page.get_by_role("button", name="Save ticket").click()
+    expect(page.get_by_text("one order of it grants a ticket in both")).to_be_visible()
+    expect(page.locator("#shared-links")).to_contain_text("“Leadership Summit”")
+    organiser.check("45-ticket-shared-id")
     organiser.close()
 
 
