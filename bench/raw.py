@@ -79,12 +79,7 @@ FROM ticket_external_ids JOIN tickets ON tickets.id = ticket_external_ids.ticket
 JOIN events ON events.id = ticket_external_ids.event_id
 LEFT OUTER JOIN ticket_prices ON ticket_prices.ticket_id = tickets.id
 WHERE ticket_external_ids.event_id IN (%(event_id)s::INTEGER)
-AND ticket_external_ids.key IN (%(key)s::VARCHAR) UNION ALL SELECT CAST(NULL AS INTEGER) AS anon_1,
-ignored_items.event_id, ignored_items.key, true AS anon_2, CAST(NULL AS VARCHAR) AS anon_3,
-CAST(NULL AS VARCHAR) AS anon_4, CAST(NULL AS VARCHAR) AS anon_5, CAST(NULL AS BIGINT) AS anon_6,
-CAST(NULL AS VARCHAR) AS anon_7 FROM ignored_items
-WHERE ignored_items.event_id IN (%(event_id)s::INTEGER)
-AND ignored_items.key IN (%(key)s::VARCHAR)"""
+AND ticket_external_ids.key IN (%(key)s::VARCHAR)"""
 ATTENDEE = """INSERT INTO attendees (event_id, email, first_name, last_name, created_at,
 updated_at) VALUES (%(event_id)s::INTEGER, %(email)s::VARCHAR, %(first_name)s::VARCHAR,
 %(last_name)s::VARCHAR, %(now)s::TIMESTAMP WITH TIME ZONE, %(now)s::TIMESTAMP WITH TIME ZONE)

@@ -5,19 +5,7 @@ it."""
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import (
-    BigInteger,
-    Integer,
-    String,
-    bindparam,
-    cast,
-    func,
-    insert,
-    null,
-    select,
-    true,
-    update,
-)
+from sqlalchemy import bindparam, func, insert, select, update
 
 from ..models import (
     Attendee,
@@ -118,7 +106,7 @@ def kept_lifecycle(connection, event_id, order_id):
 def linked_tickets(connection, event_ids, keys):
     """Return {(event id, External ID): LinkedTicket} for the keys, prices included, in one
     query; an item the event's organisers chose to ignore maps to a LinkedTicket whose id is
-    None."""
+    None (looked up only when some item is linked nowhere: the usual order pays nothing)."""
     tickets = {}
     for (ticket_id, event_id, key, active, on_payment_failed, on_cancel, event_currency,
          amount, currency) in connection.execute(LINKED_TICKETS,
@@ -127,6 +115,12 @@ def linked_tickets(connection, event_ids, keys):
             ticket_id, active, on_payment_failed, on_cancel, event_currency, []))
         if amount is not None:
             ticket.prices.append((amount, currency))
+    missing = [key for key in keys if any((event_id, key) not in tickets
+                                          for event_id in event_ids)]
+    if missing:
+        for event_id, key in connection.execute(IGNORED_ITEMS, {"event_ids": event_ids,
+                                                                "keys": missing}):
+            tickets.setdefault((event_id, key), LinkedTicket(None, True, None, None, None, []))
     return tickets
 
 
@@ -154,13 +148,12 @@ LINKED_TICKETS = (
     .outerjoin(TicketPrice, TicketPrice.ticket_id == Ticket.id)
     .where(TicketExternalId.event_id.in_(bindparam("event_ids", expanding=True)),
            TicketExternalId.key.in_(bindparam("keys", expanding=True)))
-    # Items ignored in the inbox, in the same statement: rows without a ticket.
-    .union_all(
-        select(cast(null(), Integer), IgnoredItem.event_id, IgnoredItem.key, true(),
-               *(cast(null(), String) for _ in range(3)), cast(null(), BigInteger),
-               cast(null(), String))
-        .where(IgnoredItem.event_id.in_(bindparam("event_ids", expanding=True)),
-               IgnoredItem.key.in_(bindparam("keys", expanding=True))))
+)
+# Items ignored in the inbox (a workbook bump): recorded as ignored, not as unlinked.
+IGNORED_ITEMS = (
+    select(IgnoredItem.event_id, IgnoredItem.key)
+    .where(IgnoredItem.event_id.in_(bindparam("event_ids", expanding=True)),
+           IgnoredItem.key.in_(bindparam("keys", expanding=True)))
 )
 SETTLE_ATTENTION = (
     update(DeliveryEvent)
