@@ -91,7 +91,8 @@ def test_a_buyer_gets_one_access_email_however_often_the_order_arrives(
     # A test-mode order, of two tickets: the subject says so.
     assert message["Subject"] == "[TEST] Your tickets for Growth Summit"
     text = message.get_body(("plain",)).get_content()
-    assert "You now hold: All-Access Pass, Workbook." in text
+    # What ThriveCart charged for each, in its currency.
+    assert "You now hold: All-Access Pass (49.97\u00a0USD), Workbook (49.97\u00a0USD)." in text
     markup = message.get_body(("html",)).get_content()
     assert f'<a href="{BASE}{link_of(message)}">Open your tickets</a>' in html.unescape(markup)
 
@@ -390,7 +391,7 @@ def test_each_order_is_one_email_however_its_grants_fall_into_batches(
     assert sorted(recipients) == sorted(["first@example.com"] + [
         f"buyer{number}@example.com" for number in range(1, 31)])
     for message in smtp_server.messages[1:]:
-        assert "You now hold: All-Access Pass, Workbook." in \
+        assert "You now hold: All-Access Pass (49.97\u00a0USD), Workbook (49.97\u00a0USD)." in \
             message.get_body(("plain",)).get_content()
 
 

@@ -27,15 +27,15 @@ from ..models import (
     Event,
     OutboxEmail,
     OutcomeKind,
-    Ticket,
     TicketPurchase,
     User,
     utcnow,
 )
 from ..sql import insert_once
-from .access_links import LINK_DAYS, held_tickets
+from .access_links import LINK_DAYS, giving_access
 from .access_settings import LINK_BODY, LINK_SUBJECT, NO_ACCESS_BODY, render, settings_of
 from .activity import record
+from .money import money_text
 
 MAX_TRIES = 5
 
@@ -221,7 +221,7 @@ def _send_group(session, rows, sender, now):
     session.add(link)
     session.flush()
     asked = first.kind != EmailKind.ACCESS  # a resend or a fresh link
-    names = (_giving_access(session, attendee.id, now) if asked
+    names = (giving_access(session, attendee.id, now) if asked
              else [row.ticket.name for row in rows if row.ticket is not None])
     values = {"first_name": attendee.first_name or "there", "event": event.name,
               "tickets": ", ".join(names) or "your tickets",
@@ -233,6 +233,8 @@ def _send_group(session, rows, sender, now):
     subject = render(subject_template, values)
     if any(row.test for row in rows):
         subject = "[TEST] " + subject
+    if not asked and names:  # the body says what each cost (a subject stays short)
+        values = {**values, "tickets": ", ".join(_granted(session, rows))}
     email = AccessEmail(attendee.email, subject[:300], render(body, values), values,
                         event.name, key=f"outbox-{first.id}")
     # The link must exist before the buyer can click it.
@@ -240,14 +242,17 @@ def _send_group(session, rows, sender, now):
     return _attempt(rows, lambda: sender.deliver(email), email.subject, sender, now)
 
 
-def _giving_access(session, attendee_id, now):
-    """The names of the tickets the attendee holds that give access now (a ticket bought
-    twice, once)."""
-    rows = session.execute(
-        select(TicketPurchase, Ticket).join(Ticket, Ticket.id == TicketPurchase.ticket_id)
-        .where(TicketPurchase.attendee_id == attendee_id)
-        .order_by(Ticket.name, Ticket.id, TicketPurchase.id)).all()
-    return [name for name, _status, access, _ends in held_tickets(rows, now) if access]
+def _granted(session, rows):
+    """The tickets an access email is about, each with what ThriveCart charged for it:
+    ``All-Access Pass (97.00 USD)``."""
+    first = rows[0]
+    charged = {ticket_id: money_text(amount, currency) for ticket_id, amount, currency in
+               session.execute(select(TicketPurchase.ticket_id, TicketPurchase.charged_amount,
+                                      TicketPurchase.charged_currency)
+                               .where(TicketPurchase.attendee_id == first.attendee_id,
+                                      TicketPurchase.thrivecart_order_id == first.order_id))}
+    return [row.ticket.name + (f" ({charged[row.ticket_id]})" if charged.get(row.ticket_id)
+                               else "") for row in rows if row.ticket is not None]
 
 
 def _send_invite(session, row, sender, now):

@@ -100,3 +100,13 @@ def held_tickets(rows, now):
 def attendee_of_link(session, link_id):
     link = session.get(AccessLink, link_id)
     return session.get(Attendee, link.attendee_id) if link else None
+
+
+def giving_access(session, attendee_id, now):
+    """The names of the tickets the attendee holds that give access now (a ticket bought
+    twice, once)."""
+    rows = session.execute(
+        select(TicketPurchase, Ticket).join(Ticket, Ticket.id == TicketPurchase.ticket_id)
+        .where(TicketPurchase.attendee_id == attendee_id)
+        .order_by(Ticket.name, Ticket.id, TicketPurchase.id)).all()
+    return [name for name, _status, access, _ends in held_tickets(rows, now) if access]
