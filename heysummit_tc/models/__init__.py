@@ -30,6 +30,7 @@ from .events import (
     TicketExternalId,
     TicketPrice,
 )
+from .orders import LifecycleEvent, LifecycleKind, ThriveCartOrder
 from .thrivecart import (
     DeliveryEvent,
     DeliveryOutcome,
@@ -37,11 +38,8 @@ from .thrivecart import (
     EventAccount,
     HeldDelivery,
     HeldRefusal,
-    LifecycleEvent,
-    LifecycleKind,
     OutcomeKind,
     ThriveCartIntegration,
-    ThriveCartOrder,
     WebhookDelivery,
 )
 
