@@ -26,7 +26,7 @@ from ..models import (
     utcnow,
 )
 from ..thrivecart.events import ORDER_SUCCESS
-from ..thrivecart.order import read_order
+from ..thrivecart.order import charge_rows, read_order
 from .attendees import refunded_of
 from .lifecycle import has_access
 from .pagination import page_of
@@ -171,6 +171,7 @@ class OrderStory:
     """Everything the order page shows of one order in one event."""
 
     order: ListedOrder
+    currency: str | None  # the order's, which its charges are in
     charges: list
     events: list
     deliveries: list
@@ -191,7 +192,7 @@ def order_story(session, event_id, order_id, now=None):
         .join(DeliveryEvent, DeliveryEvent.delivery_id == WebhookDelivery.id)
         .where(DeliveryEvent.event_id == event_id, WebhookDelivery.order_id == order_id)
         .order_by(DeliveryEvent.received_at, WebhookDelivery.id)))
-    return OrderStory(order, _charges(session, event_id, order_id),
+    return OrderStory(order, *_charges(session, event_id, order_id),
                       list(session.scalars(
                           select(LifecycleEvent)
                           .where(LifecycleEvent.event_id == event_id,
@@ -206,8 +207,8 @@ def order_story(session, event_id, order_id, now=None):
 
 
 def _charges(session, event_id, order_id):
-    """The order's charge rows as its latest kept order.success sent them (name, item,
-    amount, currency, type, plan), or [] when no payload of it is kept."""
+    """The order's currency and charge rows (:func:`..thrivecart.order.charge_rows`) as its
+    latest kept order.success sent them; (None, []) when no payload of it is kept."""
     payload = session.scalar(
         select(WebhookDelivery.payload)
         .join(DeliveryEvent, DeliveryEvent.delivery_id == WebhookDelivery.id)
@@ -215,23 +216,8 @@ def _charges(session, event_id, order_id):
                WebhookDelivery.event_type == ORDER_SUCCESS, WebhookDelivery.replayable)
         .order_by(WebhookDelivery.id.desc()).limit(1))
     if payload is None:
-        return []
-    currency = read_order(payload).currency
-    rows = ((payload.get("order") or {}).get("charges") or [])
-    if isinstance(rows, dict):
-        rows = list(rows.values())
-    return [{"name": str(row.get("name") or row.get("label") or ""),
-             "item": f"{row.get('item_type')}-{row.get('reference')}"
-             if row.get("item_type") else str(row.get("reference") or ""),
-             "amount": _int(row.get("amount")), "currency": currency,
-             "type": str(row.get("type") or ""),
-             "plan": str(row.get("payment_plan_name") or "")}
-            for row in rows if isinstance(row, dict)]
-
-
-def _int(value):
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 18 else None
+        return None, []
+    return read_order(payload).currency, charge_rows(payload)
 
 
 def plan_position(event):

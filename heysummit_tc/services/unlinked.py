@@ -59,15 +59,12 @@ def count_unlinked(session, event_id):
 
 
 def still_unlinked(event_id):
-    """Conditions on unlinked outcomes of the event that still need a person: no ticket of
-    the event links the item since, nobody chose to ignore it, and no other event that
-    received the same delivery links it (an item of another event on the same ThriveCart
-    account is that event's, not this one's)."""
+    """Conditions on unlinked outcomes of the event that still need a person: nobody chose
+    to ignore the item, and no event that received the delivery links it since, this one or
+    another (an item of another event on the same ThriveCart account is that event's)."""
     other = DeliveryEvent.__table__.alias("other")
     return (
         DeliveryOutcome.item_key.is_not(None),
-        DeliveryOutcome.item_key.not_in(
-            select(TicketExternalId.key).where(TicketExternalId.event_id == event_id)),
         DeliveryOutcome.item_key.not_in(
             select(IgnoredItem.key).where(IgnoredItem.event_id == event_id)),
         ~select(TicketExternalId.id)

@@ -213,6 +213,32 @@ def charged_amounts(order, base_product):
     return charged
 
 
+@dataclass(frozen=True)
+class Charge:
+    """A row of ``order[charges]``, as the order page lists it."""
+
+    item_key: str | None
+    name: str
+    amount: int | None
+    kind: str  # "single" or "recurring" ("" in older payloads)
+    plan: str
+
+
+def charge_rows(payload):
+    """Return every charge row of an order.success as ThriveCart sent it, each row's item
+    read as :func:`charged_amounts` reads it."""
+    base_product = _text(payload.get("base_product"))
+    rows = []
+    for charge in _values(_mapping(payload.get("order")).get("charges")):
+        charge = _mapping(charge)
+        rows.append(Charge(
+            _charge_key(charge, base_product),
+            html.unescape(_text(charge.get("name")) or _text(charge.get("label")))[:200],
+            _minor_units(charge.get("amount")), _text(charge.get("type")),
+            _text(charge.get("payment_plan_name"))[:200]))
+    return rows
+
+
 def _charge_key(charge, base_product):
     item_type, reference = _text(charge.get("item_type")), _text(charge.get("reference"))
     if item_type and reference:
